@@ -1,0 +1,61 @@
+"""Lazy name -> "module:Class" table of detectors; modules are imported on first use."""
+
+from __future__ import annotations
+
+import importlib
+
+from logad.errors import unknown_name
+
+_TABLE: dict[str, str] = {
+    "new-template": "logad.detectors.classical.new_template:NewTemplateDetector",
+    "pca": "logad.detectors.classical.pca:PCADetector",
+    "invariants-mining": "logad.detectors.classical.invariants_mining:InvariantsMiningDetector",
+    "log-clustering": "logad.detectors.classical.log_clustering:LogClusteringDetector",
+    "isolation-forest": "logad.detectors.classical.isolation_forest:IsolationForestDetector",
+    "knn": "logad.detectors.classical.knn:KNNDetector",
+    "decision-tree": "logad.detectors.classical.decision_tree:DecisionTreeDetector",
+    "logistic-regression": "logad.detectors.classical.logistic_regression:LogisticRegressionDetector",
+    "svm": "logad.detectors.classical.svm:SVMDetector",
+    "random-forest": "logad.detectors.classical.random_forest:RandomForestDetector",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Add a detector as "package.module:Class" (used by other detector families)."""
+    _TABLE[name] = target
+
+
+def list_detectors() -> list[str]:
+    """Registered detector names, sorted."""
+    return sorted(_TABLE)
+
+
+def detector_class(name: str) -> type:
+    """The class registered under `name`; UnknownNameError with a did-you-mean otherwise."""
+    try:
+        target = _TABLE[name]
+    except (KeyError, TypeError):
+        raise unknown_name("detector", str(name), list(_TABLE)) from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_detector(name: str, **params):
+    """A new, unfitted detector `name` with `params` (a bad parameter name raises
+    InvalidParameterError naming the valid ones)."""
+    from logad.errors import InvalidParameterError
+
+    cls = detector_class(name)
+    valid = cls._param_names()
+    bad = [p for p in params if p not in valid]
+    if bad:
+        import difflib
+
+        hints = []
+        for p in bad:
+            close = difflib.get_close_matches(p, valid, n=1)
+            hints.append(f"{p!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InvalidParameterError(
+            f"detector {name!r} has no parameter {', '.join(hints)}; valid: {', '.join(valid) or 'none'}"
+        )
+    return cls(**params)
