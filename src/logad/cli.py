@@ -1,0 +1,418 @@
+"""The `logad` command line. Thin: parses arguments, calls the library, prints.
+
+Every error logad raises on purpose is printed as one line `logad: error: ...` with exit code 2;
+no traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from logad.errors import InvalidParameterError, LogadError
+
+EXIT_ERROR = 2
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _parse_params(pairs: list[str] | None) -> dict:
+    """`--param k=v` pairs -> kwargs, values read as JSON when they parse (numbers, true, null)."""
+    out: dict = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InvalidParameterError(f"--param must look like name=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
+def _grouping_from_args(args, format_name: str):
+    from logad.pipeline import Grouping, default_grouping
+
+    if getattr(args, "group", None) is None:
+        g = default_grouping(format_name, getattr(args, "session_regex", None))
+        if getattr(args, "window_size", None) is not None:
+            g.size = args.window_size
+        if getattr(args, "window_step", None) is not None:
+            g.step = args.window_step
+        return g
+    return Grouping(
+        kind=args.group,
+        size=args.window_size if args.window_size is not None else (100 if args.group in ("count",) else None),
+        step=args.window_step,
+        session_regex=args.session_regex or (r"(blk_-?\d+)" if args.group == "session" else None),
+        entity_field=args.entity_field,
+    )
+
+
+def _add_grouping_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("grouping lines into sequences")
+    g.add_argument("--group", choices=["session", "entity", "count", "time"], help="default: by the format")
+    g.add_argument("--window-size", type=float, help="lines (count/entity) or seconds (time)")
+    g.add_argument("--window-step", type=float, help="step; default = size (no overlap)")
+    g.add_argument("--session-regex", help=r"session id regex, e.g. '(blk_-?\d+)'")
+    g.add_argument("--entity-field", help="header field naming the entity, e.g. Node")
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("data source (a dataset, or your own files)")
+    s.add_argument("--dataset", help="registered dataset name (see `logad data list`)")
+    s.add_argument("--data-dir", help="local folder in the layout of the dataset's download")
+    s.add_argument("--logs", nargs="+", metavar="FILE", help="raw log files (plain or gzip)")
+    s.add_argument("--format", help="format name (see `logad formats`) or a format string")
+    s.add_argument("--labels", help="session labels CSV (id,Normal|Anomaly), e.g. HDFS anomaly_label.csv")
+
+
+def _load_source(args, progress):
+    from logad.pipeline import load_dataset, load_logs
+
+    if args.dataset:
+        if not args.data_dir:
+            raise InvalidParameterError(
+                f"--dataset {args.dataset} needs --data-dir DIR (a local copy; `logad data fetch {args.dataset}` downloads it)"
+            )
+        from logad.datasets.registry import get_dataset
+
+        info = get_dataset(args.dataset)
+        grouping = _grouping_from_args(args, info.format) if (args.group or args.window_size) else None
+        return load_dataset(args.dataset, args.data_dir, grouping=grouping, progress=progress), args.dataset
+    if args.logs:
+        if not args.format:
+            raise InvalidParameterError("--logs needs --format NAME or a format string")
+        from logad.formats.labels import read_block_labels
+        from logad.formats.registry import get_format
+
+        fmt = get_format(args.format)
+        labels = read_block_labels(args.labels) if args.labels else None
+        loaded = load_logs(
+            args.logs, format=args.format, grouping=_grouping_from_args(args, fmt.name), labels=labels, progress=progress
+        )
+        return loaded, Path(args.logs[0]).name
+    raise InvalidParameterError("give --dataset NAME --data-dir DIR, or --logs FILE... --format NAME")
+
+
+def _write_json(path: str, payload: dict) -> None:
+    from logad.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_demo(args) -> int:
+    from logad.demo.run import run_demo
+
+    return run_demo(scale=args.scale, seed=args.seed, out_dir=args.out, quiet=args.quiet)
+
+
+def cmd_formats(args) -> int:
+    from logad.formats.registry import get_format, list_formats
+
+    for name in list_formats():
+        print(f"{name:12s} {get_format(name).header}")
+    return 0
+
+
+def cmd_parse(args) -> int:
+    import csv
+
+    from logad.formats.reader import ReadReport, read_records
+    from logad.formats.registry import get_format
+    from logad.io import atomic_writer
+    from logad.parsing.drain import DrainParser
+    from logad.parsing.presets import parser_for
+
+    fmt = get_format(args.format)
+    if args.state and Path(args.state).exists():
+        parser = DrainParser.load(args.state)
+    else:
+        parser = parser_for(fmt.name)
+    n_before = len(parser.templates)
+    reports = []
+    with atomic_writer(args.out) as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "line_no", "template_id", "template", "parameters"])
+        for path in args.files:
+            report = ReadReport(path=str(path))
+            reports.append(report)
+            for rec in read_records(path, fmt, report=report):
+                parsed = parser.match(rec.content, rec.line_no) if args.match_only else parser.add(rec.content, rec.line_no)
+                if parsed is None:
+                    w.writerow([path, rec.line_no, 0, "", ""])
+                else:
+                    w.writerow([path, rec.line_no, parsed.template_id, parsed.template, " ".join(parsed.parameters)])
+    # templates may generalise after a line was written: write the final table beside the rows
+    templates_path = Path(args.out).with_suffix(".templates.csv")
+    with atomic_writer(templates_path) as fh:
+        w = csv.writer(fh)
+        w.writerow(["template_id", "template"])
+        for tid, tpl in sorted(parser.templates.items()):
+            w.writerow([tid, tpl])
+    if args.state and not args.match_only:
+        parser.save(args.state)
+    for r in reports:
+        print(r.summary(), file=sys.stderr)
+    print(
+        f"parsed {sum(r.records for r in reports)} lines into {len(parser.templates)} templates "
+        f"({len(parser.templates) - n_before} new) -> {args.out}, {templates_path}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_data(args) -> int:
+    from logad.datasets.registry import get_dataset, list_datasets
+
+    if args.data_cmd == "list":
+        for name in list_datasets():
+            info = get_dataset(name)
+            print(f"{name:28s} {info.kind:9s} {info.description}")
+        return 0
+    if args.data_cmd == "info":
+        info = get_dataset(args.name)
+        print(json.dumps(info.as_dict() if hasattr(info, "as_dict") else _dataclass_dict(info), indent=2, default=str))
+        return 0
+    if args.data_cmd == "fetch":
+        from logad.datasets.fetch import fetch
+
+        dest = Path(args.dest or Path.home() / ".cache" / "logad" / args.name)
+        path = fetch(args.name, dest, allow_unverified=args.allow_unverified, base_url_override=args.base_url)
+        print(f"{args.name}: ready in {path}")
+        return 0
+    raise InvalidParameterError(f"unknown data command {args.data_cmd!r}")
+
+
+def _dataclass_dict(obj) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(obj)
+
+
+def cmd_evaluate(args) -> int:
+    from logad.detectors.registry import get_detector
+    from logad.evaluation.runner import evaluate_detector, write_predictions
+    from logad.pipeline import make_split
+    from logad.progress import Progress
+    from logad.splitting.audit import format_audit
+
+    progress = Progress(enabled=not args.quiet)
+    loaded, name = _load_source(args, progress)
+    split = make_split(loaded, args.split, tuple(args.ratios))
+    detector = get_detector(args.detector, **_parse_params(args.param))
+    ev = evaluate_detector(detector, split, policy=args.threshold_policy, progress=progress)
+    ev.result["dataset"] = name
+    ev.result["data"] = loaded.summary()
+    m = ev.result["metrics"]
+    print(format_audit(ev.result["audit"]))
+    print(
+        f"{name} {args.detector}: F1 {m['f1']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
+        f"FPR {m['fpr']:.5f}  ROC-AUC {_fmt(m.get('roc_auc'))}  threshold {ev.result['threshold']['value']:.6g} "
+        f"({ev.result['threshold'].get('policy')})"
+    )
+    if args.json:
+        _write_json(args.json, ev.result)
+    if args.predictions:
+        write_predictions(args.predictions, ev)
+    return 0
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def cmd_bench(args) -> int:
+    from logad.detectors.registry import get_detector
+    from logad.evaluation.runner import RESULT_COLUMNS, evaluate_detector, markdown_table, result_row
+    from logad.pipeline import load_dataset, make_split
+    from logad.progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    rows = []
+    results = []
+    for spec in args.datasets:
+        name, _, data_dir = spec.partition("=")
+        if not data_dir:
+            raise InvalidParameterError(f"--datasets entries look like NAME=DIR, got {spec!r}")
+        loaded = load_dataset(name, data_dir, progress=progress)
+        split = make_split(loaded, "auto")
+        for det_name in args.detectors.split(","):
+            ev = evaluate_detector(get_detector(det_name.strip()), split, progress=progress)
+            rows.append(result_row(name, ev))
+            results.append({"dataset": name, **ev.result})
+    table = markdown_table(rows, RESULT_COLUMNS)
+    print(table)
+    if args.out:
+        from logad.io import atomic_write_text
+
+        atomic_write_text(args.out, table + "\n")
+    if args.json:
+        _write_json(args.json, {"results": results})
+    return 0
+
+
+def cmd_train(args) -> int:
+    from logad.model import train_model
+    from logad.progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    loaded, name = _load_source(args, progress)
+    model = train_model(
+        loaded,
+        detector=args.detector,
+        params=_parse_params(args.param),
+        quantile=args.quantile,
+        format_name=args.format or _dataset_format(args.dataset),
+        progress=progress,
+    )
+    model.save(args.save)
+    print(f"trained {args.detector} on {name}: threshold {model.threshold:.6g}; saved to {args.save}")
+    return 0
+
+
+def _dataset_format(name: str | None) -> str:
+    from logad.datasets.registry import get_dataset
+
+    return get_dataset(name).format if name else ""
+
+
+def cmd_detect(args) -> int:
+    from logad.model import TrainedModel
+    from logad.progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    model = TrainedModel.load(args.model)
+    summary = model.detect(args.files, args.out, progress=progress)
+    print(
+        f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {args.out}"
+        f" ({summary['unknown_template_lines']} lines with a template unseen in training)"
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from logad import __version__
+
+    p = argparse.ArgumentParser(prog="logad", description="Log anomaly detection from raw logs to honest results.")
+    p.add_argument("--version", action="version", version=f"logad {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="simulate a small system and a cluster, detect injected failures (no download)")
+    d.add_argument("--scale", type=float, default=1.0, help="size of the simulated logs (default 1.0)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", help="keep the simulated logs and results in this folder")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    f = sub.add_parser("formats", help="list the known log formats")
+    f.set_defaults(func=cmd_formats)
+
+    pa = sub.add_parser("parse", help="parse raw log lines into templates")
+    pa.add_argument("files", nargs="+", metavar="FILE")
+    pa.add_argument("--format", required=True, help="format name or format string with <Content>")
+    pa.add_argument("--state", help="parser state JSON: loaded if it exists, saved after parsing")
+    pa.add_argument("--match-only", action="store_true", help="never learn: unmatched lines get template id 0")
+    pa.add_argument("--out", required=True, help="output CSV: file,line_no,template_id,template,parameters")
+    pa.set_defaults(func=cmd_parse)
+
+    da = sub.add_parser("data", help="public datasets: list, info, fetch")
+    dsub = da.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
+    dsub.add_parser("list", help="list registered datasets")
+    di = dsub.add_parser("info", help="show a dataset's sources, checksums and layout")
+    di.add_argument("name")
+    dfe = dsub.add_parser("fetch", help="download, verify and unpack a dataset")
+    dfe.add_argument("name")
+    dfe.add_argument("--dest", help="target folder (default ~/.cache/logad/NAME)")
+    dfe.add_argument("--allow-unverified", action="store_true", help="accept files without a published checksum")
+    dfe.add_argument("--base-url", help=argparse.SUPPRESS)  # mirrors and tests
+    da.set_defaults(func=cmd_data)
+
+    ev = sub.add_parser("evaluate", help="train and evaluate one detector with an honest split")
+    _add_source_args(ev)
+    _add_grouping_args(ev)
+    ev.add_argument("--detector", required=True)
+    ev.add_argument("--param", action="append", metavar="NAME=VALUE", help="detector parameter (repeatable)")
+    ev.add_argument("--split", default="auto", help="chronological | session-files (default: by dataset)")
+    ev.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
+    ev.add_argument("--threshold-policy", help="best-f1-validation (default) | train-quantile | fixed")
+    ev.add_argument("--json", help="write the full result JSON here")
+    ev.add_argument("--predictions", help="write sequence_id,score,predicted,label per test sequence")
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+
+    be = sub.add_parser("bench", help="datasets x detectors matrix as a Markdown table")
+    be.add_argument("--datasets", nargs="+", required=True, metavar="NAME=DIR")
+    be.add_argument("--detectors", required=True, help="comma-separated detector names")
+    be.add_argument("--out", help="write the Markdown table here")
+    be.add_argument("--json", help="write all results here")
+    be.add_argument("--quiet", action="store_true")
+    be.set_defaults(func=cmd_bench)
+
+    tr = sub.add_parser("train", help="learn normal behaviour from your logs and save a model")
+    _add_source_args(tr)
+    _add_grouping_args(tr)
+    tr.add_argument("--detector", default="knn")
+    tr.add_argument("--param", action="append", metavar="NAME=VALUE")
+    tr.add_argument("--quantile", type=float, default=0.999, help="threshold = this quantile of held-out normal scores")
+    tr.add_argument("--save", required=True, metavar="DIR")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=cmd_train)
+
+    de = sub.add_parser("detect", help="flag anomalous sequences in new logs with a saved model")
+    de.add_argument("files", nargs="+", metavar="FILE")
+    de.add_argument("--model", required=True, metavar="DIR")
+    de.add_argument("--out", required=True, help="alarms CSV")
+    de.add_argument("--quiet", action="store_true")
+    de.set_defaults(func=cmd_detect)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="logad: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except LogadError as exc:
+        if args.debug:
+            raise
+        print(f"logad: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, UnicodeError, ValueError, MemoryError) as exc:
+        if args.debug:
+            raise
+        print(f"logad: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("logad: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The registry of public log datasets: where to download them, their checksums, their layout.
+
+A local copy (`--data-dir`) must have the layout of the download: the files in `layout` (a
+`.gz` variant of a plain file is accepted). Checksums are the ones the host publishes (Zenodo
+shows an md5 per file); where none is published, `fetch` refuses unless told to accept the
+file unverified, and prints the sha256 it computed so the user can pin it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from logad.errors import unknown_name
+
+ZENODO = "https://zenodo.org/records/8196385/files"  # LogHub (He et al., ISSRE'23 / loghub)
+LOGHUB_RAW = "https://raw.githubusercontent.com/logpai/loghub/master"
+CFDR = "http://0b4af6cdc2f0c5998459-c0245c5c937c5dedcca3f1764ecc9b2f.r43.cf2.rackcdn.com/hpc4"
+DEEPLOG_SESSIONS = "https://raw.githubusercontent.com/wuyifan18/DeepLog/master/data"
+AIT_SESSIONS = "https://raw.githubusercontent.com/ait-aecid/anomaly-detection-log-datasets/main"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    url: str
+    filename: str
+    md5: str | None = None
+    sha256: str | None = None
+    archive: bool = False  # unpack into the dataset folder after verification
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    kind: str  # "raw" (raw log + labels), "sessions" (DeepLog-style files), "parsing" (loghub 2k)
+    format: str
+    files: tuple[RemoteFile, ...]
+    layout: tuple[tuple[str, ...], ...]  # each entry: accepted relative paths for one required file
+    session_regex: str | None = None
+    labels: str = "none"  # "line" (CFDR first field), "block_csv", "files", "templates"
+    citation: str = "LogHub: He et al., Loghub: A Large Collection of System Log Datasets, ISSRE 2023"
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _loghub_2k(system: str, fmt: str) -> DatasetInfo:
+    base = f"{LOGHUB_RAW}/{system}/{system}_2k.log"
+    return DatasetInfo(
+        name=f"loghub-2k-{system.lower()}",
+        description=f"LogHub {system} 2k sample with parsing ground truth (structured CSV, templates)",
+        kind="parsing",
+        format=fmt,
+        files=(
+            RemoteFile(base, f"{system}/{system}_2k.log"),
+            RemoteFile(f"{base}_structured.csv", f"{system}/{system}_2k.log_structured.csv"),
+            RemoteFile(f"{base}_templates.csv", f"{system}/{system}_2k.log_templates.csv"),
+        ),
+        layout=((f"{system}/{system}_2k.log", f"{system}_2k.log"), (f"{system}/{system}_2k.log_structured.csv", f"{system}_2k.log_structured.csv")),
+        labels="templates",
+    )
+
+
+LOGHUB_2K_SYSTEMS = {
+    "Android": "android", "Apache": "apache", "BGL": "bgl", "HDFS": "hdfs", "HPC": "hpc", "Hadoop": "hadoop",
+    "HealthApp": "healthapp", "Linux": "linux", "Mac": "mac", "OpenSSH": "openssh", "OpenStack": "openstack",
+    "Proxifier": "proxifier", "Spark": "spark", "Thunderbird": "thunderbird", "Windows": "windows",
+    "Zookeeper": "zookeeper",
+}
+
+_DATASETS: list[DatasetInfo] = [
+    DatasetInfo(
+        "hdfs", "HDFS_v1: 11.2M lines of a Hadoop cluster, 575k blocks labelled (16,838 anomalous)", "raw", "hdfs",
+        (RemoteFile(f"{ZENODO}/HDFS_v1.zip?download=1", "HDFS_v1.zip", md5="76a24b4d9a6164d543fb275f89773260", archive=True),),
+        (("HDFS.log", "HDFS.log.gz"), ("anomaly_label.csv", "preprocessed/anomaly_label.csv")),
+        session_regex=r"(blk_-?\d+)", labels="block_csv",
+    ),
+    DatasetInfo(
+        "bgl", "Blue Gene/L: 4.7M lines, alert lines labelled in the first field", "raw", "bgl",
+        (RemoteFile(f"{ZENODO}/BGL.zip?download=1", "BGL.zip", md5="4452953c470f2d95fcb32d5f6e733f7a", archive=True),),
+        (("BGL.log", "BGL.log.gz"),), labels="line",
+    ),
+    DatasetInfo(
+        "thunderbird", "Thunderbird: 211M lines (LogHub copy), alert lines labelled in the first field", "raw", "thunderbird",
+        (RemoteFile(f"{ZENODO}/Thunderbird.tar.gz?download=1", "Thunderbird.tar.gz", archive=True),),
+        (("Thunderbird.log", "Thunderbird.log.gz"),), labels="line",
+    ),
+    DatasetInfo(
+        "spirit", "Spirit (CFDR): 272M lines, alert lines labelled in the first field", "raw", "spirit",
+        (RemoteFile(f"{CFDR}/spirit2.gz", "Spirit.log.gz"),),
+        (("Spirit.log", "Spirit.log.gz", "spirit2", "spirit2.gz"),), labels="line",
+        citation="CFDR: Oliner & Stearley, What Supercomputers Say, DSN 2007",
+    ),
+    DatasetInfo(
+        "liberty", "Liberty (CFDR): 265M lines, alert lines labelled in the first field", "raw", "liberty",
+        (RemoteFile(f"{CFDR}/liberty2.gz", "Liberty.log.gz"),),
+        (("Liberty.log", "Liberty.log.gz", "liberty2", "liberty2.gz"),), labels="line",
+        citation="CFDR: Oliner & Stearley, What Supercomputers Say, DSN 2007",
+    ),
+    DatasetInfo(
+        "hadoop", "Hadoop MapReduce jobs with injected failures (labels per application in abnormal_label.txt)", "raw", "hadoop",
+        (RemoteFile(f"{ZENODO}/Hadoop.zip?download=1", "Hadoop.zip", archive=True),),
+        (("abnormal_label.txt",),), labels="none",
+    ),
+    DatasetInfo(
+        "openstack", "OpenStack nova logs, normal and abnormal VM runs", "raw", "openstack",
+        (RemoteFile(f"{ZENODO}/OpenStack.tar.gz?download=1", "OpenStack.tar.gz", archive=True),),
+        (("openstack_normal1.log", "openstack_normal1.log.gz"), ("anomaly_labels.txt",)),
+        session_regex=r"instance: ([0-9a-f-]{36})", labels="none",
+    ),
+    DatasetInfo(
+        "hdfs-sessions", "HDFS block sessions as template-id sequences (DeepLog-style files)", "sessions", "hdfs",
+        (
+            RemoteFile(f"{DEEPLOG_SESSIONS}/hdfs_train", "hdfs_train"),
+            RemoteFile(f"{DEEPLOG_SESSIONS}/hdfs_test_normal", "hdfs_test_normal"),
+            RemoteFile(f"{DEEPLOG_SESSIONS}/hdfs_test_abnormal", "hdfs_test_abnormal"),
+        ),
+        (("hdfs_train",), ("hdfs_test_normal",), ("hdfs_test_abnormal",)), labels="files",
+        citation="Du et al., DeepLog, CCS 2017; session files as published with DeepLog reimplementations",
+    ),
+    DatasetInfo(
+        "openstack-sessions", "OpenStack VM-instance sessions as template-id sequences (corrected labels)", "sessions", "openstack",
+        (
+            RemoteFile(f"{AIT_SESSIONS}/openstack/openstack_train", "openstack_train"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack/openstack_test_normal", "openstack_test_normal"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack/openstack_test_abnormal", "openstack_test_abnormal"),
+        ),
+        (("openstack_train",), ("openstack_test_normal",), ("openstack_test_abnormal",)), labels="files",
+        citation="Landauer et al., AIT anomaly-detection-log-datasets (GPL-3.0)",
+    ),
+] + [_loghub_2k(system, fmt) for system, fmt in LOGHUB_2K_SYSTEMS.items()]
+
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
+
+
+def list_datasets() -> list[str]:
+    return list(DATASETS)
+
+
+def get_dataset(name: str) -> DatasetInfo:
+    key = (name or "").strip().lower().replace("_", "-")
+    if key in DATASETS:
+        return DATASETS[key]
+    raise unknown_name("dataset", name, list(DATASETS))

@@ -1,0 +1,171 @@
+"""Fit a detector on a split, pick its threshold without test labels, score the test set.
+
+The result dict is what `logad evaluate --json` writes: `metrics`, `audit`, `counts`,
+`threshold`, `seconds`, plus the split and detector descriptions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from logad.errors import InvalidParameterError
+from logad.progress import SILENT, Progress
+from logad.records import Sequence
+from logad.splitting import Split, audit_split
+
+
+@dataclass
+class Evaluation:
+    result: dict
+    test: list[Sequence]
+    scores: np.ndarray
+    predicted: np.ndarray
+    detector: object
+
+
+def default_policy(detector) -> str:
+    """Supervised models and semi-supervised ones both pick the best F1 on validation; when the
+    validation set holds no anomaly the policy falls back to a quantile of validation scores."""
+    return "best-f1-validation"
+
+
+def fit_detector(detector, split: Split, progress: Progress = SILENT) -> tuple[object, float]:
+    """Fit on the training part: normal sequences only for semi-supervised detectors."""
+    train = split.train
+    if getattr(detector, "supervised", False):
+        labels = np.array([s.label for s in train], dtype=int)
+        if labels.sum() == 0:
+            raise InvalidParameterError(
+                f"detector {detector.name!r} is supervised but the training part holds no anomaly"
+            )
+        fit_seqs, fit_labels = train, labels
+    else:
+        fit_seqs = [s for s in train if s.label != 1]
+        fit_labels = None
+    if not fit_seqs:
+        raise InvalidParameterError("the training part holds no usable sequence")
+    progress.stage(f"fitting {detector.name} on {len(fit_seqs)} sequences")
+    t0 = time.perf_counter()
+    detector.fit(fit_seqs, fit_labels)
+    return detector, time.perf_counter() - t0
+
+
+def choose_threshold(detector, split: Split, policy_name: str | None = None, **policy_kw) -> dict:
+    """Set `detector.threshold_` from validation (or training) scores; never from the test set."""
+    from logad.evaluation.thresholds import get_policy
+
+    policy_name = policy_name or default_policy(detector)
+    policy = get_policy(policy_name, **policy_kw)
+    if policy_name == "best-f1-validation":
+        ref = split.validation or split.train
+        scores = detector.score(ref)
+        labels = np.array([s.label for s in ref], dtype=int)
+        if labels.sum() == 0:
+            # no anomaly to aim at: the policy falls back to a quantile of these normal scores
+            pass
+        threshold = policy.fit(scores, labels)
+    elif policy_name == "train-quantile":
+        ref = [s for s in split.train + split.validation if s.label != 1]
+        threshold = policy.fit(detector.score(ref))
+    else:
+        threshold = policy.fit(np.zeros(0))
+    detector.threshold_ = float(threshold)
+    return {"value": float(threshold), **policy.to_dict()}
+
+
+def evaluate_detector(
+    detector,
+    split: Split,
+    *,
+    policy: str | None = None,
+    policy_kw: dict | None = None,
+    progress: Progress = SILENT,
+) -> Evaluation:
+    """Fit, threshold on validation, score test; return the full result."""
+    from logad.evaluation.metrics import binary_metrics
+
+    detector, fit_seconds = fit_detector(detector, split, progress)
+    threshold = choose_threshold(detector, split, policy, **(policy_kw or {}))
+    test = [s for s in split.test if s.label is not None]
+    progress.stage(f"scoring {len(test)} test sequences")
+    t0 = time.perf_counter()
+    scores = np.asarray(detector.score(test), dtype=float)
+    score_seconds = time.perf_counter() - t0
+    predicted = scores > detector.threshold_
+    labels = np.array([s.label for s in test], dtype=int)
+    metrics = binary_metrics(labels, scores, predicted)
+    audit = audit_split(split.train, split.test, split.validation)
+    counts = {k: metrics.pop(k) for k in ("tp", "fp", "tn", "fn") if k in metrics}
+    counts.update(split.describe())
+    result = {
+        "detector": {"name": detector.name, "params": detector.get_params()},
+        "metrics": metrics,
+        "counts": counts,
+        "threshold": threshold,
+        "audit": audit,
+        "seconds": {
+            "fit": fit_seconds,
+            "score": score_seconds,
+            "score_per_second": len(test) / score_seconds if score_seconds > 0 else None,
+        },
+    }
+    return Evaluation(result=result, test=test, scores=scores, predicted=predicted, detector=detector)
+
+
+def write_predictions(path, evaluation: Evaluation) -> None:
+    """One row per test sequence: sequence_id,score,predicted,label."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sequence_id", "score", "predicted", "label"])
+        for s, sc, p in zip(evaluation.test, evaluation.scores, evaluation.predicted):
+            w.writerow([s.sequence_id, f"{sc:.6g}", int(p), s.label])
+
+
+def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """A Markdown table from dicts; floats with 3 decimals, None as '-'."""
+
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return str(v)
+
+    head = "| " + " | ".join(title for _, title in columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(cell(r.get(key)) for key, _ in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+RESULT_COLUMNS = [
+    ("dataset", "dataset"),
+    ("detector", "detector"),
+    ("f1", "F1"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("fpr", "FPR"),
+    ("roc_auc", "ROC-AUC"),
+    ("fit_s", "fit s"),
+    ("score_s", "score s"),
+]
+
+
+def result_row(dataset: str, evaluation: Evaluation) -> dict:
+    m = evaluation.result["metrics"]
+    s = evaluation.result["seconds"]
+    return {
+        "dataset": dataset,
+        "detector": evaluation.result["detector"]["name"],
+        "f1": m.get("f1"),
+        "precision": m.get("precision"),
+        "recall": m.get("recall"),
+        "fpr": m.get("fpr"),
+        "roc_auc": m.get("roc_auc"),
+        "fit_s": s["fit"],
+        "score_s": s["score"],
+    }

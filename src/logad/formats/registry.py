@@ -1,0 +1,166 @@
+"""The format registry: header layouts of the LogHub systems and user format strings.
+
+A format string is LogPAI-style: `<Field>` names a header field and `<Content>` the message; runs
+of spaces match any whitespace. In a user's format string the text between fields is literal
+text, unless it holds a backslash: then it is a regular-expression fragment as in LogPAI's
+formats (`\\[<Time>\\]`). Every format compiles to one anchored regex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from logad.errors import InvalidParameterError, unknown_name
+
+
+def _epoch(fields: dict[str, str]) -> float | None:
+    try:
+        return float(fields["Timestamp"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _strptime(keys: tuple[str, ...], pattern: str) -> Callable[[dict[str, str]], float | None]:
+    """Timestamp from header fields joined by a space; cached because many lines share a second."""
+    cache: dict[str, float | None] = {}
+
+    def parse(fields: dict[str, str]) -> float | None:
+        try:
+            text = " ".join(fields[k] for k in keys)
+        except KeyError:
+            return None
+        t = cache.get(text, -1.0)
+        if t != -1.0:
+            return t
+        try:
+            t = datetime.strptime(text, pattern).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            t = None  # a bad date never fails the read; the line simply has no time
+        if len(cache) > 100_000:
+            cache.clear()
+        cache[text] = t
+        return t
+
+    return parse
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """A log layout: header fields, the content field, and how to read time, label and entity."""
+
+    name: str
+    header: str
+    label_field: str | None = None
+    entity_field: str | None = None
+    time: Callable[[dict[str, str]], float | None] | None = field(default=None, compare=False, repr=False)
+    description: str = ""
+
+    literal: bool = False  # user strings: text between fields is literal (see module doc)
+
+    @property
+    def regex(self) -> re.Pattern:
+        return _compile(self.header, self.literal)
+
+    @property
+    def fields(self) -> list[str]:
+        return re.findall(r"<([^<>]+)>", self.header)
+
+
+_COMPILED: dict[tuple[str, bool], re.Pattern] = {}
+
+
+def _compile(header: str, literal: bool = False) -> re.Pattern:
+    rx = _COMPILED.get((header, literal))
+    if rx is not None:
+        return rx
+    parts = re.split(r"(<[^<>]+>)", header)
+    pattern = ""
+    names: list[str] = []
+    for part in parts:
+        if part.startswith("<") and part.endswith(">"):
+            name = part[1:-1]
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise InvalidParameterError(f"format field {part!r} is not a valid name")
+            if name in names:
+                raise InvalidParameterError(f"format field {part!r} appears twice in {header!r}")
+            names.append(name)
+            pattern += f"(?P<{name}>.*)" if name == "Content" else f"(?P<{name}>.*?)"
+        else:
+            text = re.escape(part).replace("\\ ", " ") if literal else part
+            pattern += re.sub(" +", r"\\s+", text)
+    if "Content" not in names:
+        raise InvalidParameterError(f"a format string needs a <Content> field, got {header!r}")
+    try:
+        rx = re.compile("^" + pattern + "$")
+    except re.error as exc:
+        raise InvalidParameterError(f"format string {header!r} is not a valid pattern: {exc}") from exc
+    _COMPILED[(header, literal)] = rx
+    return rx
+
+
+_CFDR = "<Label> <Timestamp> <Date> <User> <Month> <Day> <Time> <Location> <Content>"
+
+FORMATS: dict[str, LogFormat] = {
+    f.name: f
+    for f in [
+        LogFormat("hdfs", "<Date> <Time> <Pid> <Level> <Component>: <Content>",
+                  time=_strptime(("Date", "Time"), "%y%m%d %H%M%S"), description="Hadoop HDFS (LogHub HDFS_v1)"),
+        LogFormat("bgl", "<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>",
+                  label_field="Label", entity_field="Node", time=_epoch, description="Blue Gene/L (CFDR / LogHub)"),
+        LogFormat("thunderbird", _CFDR, label_field="Label", entity_field="User", time=_epoch,
+                  description="Thunderbird supercomputer (CFDR / LogHub)"),
+        LogFormat("spirit", _CFDR, label_field="Label", entity_field="User", time=_epoch,
+                  description="Spirit supercomputer (CFDR)"),
+        LogFormat("liberty", _CFDR, label_field="Label", entity_field="User", time=_epoch,
+                  description="Liberty supercomputer (CFDR)"),
+        LogFormat("hadoop", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>",
+                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="Hadoop MapReduce"),
+        LogFormat("openstack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<ADDR>\] <Content>",
+                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S.%f"), description="OpenStack nova"),
+        LogFormat("spark", "<Date> <Time> <Level> <Component>: <Content>",
+                  time=_strptime(("Date", "Time"), "%y/%m/%d %H:%M:%S"), description="Apache Spark"),
+        LogFormat("zookeeper", r"<Date> <Time> - <Level>  \[<Node>:<Component>@<Id>\] - <Content>",
+                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="ZooKeeper"),
+        LogFormat("hpc", "<LogId> <Node> <Component> <State> <Time> <Flag> <Content>", entity_field="Node",
+                  time=lambda f: _float(f.get("Time")), description="HPC cluster (LANL)"),
+        LogFormat("windows", "<Date> <Time>, <Level>                  <Component>    <Content>",
+                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S"), description="Windows CBS"),
+        LogFormat("linux", r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>", description="Linux syslog"),
+        LogFormat("android", "<Date> <Time>  <Pid>  <Tid> <Level> <Component>: <Content>", description="Android"),
+        LogFormat("healthapp", r"<Time>\|<Component>\|<Pid>\|<Content>", description="HealthApp"),
+        LogFormat("apache", r"\[<Time>\] \[<Level>\] <Content>", description="Apache HTTP server error log"),
+        LogFormat("proxifier", r"\[<Time>\] <Program> - <Content>", description="Proxifier"),
+        LogFormat("openssh", r"<Date> <Day> <Time> <Component> sshd\[<Pid>\]: <Content>", description="OpenSSH"),
+        LogFormat("mac", r"<Month>  <Date> <Time> <User> <Component>\[<PID>\]( \(<Address>\))?: <Content>",
+                  description="macOS"),
+    ]
+}
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def list_formats() -> list[str]:
+    return sorted(FORMATS)
+
+
+def get_format(name_or_string: str) -> LogFormat:
+    """A registered format by lower-case name, or a user format string holding `<Content>`."""
+    if not isinstance(name_or_string, str) or not name_or_string.strip():
+        raise InvalidParameterError(f"a format name or string is needed, got {name_or_string!r}")
+    key = name_or_string.strip().lower()
+    if key in FORMATS:
+        return FORMATS[key]
+    if "<" in name_or_string and ">" in name_or_string:
+        literal = "\\" not in name_or_string
+        fmt = LogFormat("custom", name_or_string, description="user format string", literal=literal)
+        _ = fmt.regex  # validate now: a bad string fails before any file is read
+        return fmt
+    raise unknown_name("format", name_or_string, list(FORMATS))

@@ -1,0 +1,158 @@
+"""A trained model for a user's own logs: parser state + grouping + detector + threshold.
+
+`logad train` learns from a period of normal operation; `logad detect` flags new logs with it.
+The folder holds JSON and the detector's own non-pickle files, so loading runs no foreign code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from logad.errors import InputError, InvalidParameterError
+from logad.progress import SILENT, Progress
+
+MODEL_KIND = "logad-model"
+MODEL_VERSION = 1
+
+
+@dataclass
+class TrainedModel:
+    format_name: str
+    grouping: dict
+    detector: object
+    parser: object
+    threshold: float
+    threshold_info: dict
+
+    def save(self, directory: str | Path) -> None:
+        from logad import __version__
+        from logad.io import atomic_write_text
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.parser.save(directory / "parser.json")
+        self.detector.save(directory / "detector")
+        meta = {
+            "kind": MODEL_KIND,
+            "version": MODEL_VERSION,
+            "logad_version": __version__,
+            "format": self.format_name,
+            "grouping": self.grouping,
+            "detector": self.detector.name,
+            "threshold": self.threshold,
+            "threshold_info": self.threshold_info,
+        }
+        atomic_write_text(directory / "model.json", json.dumps(meta, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TrainedModel:
+        from logad.detectors.registry import detector_class
+        from logad.parsing.drain import DrainParser
+
+        directory = Path(directory)
+        meta_path = directory / "model.json"
+        if not meta_path.is_file():
+            raise InputError(f"{directory} is not a logad model folder (no model.json)")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{meta_path} is corrupt: {exc}") from exc
+        if meta.get("kind") != MODEL_KIND:
+            raise InputError(f"{directory} holds a {meta.get('kind')!r} folder, not a {MODEL_KIND}")
+        if meta.get("version") != MODEL_VERSION:
+            raise InputError(f"{directory} is a version {meta.get('version')} model; this logad reads version {MODEL_VERSION}")
+        detector = detector_class(meta["detector"]).load(directory / "detector")
+        detector.threshold_ = float(meta["threshold"])
+        parser = DrainParser.load(directory / "parser.json")
+        return cls(meta["format"], meta["grouping"], detector, parser, float(meta["threshold"]), meta["threshold_info"])
+
+    def _grouping(self):
+        from logad.pipeline import Grouping
+
+        g = dict(self.grouping)
+        kind = g.pop("kind")
+        return Grouping(
+            kind=kind,
+            size=g.get("size"),
+            step=g.get("step"),
+            session_regex=g.get("session_regex"),
+            entity_field=g.get("entity_field"),
+        )
+
+    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT) -> dict:
+        """Score every sequence of the new logs; write all of them with an `alarm` column."""
+        from logad.io import atomic_writer
+        from logad.pipeline import load_logs
+
+        loaded = load_logs(files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False, progress=progress)
+        seqs = loaded.sequences
+        scores = self.detector.score(seqs) if seqs else np.zeros(0)
+        alarms = scores > self.threshold
+        unknown = sum(1 for s in seqs for t in s.template_ids if t == 0)
+        with atomic_writer(out) as fh:
+            w = csv.writer(fh)
+            w.writerow(["sequence_id", "start_time", "end_time", "first_line", "last_line", "lines", "score", "alarm", "explanation"])
+            for s, sc, a in zip(seqs, scores, alarms):
+                explanation = ""
+                if a and hasattr(self.detector, "explain"):
+                    try:
+                        top = self.detector.explain(s)[:3]
+                        explanation = "; ".join(
+                            f"{self.parser.templates.get(t, 'unseen template') if t else 'unseen template'} ({w_:.3g})"
+                            for t, w_ in top
+                        )
+                    except NotImplementedError:
+                        explanation = ""
+                w.writerow([
+                    s.sequence_id,
+                    s.start_time if s.start_time is not None else "",
+                    s.end_time if s.end_time is not None else "",
+                    min(s.line_nos) if s.line_nos else "",
+                    max(s.line_nos) if s.line_nos else "",
+                    len(s),
+                    f"{sc:.6g}",
+                    int(a),
+                    explanation,
+                ])
+        return {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
+
+
+def train_model(
+    loaded,
+    *,
+    detector: str,
+    params: dict | None = None,
+    quantile: float = 0.999,
+    format_name: str,
+    progress: Progress = SILENT,
+) -> TrainedModel:
+    """Fit on the first 90% (by time) of the normal sequences, threshold on the last 10%."""
+    from logad.detectors.registry import get_detector
+    from logad.evaluation.thresholds import TrainQuantile
+
+    if not 0 < quantile <= 1:
+        raise InvalidParameterError(f"`quantile` must be in (0, 1], got {quantile}")
+    det = get_detector(detector, **(params or {}))
+    if getattr(det, "supervised", False):
+        raise InvalidParameterError(
+            f"detector {detector!r} is supervised; `logad train` learns from normal operation only "
+            "(use a semi-supervised detector such as knn, pca, new-template)"
+        )
+    seqs = [s for s in loaded.sequences if s.label != 1]
+    if len(seqs) < 2:
+        raise InvalidParameterError(f"training needs at least 2 sequences, got {len(seqs)}")
+    order = sorted(range(len(seqs)), key=lambda i: (seqs[i].start_time is None, seqs[i].start_time or 0))
+    seqs = [seqs[i] for i in order]
+    n_fit = max(1, int(round(len(seqs) * 0.9)))
+    fit, held = seqs[:n_fit], seqs[n_fit:] or seqs[:n_fit]
+    progress.stage(f"fitting {detector} on {len(fit)} sequences, threshold from {len(held)} held-out ones")
+    det.fit(fit)
+    policy = TrainQuantile(q=quantile)
+    threshold = float(policy.fit(det.score(held)))
+    det.threshold_ = threshold
+    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, threshold, policy.to_dict())

@@ -1,0 +1,197 @@
+"""CLI tests through main(argv) -> int: commands, outputs and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+
+import pytest
+
+from logad.cli import main
+from tests.conftest import shared_data
+
+HDFS_LINES = [
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating",
+    "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block blk_-6952295868487656571 terminating",
+    "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: 10.251.73.220:50010 is added to blk_7128370237687728475 size 67108864",
+]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    from logad.demo.simulator import simulate_all
+
+    root = tmp_path_factory.mktemp("sim")
+    return simulate_all(root, scale=0.25, seed=1)
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err, "expected an error message"
+    last = err[-1]
+    assert last.startswith("logad: error:"), last
+    assert "Traceback" not in "\n".join(err)
+    return last
+
+
+def test_formats_lists_loghub_systems(capsys):
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    for name in ["hdfs", "bgl", "thunderbird", "spirit", "liberty", "openstack", "zookeeper", "windows"]:
+        assert name in out
+
+
+def test_parse_writes_one_row_per_line_and_state(tmp_path, capsys):
+    log = tmp_path / "HDFS.log"
+    log.write_text("\n".join(HDFS_LINES) + "\n")
+    out = tmp_path / "parsed.csv"
+    state = tmp_path / "state.json"
+    assert main(["parse", str(log), "--format", "hdfs", "--state", str(state), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["line_no"]) for r in rows] == [1, 2, 3]
+    assert rows[0]["template_id"] == rows[1]["template_id"]
+    assert rows[0]["template_id"] != rows[2]["template_id"]
+    assert state.exists() and json.loads(state.read_text())
+    # parsing again against the saved state keeps the ids
+    out2 = tmp_path / "parsed2.csv"
+    assert main(["parse", str(log), "--format", "hdfs", "--state", str(state), "--out", str(out2)]) == 0
+    rows2 = list(csv.DictReader(out2.open()))
+    assert [r["template_id"] for r in rows2] == [r["template_id"] for r in rows]
+
+
+def test_parse_gzip_and_user_format(tmp_path):
+    log = tmp_path / "app.log.gz"
+    with gzip.open(log, "wt") as fh:
+        fh.write("2024-01-01 10:00:00 INFO api: request 17 served in 3 ms\n")
+        fh.write("2024-01-01 10:00:01 INFO api: request 18 served in 5 ms\n")
+        fh.write("this line does not match\n")
+    out = tmp_path / "p.csv"
+    assert main(["parse", str(log), "--format", "<Date> <Time> <Level> <Component>: <Content>", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 and rows[0]["template_id"] == rows[1]["template_id"]
+
+
+def test_data_list_and_info(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ["hdfs", "bgl", "thunderbird", "spirit", "liberty", "hadoop", "openstack", "hdfs-sessions"]:
+        assert name in out
+    assert main(["data", "info", "hdfs"]) == 0
+    assert "http" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["data", "info", "hfds"], "did you mean"),
+        (["parse", "{missing}", "--format", "hdfs", "--out", "{out}"], "no such file"),
+        (["parse", "{dir}", "--format", "hdfs", "--out", "{out}"], "directory"),
+        (["parse", "{empty}", "--format", "hdfs", "--out", "{out}"], "empty"),
+        (["parse", "{binary}", "--format", "hdfs", "--out", "{out}"], "binary"),
+        (["parse", "{good}", "--format", "hfds", "--out", "{out}"], "unknown format"),
+        (["parse", "{good}", "--format", "<Level> | <Content>", "--out", "{out}"], "matched no line"),
+        (["evaluate", "--dataset", "nosuch", "--data-dir", "{dir}", "--detector", "knn"], "unknown dataset"),
+        (["evaluate", "--dataset", "hdfs", "--data-dir", "{dir}", "--detector", "knn"], "layout"),
+        (["evaluate", "--dataset", "hdfs", "--data-dir", "{missing}", "--detector", "knn"], "missing"),
+        (["detect", "{good}", "--model", "{dir}", "--out", "{out}"], "model"),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path, capsys, argv, needle):
+    paths = {
+        "missing": tmp_path / "nope.log",
+        "dir": tmp_path / "adir",
+        "empty": tmp_path / "empty.log",
+        "binary": tmp_path / "bin.log",
+        "good": tmp_path / "good.log",
+        "out": tmp_path / "out.csv",
+    }
+    paths["dir"].mkdir()
+    paths["empty"].write_bytes(b"")
+    paths["binary"].write_bytes(bytes(range(256)) * 64)
+    paths["good"].write_text("\n".join(HDFS_LINES) + "\n")
+    argv = [a.format(**{k: str(v) for k, v in paths.items()}) for a in argv]
+    assert main(argv) == 2
+    assert needle.lower() in one_line_error(capsys).lower()
+
+
+def test_invalid_utf8_and_huge_line_are_counted_not_fatal(tmp_path, capsys):
+    log = tmp_path / "mixed.log"
+    with log.open("wb") as fh:
+        fh.write(HDFS_LINES[0].encode() + b"\n")
+        fh.write(b"081109 203615 148 INFO dfs.DataNode: bad bytes \xff\xfe here blk_1\n")
+        fh.write(b"081109 203615 148 INFO dfs.DataNode: " + b"x" * 10_000_000 + b"\n")
+        fh.write(HDFS_LINES[1].encode() + b"\n")
+    out = tmp_path / "p.csv"
+    assert main(["parse", str(log), "--format", "hdfs", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "utf" in err.lower() or "invalid" in err.lower()
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 4
+
+
+def test_evaluate_own_logs_writes_json_and_predictions(sim, tmp_path, capsys):
+    storage = sim["storage"]
+    labels = storage.directory / "anomaly_label.csv"
+    js = tmp_path / "r.json"
+    pred = tmp_path / "pred.csv"
+    rc = main([
+        "evaluate", "--logs", str(storage.log_path), "--format", "hdfs", "--labels", str(labels),
+        "--detector", "decision-tree", "--json", str(js), "--predictions", str(pred), "--quiet",
+    ])
+    assert rc == 0
+    result = json.loads(js.read_text())
+    for key in ["precision", "recall", "f1", "fpr", "roc_auc"]:
+        assert key in result["metrics"]
+    for key in ["audit", "counts", "threshold", "seconds"]:
+        assert key in result
+    assert result["metrics"]["f1"] > 0.5
+    rows = list(csv.DictReader(pred.open()))
+    assert set(rows[0]) == {"sequence_id", "score", "predicted", "label"}
+    assert len(rows) == result["counts"]["test"]["sequences"]
+    assert "audit:" in capsys.readouterr().out
+
+
+def test_labels_missing_sessions_are_reported(sim, tmp_path, capsys):
+    storage = sim["storage"]
+    lines = (storage.directory / "anomaly_label.csv").read_text().splitlines()
+    partial = tmp_path / "partial.csv"
+    partial.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    rc = main([
+        "evaluate", "--logs", str(storage.log_path), "--format", "hdfs", "--labels", str(partial),
+        "--detector", "new-template", "--json", str(tmp_path / "r.json"),
+    ])
+    assert rc == 0
+    assert "no label" in capsys.readouterr().err
+
+
+def test_train_then_detect(sim, tmp_path, capsys):
+    compute = sim["compute"]
+    model = tmp_path / "model"
+    rc = main([
+        "train", "--logs", str(compute.log_path), "--format", "bgl", "--group", "entity", "--window-size", "20",
+        "--entity-field", "Node", "--detector", "knn", "--save", str(model), "--quiet",
+    ])
+    assert rc == 0
+    alarms = tmp_path / "alarms.csv"
+    assert main(["detect", str(compute.log_path), "--model", str(model), "--out", str(alarms), "--quiet"]) == 0
+    rows = list(csv.DictReader(alarms.open()))
+    assert rows and {"sequence_id", "score", "alarm", "explanation"} <= set(rows[0])
+    assert any(r["alarm"] == "1" for r in rows)
+
+
+def test_demo_runs_small(capsys):
+    assert main(["demo", "--scale", "0.2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "decision-tree" in out and "F1" in out
+
+
+def test_evaluate_real_hdfs_sessions(tmp_path):
+    data = shared_data("hdfs_sessions")
+    js = tmp_path / "r.json"
+    rc = main(["evaluate", "--dataset", "hdfs-sessions", "--data-dir", str(data), "--detector", "knn", "--json", str(js), "--quiet"])
+    assert rc == 0
+    result = json.loads(js.read_text())
+    assert result["counts"]["test"]["sequences"] == 11039 + 16838
+    assert result["metrics"]["f1"] >= 0.99  # the figure the foundation issue asks for
+    assert result["threshold"]["fallback"]  # validation holds no anomaly: a quantile of normal scores
