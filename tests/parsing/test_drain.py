@@ -1,0 +1,136 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logad.errors import InputError, InvalidParameterError
+from logad.parsing.drain import ChangeType, DrainParser
+from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, DRAIN3_INI_RULES, Masker
+from logad.parsing.presets import LOGPAI_DRAIN, parser_for
+from tests.conftest import shared_data
+
+HDFS = [
+    "PacketResponder 1 for block blk_38865049064139660 terminating",
+    "PacketResponder 0 for block blk_-6952295868487656571 terminating",
+    "BLOCK* NameSystem.addStoredBlock: blockMap updated: 10.251.73.220:50010 is added to blk_7128370237687728475 size 67108864",
+    "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010",
+    "Receiving block blk_-1608999687919862906 src: /10.250.10.6:40524 dest: /10.250.10.6:50010",
+]
+
+
+def test_golden_hdfs_templates():
+    p = parser_for("hdfs")
+    ids = [p.add(line).template_id for line in HDFS]
+    assert ids[0] == ids[1] and ids[3] == ids[4] and len(set(ids)) == 3
+    t = p.templates
+    assert t[ids[0]] == "PacketResponder <*> for block <*> terminating"
+    assert t[ids[3]] == "Receiving block <*> src: /<*> dest: /<*>"
+
+
+def test_golden_bgl_template_with_drain3_masking():
+    p = DrainParser()
+    a = p.add("generating core.2275")
+    b = p.add("generating core.862")
+    assert a.template_id == b.template_id
+    assert p.add("instruction cache parity error corrected").template_id != a.template_id
+
+
+def test_ids_are_stable_and_change_is_typed():
+    p = DrainParser(similarity=0.5)
+    first = p.add("user alice logged in from host a")
+    assert p.last_change is ChangeType.CREATED
+    second = p.add("user bob logged in from host a")
+    assert p.last_change is ChangeType.UPDATED
+    assert second.template_id == first.template_id
+    assert p.templates[first.template_id] == "user <*> logged in from host a"
+    p.add("user bob logged in from host a")
+    assert p.last_change is ChangeType.NONE
+
+
+def test_match_is_read_only():
+    p = parser_for("hdfs")
+    for line in HDFS[:3]:
+        p.add(line)
+    before = json.dumps(p.to_dict(), sort_keys=True)
+    assert p.match(HDFS[0]).template_id == 1
+    assert p.match("a line never seen before at all") is None
+    assert p.match(HDFS[3]) is None
+    assert json.dumps(p.to_dict(), sort_keys=True) == before
+
+
+def test_save_load_keeps_ids(tmp_path):
+    p = parser_for("hdfs")
+    for line in HDFS[:3]:
+        p.add(line)
+    path = tmp_path / "state.json"
+    p.save(path)
+    q = DrainParser.load(path)
+    assert q.templates == p.templates
+    rest_p = [p.add(line).template_id for line in HDFS[3:] + HDFS]
+    rest_q = [q.add(line).template_id for line in HDFS[3:] + HDFS]
+    assert rest_p == rest_q
+
+
+def test_bad_state_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        DrainParser.load(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="corrupt"):
+        DrainParser.load(bad)
+    bad.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(InputError, match="not a logad Drain state"):
+        DrainParser.load(bad)
+
+
+def test_bad_parameters():
+    with pytest.raises(InvalidParameterError, match="depth"):
+        DrainParser(depth=1).add("x")
+    with pytest.raises(InvalidParameterError, match="similarity"):
+        DrainParser(similarity=2).add("x")
+
+
+def test_parameters_of_a_line():
+    p = parser_for("hdfs")
+    parsed = p.add(HDFS[0])
+    p.add(HDFS[1])
+    assert p.parameters(HDFS[1], parsed.template_id) == ("0", "blk_-6952295868487656571")
+
+
+def test_single_pass_masking_equals_drain3_ini_rules():
+    a, b = Masker(DRAIN3_EXAMPLE_RULES), Masker(DRAIN3_INI_RULES)
+    for line in HDFS + ["executed cmd \"ls -l /tmp\" at 0x1F3A", "ids 12:ab:cd:ef done", "seq abcdef12 abcdef34 abcdef56"]:
+        assert a(line) == b(line)
+
+
+@given(st.text(max_size=200))
+def test_masking_is_idempotent(text):
+    m = Masker(DRAIN3_EXAMPLE_RULES)
+    assert m(m(text)) == m(text)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80), max_size=30))
+def test_every_line_gets_an_id(lines):
+    p = DrainParser()
+    for line in lines + ["", "   ", "\x00\x00", ":::: ---- ////", "x" * 100_000]:
+        parsed = p.add(line)
+        assert parsed.template_id >= 1
+        assert parsed.template_id in p.templates
+
+
+def test_presets_cover_the_16_loghub_systems():
+    assert len({k for k in LOGPAI_DRAIN if k not in ("spirit", "liberty")}) == 16
+
+
+def test_grouping_accuracy_on_real_hdfs_2k():
+    import csv
+
+    from logad.parsing.accuracy import grouping_accuracy
+
+    path = shared_data("loghub_2k", "HDFS", "HDFS_2k.log_structured.csv")
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    p = parser_for("hdfs")
+    pred = [p.add(r["Content"]).template_id for r in rows]
+    assert grouping_accuracy([r["EventId"] for r in rows], pred) >= 0.99
