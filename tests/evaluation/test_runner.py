@@ -53,8 +53,8 @@ def test_semi_supervised_detectors_never_see_anomalies_in_fit():
         seen = []
         original = det.fit
 
-        def spy(seqs, labels=None, _orig=original):
-            seen.extend(seqs)
+        def spy(seqs, labels=None, _orig=original, _seen=seen):
+            _seen.extend(seqs)
             return _orig(seqs, labels)
 
         det.fit = spy
