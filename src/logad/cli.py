@@ -163,7 +163,8 @@ def cmd_parse(args) -> int:
                 if parsed is None:
                     w.writerow([path, rec.line_no, 0, "", ""])
                 else:
-                    w.writerow([path, rec.line_no, parsed.template_id, parsed.template, " ".join(parsed.parameters)])
+                    params = parser.parameters(rec.content, parsed.template_id)
+                    w.writerow([path, rec.line_no, parsed.template_id, parsed.template, " ".join(params)])
     # templates may generalise after a line was written: write the final table beside the rows
     templates_path = Path(args.out).with_suffix(".templates.csv")
     with atomic_writer(templates_path) as fh:

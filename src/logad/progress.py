@@ -22,7 +22,7 @@ class Progress:
     def stage(self, message: str) -> None:
         if self.enabled:
             elapsed = time.perf_counter() - self._t0
-            print(f"[{elapsed:6.1f}s] {message}", file=self.stream, flush=True)
+            self._write(f"[{elapsed:6.1f}s] {message}")
 
     def tick(self, label: str, done: int, total: int | None = None) -> None:
         if not self.enabled:
@@ -33,7 +33,11 @@ class Progress:
         self._last = now
         elapsed = now - self._t0
         of = f"/{total}" if total else ""
-        print(f"[{elapsed:6.1f}s]   {label}: {done}{of}", file=self.stream, flush=True)
+        self._write(f"[{elapsed:6.1f}s]   {label}: {done}{of}")
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 SILENT = Progress(enabled=False)

@@ -82,13 +82,19 @@ def run_demo(*, scale: float = 1.0, seed: int = 0, out_dir: str | None = None, q
                 ("fit_s", "fit s"),
             ],
         )
-        out = sys.stdout
-        print("\nResults on the simulated systems (chronological 60/10/30 split, thresholds from validation):\n", file=out)
-        print(table, file=out)
-        print("", file=out)
-        for a in audits:
-            print(a, file=out)
-        print(f"\ndone in {time.perf_counter() - t0:.1f}s", file=out)
+        report = "\n".join(
+            [
+                "",
+                "Results on the simulated systems (chronological 60/10/30 split, thresholds from validation):",
+                "",
+                table,
+                "",
+                *audits,
+                "",
+                f"done in {time.perf_counter() - t0:.1f}s",
+            ]
+        )
+        sys.stdout.write(report + "\n")
         if out_dir:
             (root / "results.md").write_text(table + "\n", encoding="utf-8")
     return 0
