@@ -35,7 +35,7 @@ COLUMNS = RESULT_COLUMNS[:2] + [("training", "training")] + RESULT_COLUMNS[2:]
 
 def run_matrix(name: str, split: Split, normal_only: bool = False) -> list[dict]:
     rows = []
-    for det in list_detectors():
+    for det in list_detectors("classical"):
         if normal_only and detector_class(det).supervised:
             continue  # the training file holds no anomaly to learn from
         t0 = time.perf_counter()
@@ -103,7 +103,7 @@ def labels_part(split: Split, out: list[str]) -> None:
     ]
     altered = Split(split.train, split.validation, flipped, split.protocol)
     lines = ["## Test labels cannot reach a threshold", ""]
-    for det in list_detectors():
+    for det in list_detectors("classical"):
         a = evaluate_detector(get_detector(det), split)
         b = evaluate_detector(get_detector(det), altered)
         same = np.array_equal(a.predicted, b.predicted) and a.result["threshold"]["value"] == b.result["threshold"]["value"]

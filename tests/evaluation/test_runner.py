@@ -19,7 +19,7 @@ def synthetic(n=400, seed=0):
     return seqs
 
 
-@pytest.mark.parametrize("name", list_detectors())
+@pytest.mark.parametrize("name", list_detectors("classical"))
 def test_test_labels_never_reach_the_threshold(name):
     split = chronological_split(synthetic())
     rng = random.Random(1)
@@ -46,7 +46,7 @@ def test_result_has_every_documented_part():
 
 def test_semi_supervised_detectors_never_see_anomalies_in_fit():
     split = chronological_split(synthetic())
-    for name in list_detectors():
+    for name in list_detectors("classical"):
         if detector_class(name).supervised:
             continue
         det = get_detector(name)

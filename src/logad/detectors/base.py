@@ -85,6 +85,8 @@ def read_detector_files(directory: str | Path) -> tuple[dict, dict[str, np.ndarr
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{str(cfg_path)!r} is corrupt: {exc}") from exc
+    if isinstance(config, dict) and config.get("kind") == "logad-deep-model":
+        raise InputError(f"{str(path)!r} holds a {config.get('detector')!r} deep model, not a classical detector")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise InputError(f"{str(cfg_path)!r} is not a logad detector config (format marker missing)")
     if config.get("format_version") != FORMAT_VERSION:
@@ -112,6 +114,17 @@ def unique_rows(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray,
     joint = np.hstack([x, np.asarray(y, dtype=np.float64).reshape(-1, 1)])
     u, counts = np.unique(joint, axis=0, return_counts=True)
     return u[:, :-1], u[:, -1].astype(np.int64), counts.astype(np.float64)
+
+
+def _deep_model_name(directory: str | Path) -> str | None:
+    """The detector name of a deep model folder (see deep/persist.py), else None."""
+    try:
+        config = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(config, dict) and config.get("kind") == "logad-deep-model":
+        return str(config.get("detector"))
+    return None
 
 
 class Detector:
@@ -248,6 +261,12 @@ class Detector:
     @classmethod
     def load(cls, directory: str | Path) -> Detector:
         """Load a detector saved by `save`. On the base class, dispatches on the saved name."""
+        if cls is Detector:
+            deep_name = _deep_model_name(directory)
+            if deep_name is not None:
+                from logad.detectors.registry import detector_class
+
+                return detector_class(deep_name).load(directory)
         config, arrays = read_detector_files(directory)
         name = config.get("name")
         target = cls

@@ -19,15 +19,34 @@ _TABLE: dict[str, str] = {
     "random-forest": "logad.detectors.classical.random_forest:RandomForestDetector",
 }
 
+# Deep detectors (extra `deep`): torch is imported when one is used, not before.
+DEEP: dict[str, str] = {
+    "deeplog": "logad.detectors.deep.deeplog:DeepLogDetector",
+}
+_TABLE.update(DEEP)
+
 
 def register(name: str, target: str) -> None:
     """Add a detector as "package.module:Class" (used by other detector families)."""
     _TABLE[name] = target
 
 
-def list_detectors() -> list[str]:
-    """Registered detector names, sorted."""
-    return sorted(_TABLE)
+def list_detectors(family: str | None = None) -> list[str]:
+    """Registered detector names, sorted; `family` "classical" or "deep" narrows the list."""
+    if family is None:
+        return sorted(_TABLE)
+    if family == "deep":
+        return sorted(DEEP)
+    if family == "classical":
+        return sorted(n for n in _TABLE if n not in DEEP)
+    raise unknown_name("detector family", family, ["classical", "deep"])
+
+
+def torch_available() -> bool:
+    """Whether the deep detectors can run (torch importable). A broken torch raises, not hides."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
 
 
 def detector_class(name: str) -> type:

@@ -1,0 +1,1 @@
+"""Deep sequence detectors (extra `deep`): torch is imported lazily, inside these modules only."""
