@@ -60,3 +60,13 @@ def test_semi_supervised_detectors_never_see_anomalies_in_fit():
         det.fit = spy
         evaluate_detector(det, split)
         assert all(s.label == 0 for s in seen)
+
+
+def test_original_protocol_marks_oracle_thresholds():
+    split = chronological_split(synthetic())
+    ev = evaluate_detector(get_detector("knn"), split, protocol="original")
+    assert ev.result["threshold"]["policy"] == "oracle-on-test"
+    assert "TEST labels" in ev.result["threshold"]["warning"]
+    assert ev.result["protocol"] == "original"
+    honest = evaluate_detector(get_detector("knn"), split)
+    assert honest.result["protocol"] == "honest" and "warning" not in honest.result["threshold"]

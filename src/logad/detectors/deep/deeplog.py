@@ -59,6 +59,8 @@ class DeepLogDetector(DeepDetector):
     name = "deeplog"
     supervised = False
     needs_normal_only = True
+    # `--protocol original`: the paper's rule (misses outside the top-9, threshold on their count)
+    ORIGINAL_PARAMS = {"scoring": "misses", "top_g": 9, "window": 10}
 
     def __init__(
         self,
