@@ -69,10 +69,15 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--logs", nargs="+", metavar="FILE", help="raw log files (plain or gzip)")
     s.add_argument("--format", help="format name (see `logad formats`) or a format string")
     s.add_argument("--labels", help="session labels CSV (id,Normal|Anomaly), e.g. HDFS anomaly_label.csv")
+    s.add_argument("--input-data", nargs="+", metavar="CSV", help="LogPAI structured CSVs (EventId per line)")
 
 
 def _load_source(args, progress):
-    from logad.pipeline import load_dataset, load_logs
+    from logad.pipeline import load_dataset, load_logs, load_structured
+
+    if getattr(args, "input_data", None):
+        grouping = _grouping_from_args(args, "structured")
+        return load_structured(args.input_data, grouping=grouping, progress=progress), Path(args.input_data[0]).name
 
     if args.dataset:
         if not args.data_dir:
@@ -293,7 +298,7 @@ def cmd_train(args) -> int:
         detector=args.detector,
         params=_parse_params(args.param),
         quantile=args.quantile,
-        format_name=args.format or _dataset_format(args.dataset),
+        format_name="structured" if args.input_data else (args.format or _dataset_format(args.dataset)),
         progress=progress,
     )
     model.save(args.save)
@@ -313,9 +318,18 @@ def cmd_detect(args) -> int:
 
     progress = Progress(enabled=not args.quiet)
     model = TrainedModel.load(args.model)
-    summary = model.detect(args.files, args.out, progress=progress)
+    files = list(args.files or []) + list(args.input_data or [])
+    out = args.out or args.output
+    if not files:
+        raise InvalidParameterError("give log files to scan, or --input-data STRUCTURED.csv")
+    if not out:
+        raise InvalidParameterError("give --out (or --output) for the results CSV")
+    if bool(args.input_data) != model.structured:
+        kind = "structured CSVs (--input-data)" if model.structured else "raw log files"
+        raise InvalidParameterError(f"this model was trained on {kind}; give the same kind of input")
+    summary = model.detect(files, out, progress=progress)
     print(
-        f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {args.out}"
+        f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {out}"
         f" ({summary['unknown_template_lines']} lines with a template unseen in training)"
     )
     return 0
@@ -400,9 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
 
     de = sub.add_parser("detect", help="flag anomalous sequences in new logs with a saved model")
-    de.add_argument("files", nargs="+", metavar="FILE")
+    de.add_argument("files", nargs="*", metavar="FILE")
+    de.add_argument("--input-data", nargs="+", metavar="CSV", help="LogPAI structured CSVs instead of raw logs")
     de.add_argument("--model", required=True, metavar="DIR")
-    de.add_argument("--out", required=True, help="alarms CSV")
+    de.add_argument("--out", help="results CSV: one row per sequence with score, alarm and explanation")
+    de.add_argument("--output", help=argparse.SUPPRESS)  # the Morpheus inference script's name for --out
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detect)
     return p

@@ -28,6 +28,11 @@ class TrainedModel:
     parser: object
     threshold: float
     threshold_info: dict
+    event_ids: dict[str, int] | None = None  # models trained on structured CSVs (no parser)
+
+    @property
+    def structured(self) -> bool:
+        return self.parser is None
 
     def save(self, directory: str | Path) -> None:
         from logad import __version__
@@ -35,7 +40,10 @@ class TrainedModel:
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.parser.save(directory / "parser.json")
+        if self.parser is not None:
+            self.parser.save(directory / "parser.json")
+        else:
+            atomic_write_text(directory / "event_ids.json", json.dumps(self.event_ids or {}) + "\n")
         self.detector.save(directory / "detector")
         meta = {
             "kind": MODEL_KIND,
@@ -68,6 +76,13 @@ class TrainedModel:
             raise InputError(f"{directory} is a version {meta.get('version')} model; this logad reads version {MODEL_VERSION}")
         detector = detector_class(meta["detector"]).load(directory / "detector")
         detector.threshold_ = float(meta["threshold"])
+        if meta["format"] == "structured":
+            try:
+                event_ids = json.loads((directory / "event_ids.json").read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InputError(f"{directory}: event_ids.json is missing or corrupt ({exc})") from exc
+            return cls("structured", meta["grouping"], detector, None, float(meta["threshold"]), meta["threshold_info"],
+                       {str(k): int(v) for k, v in event_ids.items()})
         parser = DrainParser.load(directory / "parser.json")
         return cls(meta["format"], meta["grouping"], detector, parser, float(meta["threshold"]), meta["threshold_info"])
 
@@ -87,27 +102,44 @@ class TrainedModel:
     def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT) -> dict:
         """Score every sequence of the new logs; write all of them with an `alarm` column."""
         from logad.io import atomic_writer
-        from logad.pipeline import load_logs
+        from logad.pipeline import load_logs, load_structured
 
-        loaded = load_logs(files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False, progress=progress)
+        if self.structured:
+            loaded = load_structured(files, grouping=self._grouping(), event_ids=self.event_ids, learn=False, progress=progress)
+            id_to_event = {v: k for k, v in (self.event_ids or {}).items()}
+            templates = loaded.templates
+        else:
+            loaded = load_logs(files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False, progress=progress)
+            templates = self.parser.templates
         seqs = loaded.sequences
         scores = self.detector.score(seqs) if seqs else np.zeros(0)
         alarms = scores > self.threshold
         unknown = sum(1 for s in seqs for t in s.template_ids if t == 0)
         with atomic_writer(out) as fh:
             w = csv.writer(fh)
-            w.writerow(["sequence_id", "start_time", "end_time", "first_line", "last_line", "lines", "score", "alarm", "explanation"])
+            header = ["sequence_id", "start_time", "end_time", "first_line", "last_line", "lines", "score", "alarm", "explanation"]
+            if self.structured:  # the columns of the Morpheus/InterpretableSAD inference output
+                header += ["Label", "EventId", "Key_label", "prediction"]
+            w.writerow(header)
             for s, sc, a in zip(seqs, scores, alarms):
                 explanation = ""
                 if a and hasattr(self.detector, "explain"):
                     try:
                         top = self.detector.explain(s)[:3]
                         explanation = "; ".join(
-                            f"{self.parser.templates.get(t, 'unseen template') if t else 'unseen template'} ({w_:.3g})"
+                            f"{templates.get(t, 'unseen template') if t else 'unseen template'} ({w_:.3g})"
                             for t, w_ in top
                         )
                     except NotImplementedError:
                         explanation = ""
+                extra = []
+                if self.structured:
+                    extra = [
+                        "" if s.label is None else s.label,
+                        " ".join(id_to_event.get(t, "unseen") for t in s.template_ids),
+                        " ".join(str(x) for x in (s.line_labels or ())),
+                        int(a),
+                    ]
                 w.writerow([
                     s.sequence_id,
                     s.start_time if s.start_time is not None else "",
@@ -118,6 +150,7 @@ class TrainedModel:
                     f"{sc:.6g}",
                     int(a),
                     explanation,
+                    *extra,
                 ])
         return {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
 
@@ -155,4 +188,4 @@ def train_model(
     policy = TrainQuantile(q=quantile)
     threshold = float(policy.fit(det.score(held)))
     det.threshold_ = threshold
-    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, threshold, policy.to_dict())
+    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, threshold, policy.to_dict(), loaded.event_ids)

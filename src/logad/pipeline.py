@@ -54,6 +54,7 @@ class LoadedLogs:
     unlabelled_sessions: list[str] = field(default_factory=list)
     split: Split | None = None  # set when the source prescribes its split (session files)
     templates: dict[int, str] = field(default_factory=dict)
+    event_ids: dict[str, int] | None = None  # structured CSVs: EventId -> template id
 
     def summary(self) -> dict:
         return {
@@ -179,6 +180,52 @@ def load_logs(
         unlabelled_sessions=unlabelled,
         templates=dict(parser.templates),
     )
+
+
+def load_structured(
+    paths: list[str | Path],
+    *,
+    grouping: Grouping,
+    event_ids: dict[str, int] | None = None,
+    learn: bool = True,
+    progress: Progress = SILENT,
+) -> LoadedLogs:
+    """Sequences from LogPAI structured CSVs (already parsed: EventId per row).
+
+    EventIds become integer template ids through `event_ids` (extended when `learn`; an unseen
+    EventId gets id 0, "unknown", when not learning). The mapping is returned in
+    `LoadedLogs.event_ids` so a saved model keeps it.
+    """
+    from logad.formats.structured import read_structured
+
+    if grouping.kind == "session":
+        raise InvalidParameterError("structured CSVs are grouped by count or time windows, not by session id")
+    event_ids = dict(event_ids or {})
+    templates: dict[int, str] = {}
+
+    def events() -> Iterator[LineEvent]:
+        for path in paths:
+            progress.stage(f"reading {path}")
+            for row in read_structured(path):
+                tid = event_ids.get(row.event_id)
+                if tid is None:
+                    if learn:
+                        tid = event_ids[row.event_id] = len(event_ids) + 1
+                    else:
+                        tid = 0
+                if tid and tid not in templates:
+                    templates[tid] = row.template or row.event_id
+                yield LineEvent(row.line_no, tid, row.timestamp, row.label, ())
+
+    sequences = group_events(events(), grouping.kind, size=grouping.size, step=grouping.step)
+    loaded = LoadedLogs(
+        sequences=sequences,
+        source=", ".join(str(p) for p in paths),
+        grouping=grouping.describe(),
+        templates=templates,
+    )
+    loaded.event_ids = event_ids
+    return loaded
 
 
 def load_dataset(

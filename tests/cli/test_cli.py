@@ -234,3 +234,29 @@ def test_data_fetch_from_a_local_mirror(tmp_path, capsys):
         assert (dest / "hdfs_train").read_text() == "blk_1,1 2 3\n"
     finally:
         httpd.shutdown()
+
+
+def test_structured_csv_train_and_detect(tmp_path, capsys):
+    import random
+
+    rng = random.Random(0)
+    rows = ["LineId,Label,Content,EventId,EventTemplate"]
+    for i in range(1, 3001):
+        anomalous = 2000 < i < 2010
+        event = "E9" if anomalous else f"E{(i % 4) + 1}"
+        rows.append(f"{i},{'KERNDTLB' if anomalous else '-'},msg {rng.random():.3f},{event},template {event}")
+    data = tmp_path / "BGL_2k.log_structured.csv"
+    data.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "model"
+    assert main(["train", "--input-data", str(data), "--group", "count", "--window-size", "10", "--window-step", "10",
+                 "--detector", "new-template", "--save", str(model), "--quiet"]) == 0
+    out = tmp_path / "result.csv"
+    assert main(["detect", "--model", str(model), "--input-data", str(data), "--output", str(out), "--quiet"]) == 0
+    got = list(csv.DictReader(out.open()))
+    assert len(got) == 300
+    assert {"Label", "EventId", "Key_label", "prediction"} <= set(got[0])
+    flagged = [r for r in got if r["prediction"] == "1"]
+    assert flagged and all(r["Label"] == "1" for r in flagged)
+    # a raw-log model refuses structured input, and the reverse
+    assert main(["detect", "--model", str(model), str(data), "--out", str(out)]) == 2
+    assert "structured" in capsys.readouterr().err
