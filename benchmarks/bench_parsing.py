@@ -76,13 +76,15 @@ def speed(data_dir: Path, out: list[str]) -> None:
     d3 = drain3_miner()
     base = run("Drain3 0.9.11 (drain3.ini example masking)", d3.add_log_message)
     ours_preset = run("logad DrainParser, HDFS preset (`--format hdfs`)", parser_for("hdfs").add)
-    ours_same = run("logad DrainParser, drain3.ini masking (same rules, equivalent boundaries)", DrainParser().add)
+    ours_same = run("logad DrainParser, drain3.ini masking (same rules, applied in order, equivalent faster patterns)", DrainParser(mask_prefix="<:", mask_suffix=":>", extra_delimiters=("_",)).add)
     out += [f"## Speed on hdfs_2pct ({n:,} lines, one process, reading excluded)", "",
             "| parser | lines/s | x Drain3 |", "|---|---|---|"]
     out += [f"| {name} | {rate:,.0f} | {rate / base:.1f} |" for name, rate in rows]
     verdict = "PASS" if ours_preset / base >= 5 else "FAIL"
+    verdict_same = "PASS" if ours_same / base >= 5 else "NOT MET"
     out += ["", f"- ratio with the HDFS preset: {ours_preset / base:.1f}x (target >= 5x) {verdict}",
-            f"- ratio with the same masking as Drain3: {ours_same / base:.1f}x", ""]
+            f"- ratio with the same masking as Drain3: {ours_same / base:.1f}x (target >= 5x) {verdict_same}"
+            " (masking alone, 7 regex passes per line, costs more than 1/5 of Drain3's time)", ""]
 
 
 def accuracy(data_dir: Path, out: list[str]) -> None:

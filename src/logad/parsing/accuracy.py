@@ -6,12 +6,14 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+from logad.errors import InvalidParameterError
+
 
 def grouping_accuracy(truth: Sequence, predicted: Sequence) -> float:
     """GA: a line is correct iff the lines sharing its predicted group are exactly the lines
     sharing its true group (Zhu et al., ICSE-SEIP'19)."""
     if len(truth) != len(predicted):
-        raise ValueError(f"truth has {len(truth)} lines, predictions {len(predicted)}")
+        raise InvalidParameterError(f"truth has {len(truth)} lines, predictions {len(predicted)}")
     if not truth:
         return 0.0
     true_size = Counter(truth)

@@ -1,59 +1,84 @@
-"""Our streaming Drain parser.
+"""Our streaming Drain parser (written from the algorithm of He et al., ICWS'17).
 
-Drain (He et al., ICWS'17): lines are masked, split into tokens, and routed through a fixed-depth
-prefix tree (token count, then the first tokens; tokens holding digits take the `<*>` branch) to
-a leaf holding a few clusters; the line joins the most similar cluster when the similarity
-(share of equal non-wildcard tokens) reaches the threshold, and differing positions of the
-template become `<*>`. Otherwise it founds a new cluster.
+A line is masked (masking.py), split into tokens and routed through a fixed-depth prefix tree:
+first by its token count, then by its first tokens (a token holding a digit, or a new token under a
+full node, takes the ``<*>`` branch). The leaf holds a few clusters; the line joins the most
+similar one (share of equal non-wildcard positions, ties to more wildcards) when the similarity
+reaches the threshold, and positions that differ become ``<*>``; otherwise it founds a cluster.
 
-Speed: after masking most lines repeat an earlier masked line exactly, so a dictionary from the
-masked token tuple to its cluster skips the tree for them. This is what Drain would do anyway for
-a line whose cluster already covers it, and it makes identical masked lines always share a group.
+Depth: as in LogPAI Drain and Drain3, `depth` counts the root and the token-count levels, so the
+number of token levels is ``depth - 3`` (depth 4 routes by the first token, 5 by two, ...); lines
+shorter than that use all their tokens.
 
-`add` may create or change a template and returns the line's stable id (1.., creation order,
-never reused); `match` never mutates anything. State saves to JSON atomically.
+Speed: after masking most lines repeat an earlier masked line exactly. A dictionary from the
+masked line to its cluster skips the tree for them. It stays correct because templates only ever
+generalise: a line that joined a cluster is still covered by its template after later updates,
+which is where the tree search would also find it (highest similarity, 1.0). `match` reads the
+same dictionary, so `match` and `add` agree on seen lines.
+
+Ids are 1.. in creation order and never reused (also after eviction under `max_clusters`).
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import re
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from logad.errors import InputError, InvalidParameterError
-from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker
+from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
 from logad.records import ParsedLine
+
+log = logging.getLogger(__name__)
 
 WILDCARD = "<*>"
 STATE_FORMAT = "logad-drain"
 STATE_VERSION = 1
-_HAS_DIGIT = re.compile(r"\d").search
+_DIGITS = frozenset("0123456789")
 
 
 class ChangeType(enum.Enum):
+    """What the last `add` did to the template set."""
+
     NONE = "none"
     CREATED = "created"
     UPDATED = "updated"
 
 
 class _Cluster:
-    __slots__ = ("cid", "tokens", "size", "template")
+    __slots__ = ("cid", "tokens", "size", "template", "param_pos", "alive", "leaf")
 
-    def __init__(self, cid: int, tokens: list[str], size: int = 1) -> None:
+    def __init__(self, cid: int, tokens: list[str], size: int, placeholders: tuple[str, ...]) -> None:
         self.cid = cid
         self.tokens = tokens
         self.size = size
-        self.template = " ".join(tokens)  # kept current: joined once per change, not per line
+        self.alive = True
+        self.leaf: list[_Cluster] | None = None
+        self.refresh(placeholders)
+
+    def refresh(self, placeholders: tuple[str, ...]) -> None:
+        # joined once per template change, not per line; parameter positions likewise
+        self.template = " ".join(self.tokens)
+        self.param_pos = tuple(
+            i for i, t in enumerate(self.tokens) if t == WILDCARD or any(p in t for p in placeholders)
+        )
 
 
 class DrainParser:
     """Streaming Drain with masking rules as data.
 
-    depth: tree depth as in LogPAI Drain and Drain3 (root, token-count and leaf levels included),
-    so `depth=4` routes by the first token. similarity: threshold in [0, 1]. max_children: branches per
-    inner node before tokens fall into `<*>`. masking: rules (see masking.py); `placeholder="<*>"`
-    renders masks as wildcards (LogPAI style). extra_delimiters: characters split like spaces.
+    Keyword-only; the constructor only stores its arguments (checked on first use).
+    depth: tree depth counting root and length levels (>= 3). similarity: threshold in [0, 1].
+    max_children: branches per inner node before new tokens fall into ``<*>``. max_clusters: keep
+    at most this many clusters (least recently used evicted; ids never reused), None = no limit.
+    masking: rules (see masking.py). mask_placeholder: one text for every mask (``"<*>"`` = LogPAI
+    style), else ``mask_prefix + NAME + mask_suffix``. extra_delimiters: strings split like
+    spaces. parametrize_numeric_tokens: route tokens holding digits to the ``<*>`` branch.
+    max_cache: bound of the masked-line cache (memory grows with distinct masked lines).
     """
 
     def __init__(
@@ -63,56 +88,65 @@ class DrainParser:
         similarity: float = 0.4,
         max_children: int = 100,
         max_clusters: int | None = None,
-        max_cache: int = 200_000,
-        masking=DRAIN3_EXAMPLE_RULES,
+        masking: Iterable = DRAIN3_EXAMPLE_RULES,
+        mask_prefix: str = "<",
+        mask_suffix: str = ">",
         mask_placeholder: str | None = None,
-        extra_delimiters: tuple[str, ...] = (),
+        extra_delimiters: Iterable[str] = (),
         parametrize_numeric_tokens: bool = True,
+        max_cache: int = 200_000,
     ) -> None:
         self.depth = depth
         self.similarity = similarity
         self.max_children = max_children
         self.max_clusters = max_clusters
-        self.max_cache = max_cache
         self.masking = tuple(masking)
+        self.mask_prefix = mask_prefix
+        self.mask_suffix = mask_suffix
         self.mask_placeholder = mask_placeholder
         self.extra_delimiters = tuple(extra_delimiters)
         self.parametrize_numeric_tokens = parametrize_numeric_tokens
+        self.max_cache = max_cache
+        self.last_change = ChangeType.NONE
         self._ready = False
 
     # ------------------------------------------------------------------ setup
     def _setup(self) -> None:
-        if not isinstance(self.depth, int) or self.depth < 3:
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 3:
             raise InvalidParameterError(f"`depth` must be an integer >= 3, got {self.depth!r}")
-        if not 0 <= self.similarity <= 1:
+        if not isinstance(self.similarity, int | float) or not 0 <= self.similarity <= 1:
             raise InvalidParameterError(f"`similarity` must be in [0, 1], got {self.similarity!r}")
-        if not isinstance(self.max_children, int) or self.max_children < 2:
+        if isinstance(self.max_children, bool) or not isinstance(self.max_children, int) or self.max_children < 2:
             raise InvalidParameterError(f"`max_children` must be an integer >= 2, got {self.max_children!r}")
-        self._masker = Masker(self.masking, placeholder=self.mask_placeholder)
-        self._delims = re.compile("|".join(re.escape(d) for d in self.extra_delimiters)) if self.extra_delimiters else None
-        self._clusters: dict[int, _Cluster] = {}
+        if self.max_clusters is not None and (not isinstance(self.max_clusters, int) or self.max_clusters < 1):
+            raise InvalidParameterError(f"`max_clusters` must be None or an integer >= 1, got {self.max_clusters!r}")
+        if any(not isinstance(d, str) or not d for d in self.extra_delimiters):
+            raise InvalidParameterError(f"`extra_delimiters` must be non-empty strings, got {self.extra_delimiters!r}")
+        self.masking = rules_from_data(self.masking)
+        self._masker = Masker(self.masking, prefix=self.mask_prefix, suffix=self.mask_suffix,
+                              placeholder=self.mask_placeholder)
+        self._levels = self.depth - 3
+        self._clusters: dict[int, _Cluster] = {}  # insertion order = recency when max_clusters is set
         self._root: dict = {}
-        self._cache: dict[str, int] = {}
+        self._cache: dict[str, _Cluster] = {}
         self._next_id = 1
-        self.last_change = ChangeType.NONE
         self._ready = True
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            self._setup()
 
     # ------------------------------------------------------------------ public API
     @property
     def templates(self) -> dict[int, str]:
-        self._ensure()
+        """Current templates by id."""
+        if not self._ready:
+            self._setup()
         return {cid: c.template for cid, c in self._clusters.items()}
 
     def masked(self, content: str) -> str:
         """The line after masking and delimiter splitting (the key of the line cache)."""
-        self._ensure()
+        if not self._ready:
+            self._setup()
         text = self._masker(content)
-        if self._delims is not None:
-            text = self._delims.sub(" ", text)
+        for d in self.extra_delimiters:
+            text = text.replace(d, " ")
         return text
 
     def tokens(self, content: str) -> tuple[str, ...]:
@@ -120,190 +154,264 @@ class DrainParser:
         return tuple(self.masked(content).split())
 
     def add(self, content: str, line_no: int = 0) -> ParsedLine:
-        """Learn from a line; returns its template (possibly just created or generalised)."""
+        """Learn from one line (the message part, without header); returns its template and id."""
         if not self._ready:
             self._setup()
         text = self._masker(content)
-        if self._delims is not None:
-            text = self._delims.sub(" ", text)
-        cid = self._cache.get(text)
-        if cid is not None:  # the hot path: a masked line seen before
-            c = self._clusters[cid]
+        for d in self.extra_delimiters:
+            text = text.replace(d, " ")
+        c = self._cache.get(text)
+        if c is not None and c.alive:  # the hot path: a masked line seen before
             c.size += 1
             self.last_change = ChangeType.NONE
-            return ParsedLine(line_no, cid, c.template)
-        toks = tuple(text.split())
+            if self.max_clusters is not None:
+                self._touch(c)
+            return ParsedLine(line_no, c.cid, c.template, self._params(c, content, text) if c.param_pos else ())
+        toks = text.split()
         leaf = self._leaf(toks, create=True)
         c = self._best(leaf, toks)
         if c is None:
-            c = _Cluster(self._next_id, list(toks))
+            c = _Cluster(self._next_id, toks, 1, self._masker.placeholders)
             self._next_id += 1
             self._clusters[c.cid] = c
-            leaf.append(c.cid)
+            c.leaf = leaf
+            leaf.append(c)
             self.last_change = ChangeType.CREATED
+            if self.max_clusters is not None and len(self._clusters) > self.max_clusters:
+                self._evict()
         else:
             changed = False
             ctoks = c.tokens
-            for i, (a, b) in enumerate(zip(ctoks, toks)):
-                if a != b and a != WILDCARD:
+            for i, tok in enumerate(toks):
+                if ctoks[i] != tok and ctoks[i] != WILDCARD:
                     ctoks[i] = WILDCARD
                     changed = True
             if changed:
-                c.template = " ".join(ctoks)
+                c.refresh(self._masker.placeholders)
             c.size += 1
             self.last_change = ChangeType.UPDATED if changed else ChangeType.NONE
-        if len(self._cache) < self.max_cache:  # bounded: memory grows with templates, not lines
-            self._cache[text] = c.cid
-        return ParsedLine(line_no, c.cid, c.template)
+            if self.max_clusters is not None:
+                self._touch(c)
+        if len(self._cache) < self.max_cache:
+            self._cache[text] = c
+        return ParsedLine(line_no, c.cid, c.template, self._params(c, content, text) if c.param_pos else ())
 
     def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
-        """The template a line belongs to, or None. Never changes the parser."""
+        """The template covering a line, or None. Strictly read-only (no counts, no cache, no
+        recency). A line matches when it was seen before, or when a template of its leaf covers it
+        exactly (every non-wildcard token equal), as Drain3's `match` does."""
         text = self.masked(content)
-        cid = self._cache.get(text)
-        if cid is None:
-            toks = tuple(text.split())
+        c = self._cache.get(text)
+        if c is None or not c.alive:
+            toks = text.split()
             leaf = self._leaf(toks, create=False)
-            c = self._best(leaf, toks, exact_wildcards=True) if leaf is not None else None
+            c = self._best(leaf, toks, exact=True) if leaf else None
             if c is None:
                 return None
-            cid = c.cid
-        return ParsedLine(line_no, cid, self._clusters[cid].template)
+        return ParsedLine(line_no, c.cid, c.template, self._params(c, content, text) if c.param_pos else ())
 
     def parameters(self, content: str, template_id: int) -> tuple[str, ...]:
-        """The raw values under the wildcards of a line's template (for parameter-value models)."""
-        self._ensure()
+        """The values under the wildcards and masks of a line's template (raw text when the raw line
+        has as many tokens as the template, else the masked tokens)."""
+        if not self._ready:
+            self._setup()
         c = self._clusters.get(template_id)
-        if c is None:
+        if c is None or not c.param_pos:
             return ()
-        text = content if self._delims is None else self._delims.sub(" ", content)
-        raw = text.split()
-        if len(raw) == len(c.tokens):
-            return tuple(r for r, t in zip(raw, c.tokens) if t == WILDCARD or (t.startswith("<") and t.endswith(">")))
-        masked = self.tokens(content)
-        return tuple(m for m, t in zip(masked, c.tokens) if t == WILDCARD)
+        return self._params(c, content, self.masked(content))
 
-    # ------------------------------------------------------------------ tree
-    def _leaf(self, toks: tuple[str, ...], create: bool) -> list[int] | None:
-        node = self._root.get(len(toks))
+    # ------------------------------------------------------------------ internals
+    def _params(self, c: _Cluster, content: str, text: str) -> tuple[str, ...]:
+        raw = content
+        for d in self.extra_delimiters:
+            raw = raw.replace(d, " ")
+        toks = raw.split()
+        if len(toks) != len(c.tokens):  # a mask swallowed a space: fall back to masked tokens
+            toks = text.split()
+            if len(toks) != len(c.tokens):
+                return ()
+        return tuple([toks[i] for i in c.param_pos])
+
+    def _leaf(self, toks: list[str], create: bool) -> list[_Cluster] | None:
+        n = len(toks)
+        node = self._root.get(n)
         if node is None:
             if not create:
                 return None
-            node = self._root[len(toks)] = {}
-        levels = min(self.depth - 3, len(toks))  # root, length and leaf are levels too
+            node = self._root[n] = {}
+        levels = self._levels if self._levels < n else n
         if levels == 0:
             leaf = node.get("")
             if leaf is None and create:
                 leaf = node[""] = []
             return leaf
+        last = levels - 1
         for i in range(levels):
             tok = toks[i]
-            if self.parametrize_numeric_tokens and _HAS_DIGIT(tok):
+            if self.parametrize_numeric_tokens and not _DIGITS.isdisjoint(tok):
                 tok = WILDCARD
-            last = i == levels - 1
             child = node.get(tok)
             if child is None:
-                if tok != WILDCARD and WILDCARD not in node and len(node) >= self.max_children - 1 and create:
-                    tok = WILDCARD
-                elif tok != WILDCARD and len(node) >= self.max_children:
-                    tok = WILDCARD
-                child = node.get(tok)
+                if tok != WILDCARD:
+                    # a new branch only while there is room; the last slot is kept for <*>
+                    room = len(node) + (WILDCARD not in node) < self.max_children
+                    if not room:
+                        tok = WILDCARD
+                        child = node.get(tok)
+                    elif not create:  # `add` would open a new branch: nothing to match
+                        return None
                 if child is None:
                     if not create:
                         return None
-                    child = node[tok] = [] if last else {}
+                    child = node[tok] = [] if i == last else {}
             node = child
         return node  # type: ignore[return-value]
 
-    def _best(self, leaf: list[int], toks: tuple[str, ...], exact_wildcards: bool = False) -> _Cluster | None:
-        best, best_sim, best_params = None, -1.0, -1
+    def _best(self, leaf: list[_Cluster], toks: list[str], exact: bool = False) -> _Cluster | None:
+        """The most similar cluster of a leaf above the threshold (ties: more wildcards, then
+        older); with `exact`, only clusters whose template covers the line are candidates."""
+        best, best_sim, best_par = None, -1.0, -1
         n = len(toks)
-        for cid in leaf:
-            c = self._clusters[cid]
-            same = params = 0
+        for c in leaf:
+            if exact and not same_or_wild(c.tokens, toks):
+                continue
+            same = par = 0
             for a, b in zip(c.tokens, toks):
                 if a == WILDCARD:
-                    params += 1
+                    par += 1
                 elif a == b:
                     same += 1
             sim = same / n if n else 1.0
-            if sim > best_sim or (sim == best_sim and params > best_params):
-                best, best_sim, best_params = c, sim, params
+            if sim > best_sim or (sim == best_sim and par > best_par):
+                best, best_sim, best_par = c, sim, par
         if best is None or best_sim < self.similarity:
             return None
-        if exact_wildcards and best_sim + best_params / max(n, 1) < 1.0:
-            return None  # match() only accepts lines the template covers exactly
         return best
+
+    def _touch(self, c: _Cluster) -> None:
+        # dicts keep insertion order: re-inserting makes `c` the most recently used
+        del self._clusters[c.cid]
+        self._clusters[c.cid] = c
+
+    def _evict(self) -> None:
+        cid = next(iter(self._clusters))
+        c = self._clusters.pop(cid)
+        c.alive = False  # cache entries pointing to it are ignored, then overwritten
+        if c.leaf is not None:
+            c.leaf.remove(c)
+        log.debug("evicted template %d (max_clusters=%d)", cid, self.max_clusters)
 
     # ------------------------------------------------------------------ state
     def to_dict(self) -> dict:
-        self._ensure()
-        from logad import __version__
-
+        """The whole state as JSON-ready data (parameters, templates, counts, line cache)."""
+        if not self._ready:
+            self._setup()
         return {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
-            "logad_version": __version__,
             "params": {
                 "depth": self.depth,
                 "similarity": self.similarity,
                 "max_children": self.max_children,
                 "max_clusters": self.max_clusters,
-                "max_cache": self.max_cache,
-                "masking": [r.to_dict() for r in self._masker.rules],
+                "masking": [r.to_dict() for r in self.masking],
+                "mask_prefix": self.mask_prefix,
+                "mask_suffix": self.mask_suffix,
                 "mask_placeholder": self.mask_placeholder,
                 "extra_delimiters": list(self.extra_delimiters),
                 "parametrize_numeric_tokens": self.parametrize_numeric_tokens,
+                "max_cache": self.max_cache,
             },
             "next_id": self._next_id,
-            "clusters": [{"id": c.cid, "tokens": c.tokens, "size": c.size} for c in self._clusters.values()],
-            # the line cache decides where repeated lines go: saved so a loaded state continues exactly
-            "cache": [[k, v] for k, v in self._cache.items()],
+            # in recency order (oldest first) so eviction continues identically after a load
+            "clusters": [{"id": c.cid, "tokens": list(c.tokens), "size": c.size} for c in self._clusters.values()],
+            # the cache decides where repeated lines go: saved so a loaded state continues exactly
+            "cache": [[k, c.cid] for k, c in self._cache.items() if c.alive],
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> DrainParser:
+        """Rebuild a parser from `to_dict` data; InputError when it is not such data."""
         if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
-            raise InputError(f"not a logad Drain state (format {d.get('format') if isinstance(d, dict) else None!r})")
+            found = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise InputError(f"not a logad Drain state (expected format {STATE_FORMAT!r}, got {found!r})")
         if d.get("version") != STATE_VERSION:
             raise InputError(f"Drain state version {d.get('version')!r} is not supported (expected {STATE_VERSION})")
-        p = d["params"]
-        parser = cls(
-            depth=p["depth"],
-            similarity=p["similarity"],
-            max_children=p["max_children"],
-            max_clusters=p.get("max_clusters"),
-            max_cache=p.get("max_cache", 200_000),
-            masking=[(r["name"], r["pattern"]) for r in p["masking"]],
-            mask_placeholder=p.get("mask_placeholder"),
-            extra_delimiters=tuple(p.get("extra_delimiters", ())),
-            parametrize_numeric_tokens=p.get("parametrize_numeric_tokens", True),
-        )
-        parser._setup()
-        # rebuild the tree by routing each template (creation order keeps leaf order stable)
-        for item in sorted(d["clusters"], key=lambda c: c["id"]):
-            c = _Cluster(int(item["id"]), list(item["tokens"]), int(item.get("size", 1)))
-            parser._clusters[c.cid] = c
-            leaf = parser._leaf(tuple(c.tokens), create=True)
-            leaf.append(c.cid)
-        parser._next_id = int(d["next_id"])
-        parser._cache = {str(k): int(v) for k, v in d.get("cache", [])}
+        try:
+            p = d["params"]
+            parser = cls(
+                depth=p["depth"], similarity=p["similarity"], max_children=p["max_children"],
+                max_clusters=p.get("max_clusters"), masking=rules_from_data(p["masking"]),
+                mask_prefix=p.get("mask_prefix", "<"), mask_suffix=p.get("mask_suffix", ">"),
+                mask_placeholder=p.get("mask_placeholder"), extra_delimiters=tuple(p.get("extra_delimiters", ())),
+                parametrize_numeric_tokens=bool(p.get("parametrize_numeric_tokens", True)),
+                max_cache=int(p.get("max_cache", 200_000)),
+            )
+            parser._setup()
+            ph = parser._masker.placeholders
+            # leaves are rebuilt in creation order, so ties inside a leaf resolve as before
+            for item in sorted(d["clusters"], key=lambda c: int(c["id"])):
+                toks = [str(t) for t in item["tokens"]]
+                c = _Cluster(int(item["id"]), toks, int(item.get("size", 1)), ph)
+                leaf = parser._leaf(toks, create=True)
+                c.leaf = leaf
+                leaf.append(c)
+            # map ids to the objects just built, keeping the saved (recency) order
+            built = {c.cid: c for c in _iter_leaves(parser._root)}
+            parser._clusters = {int(item["id"]): built[int(item["id"])] for item in d["clusters"]}
+            parser._next_id = int(d["next_id"])
+            parser._cache = {str(k): built[int(v)] for k, v in d.get("cache", [])}
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"Drain state is incomplete or corrupt: {exc!r}") from exc
         return parser
 
     def save(self, path: str | Path) -> None:
-        from logad.io import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict()) + "\n")
+        """Write the state as JSON atomically (temp file in the same folder, fsync, os.replace)."""
+        path = Path(path)
+        data = json.dumps(self.to_dict(), ensure_ascii=False)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(data)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> DrainParser:
+        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
         p = Path(path)
         if not p.is_file():
-            raise InputError(f"parser state {p} does not exist")
+            raise InputError(f"parser state {str(p)!r} does not exist")
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"parser state {p} is corrupt: {exc}") from exc
+            raise InputError(f"parser state {str(p)!r} is not valid JSON: {exc}") from exc
         try:
             return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"parser state {p} is incomplete: {exc}") from exc
+        except InputError as exc:
+            raise InputError(f"parser state {str(p)!r}: {exc}") from exc
+
+
+def same_or_wild(template: list[str], toks: list[str]) -> bool:
+    """True when every template token equals the line's token or is the wildcard."""
+    return len(template) == len(toks) and all(a == WILDCARD or a == b for a, b in zip(template, toks))
+
+
+def _iter_leaves(root: dict):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            yield from node
+        else:
+            stack.extend(node.values())

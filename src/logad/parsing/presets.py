@@ -1,9 +1,16 @@
 """Per-system parser presets reproducing the LogPAI Drain benchmark settings.
 
 LogPAI's Drain benchmark (logparser, `benchmark/Drain_benchmark.py`) gives each LogHub system a
-list of regexes replaced by `<*>` before parsing, a similarity threshold `st` and a tree `depth`
-(root and token-count levels included, as our `depth` is). Systems without a preset (user format
-strings) get the masking of Drain3's example configuration with depth 4 and similarity 0.4.
+list of regexes replaced by `<*>` before parsing, a similarity threshold `st` and a tree `depth`.
+
+Depth mapping: LogPAI's `depth` counts the root and the token-count levels (its code keeps
+`depth - 2` inner levels, the first of which is the length), so LogPAI depth 4 routes by ONE
+leading token, depth 6 by three. Our `DrainParser(depth=...)` uses the same convention (token
+levels = depth - 3), so the LogPAI numbers are passed unchanged. Masks are rendered as `<*>`
+(`mask_placeholder="<*>"`), as LogPAI replaces its regex matches with `<*>`.
+
+Formats without a preset (user format strings) get the masking of Drain3's example drain3.ini with
+depth 4 and similarity 0.4.
 """
 
 from __future__ import annotations
@@ -38,6 +45,10 @@ LOGPAI_DRAIN: dict[str, dict] = {
 # the CFDR systems share Thunderbird's layout and settings
 LOGPAI_DRAIN["spirit"] = LOGPAI_DRAIN["thunderbird"]
 LOGPAI_DRAIN["liberty"] = LOGPAI_DRAIN["thunderbird"]
+
+
+#: The settings per LogHub system name (lower case): `regex` list, `st`, `depth`.
+PRESETS: dict[str, dict] = LOGPAI_DRAIN
 
 
 def preset(format_name: str) -> dict:
