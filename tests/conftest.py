@@ -16,3 +16,15 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available: {path}")
     return path
+
+
+def needs_torch():
+    """The torch module, or skip when torch is NOT INSTALLED. A torch that is installed but fails
+    to import raises here, so a broken install fails the suite loudly instead of skipping it."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed (pip install torch==2.13.0 'logad[deep]')", allow_module_level=True)
+    import torch
+
+    return torch

