@@ -226,13 +226,17 @@ def cmd_evaluate(args) -> int:
 
     progress = Progress(enabled=not args.quiet)
     loaded, name = _load_source(args, progress)
-    split = make_split(loaded, args.split, tuple(args.ratios))
     params = _parse_params(args.param)
+    split_name = args.split
     if args.protocol == "original":
         from logad.detectors.registry import detector_class
 
+        cls = detector_class(args.detector)
         # the paper's own decision rule and settings, then the caller's explicit parameters
-        params = {**getattr(detector_class(args.detector), "ORIGINAL_PARAMS", {}), **params}
+        params = {**getattr(cls, "ORIGINAL_PARAMS", {}), **params}
+        if split_name == "auto" and getattr(cls, "ORIGINAL_SPLIT", None):
+            split_name = cls.ORIGINAL_SPLIT  # the paper's own data split
+    split = make_split(loaded, split_name, tuple(args.ratios))
     detector = get_detector(args.detector, **params)
     ev = evaluate_detector(detector, split, policy=args.threshold_policy, protocol=args.protocol, progress=progress)
     ev.result["dataset"] = name

@@ -289,5 +289,9 @@ def make_split(
         return chronological_split(labelled, *ratios)
     from logad.errors import unknown_name
     from logad.splitting import PROTOCOLS
+    from logad.splitting.original import ORIGINAL_SPLITS, original_split
 
-    raise unknown_name("split protocol", protocol, list(PROTOCOLS))
+    if protocol in ORIGINAL_SPLITS:
+        labelled = [s for s in loaded.sequences if s.label is not None]
+        return original_split(protocol, labelled)
+    raise unknown_name("split protocol", protocol, list(PROTOCOLS) + list(ORIGINAL_SPLITS))
