@@ -238,7 +238,10 @@ def cmd_evaluate(args) -> int:
             split_name = cls.ORIGINAL_SPLIT  # the paper's own data split
     split = make_split(loaded, split_name, tuple(args.ratios))
     detector = get_detector(args.detector, **params)
-    ev = evaluate_detector(detector, split, policy=args.threshold_policy, protocol=args.protocol, progress=progress)
+    ev = evaluate_detector(
+        detector, split, policy=args.threshold_policy, protocol=args.protocol, progress=progress,
+        templates=loaded.templates,
+    )
     ev.result["dataset"] = name
     ev.result["data"] = loaded.summary()
     m = ev.result["metrics"]
@@ -277,7 +280,7 @@ def cmd_bench(args) -> int:
         loaded = load_dataset(name, data_dir, progress=progress)
         split = make_split(loaded, "auto")
         for det_name in args.detectors.split(","):
-            ev = evaluate_detector(get_detector(det_name.strip()), split, progress=progress)
+            ev = evaluate_detector(get_detector(det_name.strip()), split, progress=progress, templates=loaded.templates)
             rows.append(result_row(name, ev))
             results.append({"dataset": name, **ev.result})
     table = markdown_table(rows, RESULT_COLUMNS)

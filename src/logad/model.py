@@ -184,6 +184,9 @@ def train_model(
     n_fit = max(1, int(round(len(seqs) * 0.9)))
     fit, held = seqs[:n_fit], seqs[n_fit:] or seqs[:n_fit]
     progress.stage(f"fitting {detector} on {len(fit)} sequences, threshold from {len(held)} held-out ones")
+    from logad.evaluation.runner import give_templates
+
+    give_templates(det, loaded.templates)
     det.fit(fit)
     policy = TrainQuantile(q=quantile)
     threshold = float(policy.fit(det.score(held)))

@@ -232,7 +232,13 @@ def load_dataset(
     name: str, data_dir: str | Path, *, grouping: Grouping | None = None, progress: Progress = SILENT
 ) -> LoadedLogs:
     """Sequences of a registered dataset from a local folder in the layout of its download."""
-    from logad.datasets.local import check_layout, labels_for, load_session_dataset, raw_log_path
+    from logad.datasets.local import (
+        check_layout,
+        labels_for,
+        load_session_dataset,
+        raw_log_path,
+        templates_for,
+    )
     from logad.datasets.registry import get_dataset
 
     info = get_dataset(name)
@@ -258,6 +264,7 @@ def load_dataset(
             source=str(data_dir),
             grouping={"kind": "session", "from": "session files"},
             split=split,
+            templates=templates_for(info, data_dir),
         )
     if info.kind != "raw":
         raise InputError(f"dataset {name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")

@@ -21,8 +21,30 @@ def test_registry_lists_the_public_datasets():
     assert len([n for n in names if n.startswith("loghub-2k-")]) == 16
     for name in names:
         info = get_dataset(name)
-        assert info.files and all(f.url.startswith("http") for f in info.files)
+        assert all(f.url.startswith("http") for f in info.files)
+        assert info.files or info.kind == "text-windows"  # local-only: no public source known
     assert get_dataset("hdfs").files[0].md5
+    # the corrected OpenStack sessions are pinned (the copies match the AIT repository byte for byte)
+    assert all(f.sha256 for f in get_dataset("openstack-sessions").files)
+    assert get_dataset("hdfs-sessions").templates == "HDFS_templates.csv"
+
+
+def test_fetch_refuses_a_dataset_without_public_source(tmp_path):
+    from logad.datasets.fetch import fetch
+
+    with pytest.raises(InputError, match="no public download"):
+        fetch("bgl-text-windows", tmp_path)
+
+
+def test_session_dataset_template_texts(tmp_path):
+    from logad.datasets.local import templates_for
+
+    info = get_dataset("openstack-sessions")
+    assert templates_for(info, tmp_path) == {}  # absent: semantic methods say so, detection still works
+    (tmp_path / "OpenStack_templates.csv").write_text("first <*>\nsecond <*> x\n", encoding="utf-8")
+    assert templates_for(info, tmp_path) == {1: "first <*>", 2: "second <*> x"}
+    real = templates_for(get_dataset("hdfs-sessions"), shared_data("hdfs_sessions"))
+    assert len(real) == 33 and "BlockInfo not found" in real[20]
 
 
 def test_unknown_dataset():

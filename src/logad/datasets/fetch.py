@@ -103,6 +103,11 @@ def fetch(
 ) -> Path:
     """Download, verify and unpack every file of a dataset into dest_dir; returns dest_dir."""
     info = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    if not info.files:
+        raise InputError(
+            f"dataset {info.name!r} has no public download known to logad; put a local copy in the layout "
+            f"{[opts[0] for opts in info.layout]} and pass its folder as --data-dir"
+        )
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     for remote in info.files:
@@ -121,7 +126,13 @@ def fetch(
             log.info("%s already present and verified", final)
         else:
             part = final.with_name(final.name + ".part")
-            _download(url, part, progress)
+            try:
+                _download(url, part, progress)
+            except InputError as exc:
+                if not remote.optional:
+                    raise
+                log.warning("%s (optional: %s is only needed by semantic methods; skipped)", exc, remote.filename)
+                continue
             try:
                 sha = verify(part, remote)
             except ChecksumError:

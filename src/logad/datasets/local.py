@@ -65,3 +65,19 @@ def labels_for(info: DatasetInfo, data_dir: str | Path) -> dict[str, int] | None
 
     files = check_layout(info, data_dir)
     return read_block_labels(files[info.layout[1][0]])
+
+
+def templates_for(info: DatasetInfo, data_dir: str | Path) -> dict[int, str]:
+    """Template texts of a sessions dataset ({} when it has no templates file, or it is absent):
+    line k of the file is the text of template id k (1-based), as the session files use them."""
+    if not info.templates:
+        return {}
+    root = Path(data_dir)
+    for candidate in (root / info.templates, root / f"{info.templates}.gz"):
+        if candidate.is_file():
+            from logad.formats.reader import open_binary
+
+            with open_binary(candidate) as fh:
+                lines = fh.read().decode("utf-8", errors="replace").splitlines()
+            return {i + 1: line for i, line in enumerate(lines)}
+    return {}

@@ -27,6 +27,7 @@ class RemoteFile:
     md5: str | None = None
     sha256: str | None = None
     archive: bool = False  # unpack into the dataset folder after verification
+    optional: bool = False  # not needed for detection (e.g. template texts): a failed download warns
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class DatasetInfo:
     files: tuple[RemoteFile, ...]
     layout: tuple[tuple[str, ...], ...]  # each entry: accepted relative paths for one required file
     session_regex: str | None = None
-    labels: str = "none"  # "line" (CFDR first field), "block_csv", "files", "templates"
+    labels: str = "none"  # "line" (CFDR first field), "block_csv", "files", "templates", "text_windows"
+    templates: str | None = None  # session files: the template texts file (line k = template id k)
     citation: str = "LogHub: He et al., Loghub: A Large Collection of System Log Datasets, ISSRE 2023"
 
     def as_dict(self) -> dict:
@@ -115,19 +117,49 @@ _DATASETS: list[DatasetInfo] = [
             RemoteFile(f"{DEEPLOG_SESSIONS}/hdfs_train", "hdfs_train"),
             RemoteFile(f"{DEEPLOG_SESSIONS}/hdfs_test_normal", "hdfs_test_normal"),
             RemoteFile(f"{DEEPLOG_SESSIONS}/hdfs_test_abnormal", "hdfs_test_abnormal"),
+            RemoteFile(f"{AIT_SESSIONS}/templates/HDFS_templates.csv", "HDFS_templates.csv",
+                       sha256="ba74dd0799eb3a807d7c1152b53e6fd2a4acc7df4d8a930309c68a01778643cb", optional=True),
         ),
         (("hdfs_train",), ("hdfs_test_normal",), ("hdfs_test_abnormal",)), labels="files",
+        templates="HDFS_templates.csv",
         citation="Du et al., DeepLog, CCS 2017; session files as published with DeepLog reimplementations",
     ),
     DatasetInfo(
         "openstack-sessions", "OpenStack VM-instance sessions as template-id sequences (corrected labels)", "sessions", "openstack",
         (
-            RemoteFile(f"{AIT_SESSIONS}/openstack/openstack_train", "openstack_train"),
-            RemoteFile(f"{AIT_SESSIONS}/openstack/openstack_test_normal", "openstack_test_normal"),
-            RemoteFile(f"{AIT_SESSIONS}/openstack/openstack_test_abnormal", "openstack_test_abnormal"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack_parisakalaki/openstack_train", "openstack_train",
+                       sha256="882fde5f9ee88fc6c04bda5d16cb181b501918698915ace1a657d50036ffd518"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack_parisakalaki/openstack_test_normal", "openstack_test_normal",
+                       sha256="9fd7c4dc982879a62dfe96e3eacb88f9ca58f60bf63e840e9db127302447c000"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack_parisakalaki/openstack_test_abnormal", "openstack_test_abnormal",
+                       sha256="031f6dfc48fe54ab596b4cb84f556b5f96b2c3803aabd2d6389e754577d72666"),
+            RemoteFile(f"{AIT_SESSIONS}/templates/OpenStack_templates.csv", "OpenStack_templates.csv",
+                       sha256="cbd4f2c49463cde9ebf9d0edd83e5901e7a1976e9ce5a611a1da82aa2903f501", optional=True),
         ),
         (("openstack_train",), ("openstack_test_normal",), ("openstack_test_abnormal",)), labels="files",
+        templates="OpenStack_templates.csv",
+        citation="Landauer et al., AIT anomaly-detection-log-datasets (GPL-3.0); labels corrected by P. Kalaki",
+    ),
+    DatasetInfo(
+        "openstack-sessions-loghub", "OpenStack VM-instance sessions as template-id sequences (LogHub's labels)",
+        "sessions", "openstack",
+        (
+            RemoteFile(f"{AIT_SESSIONS}/openstack_loghub/openstack_train", "openstack_train"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack_loghub/openstack_test_normal", "openstack_test_normal"),
+            RemoteFile(f"{AIT_SESSIONS}/openstack_loghub/openstack_test_abnormal", "openstack_test_abnormal"),
+            RemoteFile(f"{AIT_SESSIONS}/templates/OpenStack_templates.csv", "OpenStack_templates.csv",
+                       sha256="cbd4f2c49463cde9ebf9d0edd83e5901e7a1976e9ce5a611a1da82aa2903f501", optional=True),
+        ),
+        (("openstack_train",), ("openstack_test_normal",), ("openstack_test_abnormal",)), labels="files",
+        templates="OpenStack_templates.csv",
         citation="Landauer et al., AIT anomaly-detection-log-datasets (GPL-3.0)",
+    ),
+    DatasetInfo(
+        "bgl-text-windows", "BGL message windows (100 messages joined by ' ;-; ', per-message labels); no public "
+        "source known: point --data-dir at a local copy", "text-windows", "bgl",
+        (),
+        (("BGL_windows25.csv", "BGL_windows25.csv.gz"),), labels="text_windows",
+        citation="LogHub BGL (He et al., ISSRE 2023); CFDR (Oliner & Stearley, DSN 2007)",
     ),
 ] + [_loghub_2k(system, fmt) for system, fmt in LOGHUB_2K_SYSTEMS.items()]
 

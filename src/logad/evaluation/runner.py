@@ -32,8 +32,17 @@ def default_policy(detector) -> str:
     return "best-f1-validation"
 
 
-def fit_detector(detector, split: Split, progress: Progress = SILENT) -> tuple[object, float]:
+def give_templates(detector, templates: dict[int, str] | None) -> None:
+    """Hand template texts to a detector that represents templates by their meaning."""
+    if templates and hasattr(detector, "set_templates"):
+        detector.set_templates(templates)
+
+
+def fit_detector(
+    detector, split: Split, progress: Progress = SILENT, templates: dict[int, str] | None = None
+) -> tuple[object, float]:
     """Fit on the training part: normal sequences only for semi-supervised detectors."""
+    give_templates(detector, templates)
     train = split.train
     if getattr(detector, "supervised", False):
         labels = np.array([s.label for s in train], dtype=int)
@@ -99,6 +108,7 @@ def evaluate_detector(
     policy_kw: dict | None = None,
     protocol: str = "honest",
     progress: Progress = SILENT,
+    templates: dict[int, str] | None = None,
 ) -> Evaluation:
     """Fit, threshold on validation, score test; return the full result.
 
@@ -111,7 +121,7 @@ def evaluate_detector(
 
     if protocol not in ("honest", "original"):
         raise InvalidParameterError(f"`protocol` must be 'honest' or 'original', got {protocol!r}")
-    detector, fit_seconds = fit_detector(detector, split, progress)
+    detector, fit_seconds = fit_detector(detector, split, progress, templates)
     test = [s for s in split.test if s.label is not None]
     if protocol == "honest":
         threshold = choose_threshold(detector, split, policy, **(policy_kw or {}))
