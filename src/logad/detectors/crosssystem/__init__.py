@@ -1,0 +1,1 @@
+"""Cross-system detectors (MetaLog, MLAD, CroSysLog) and the multi-system data they share."""
