@@ -86,6 +86,7 @@ def parse_events(
     reports: list,
     learn: bool = True,
     progress: Progress = SILENT,
+    with_values: bool = False,
 ) -> Iterator[LineEvent]:
     """Stream the files through reader and parser, yielding one LineEvent per parsed line.
 
@@ -119,13 +120,25 @@ def parse_events(
             n += 1
             if n % 20000 == 0:
                 progress.tick(f"parsed {path.name}", n)
-            yield LineEvent(line_offset + rec.line_no, tid, rec.timestamp, rec.label, keys)
+            values = numeric_values(parser.parameters(rec.content, tid)) if with_values and tid else (() if with_values else None)
+            yield LineEvent(line_offset + rec.line_no, tid, rec.timestamp, rec.label, keys, values)
         report_lines_without_session = report.records - n if extract is not None else 0
         if report_lines_without_session:
             # a real situation (HDFS has a few lines naming no block); say it, do not hide it
             report.lines_without_session = report_lines_without_session  # type: ignore[attr-defined]
             log.info("%s: %d lines name no session id", path, report_lines_without_session)
         line_offset += report.lines_total
+
+
+def numeric_values(parameters) -> tuple[float, ...]:
+    """A line's parameters as numbers: decimal integers and floats parse, anything else is NaN."""
+    out = []
+    for p in parameters:
+        try:
+            out.append(float(p))
+        except (TypeError, ValueError):
+            out.append(float("nan"))
+    return tuple(out)
 
 
 def load_logs(
@@ -137,8 +150,10 @@ def load_logs(
     parser=None,
     learn: bool = True,
     progress: Progress = SILENT,
+    with_values: bool = False,
 ) -> LoadedLogs:
-    """Read, parse and group raw log files of one system."""
+    """Read, parse and group raw log files of one system. `with_values` keeps every line's
+    numeric parameters and time gap (`Sequence.line_values`, for parameter-value models)."""
     from logad.formats.registry import get_format
     from logad.parsing.presets import parser_for
 
@@ -153,7 +168,9 @@ def load_logs(
         raise InputError("no log file given")
     reports: list = []
     progress.stage(f"reading and parsing {', '.join(str(f) for f in files)}")
-    events = parse_events(files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress)
+    events = parse_events(
+        files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values
+    )
     unlabelled: list[str] = []
     sequences = group_events(
         events,
@@ -229,7 +246,12 @@ def load_structured(
 
 
 def load_dataset(
-    name: str, data_dir: str | Path, *, grouping: Grouping | None = None, progress: Progress = SILENT
+    name: str,
+    data_dir: str | Path,
+    *,
+    grouping: Grouping | None = None,
+    progress: Progress = SILENT,
+    with_values: bool = False,
 ) -> LoadedLogs:
     """Sequences of a registered dataset from a local folder in the layout of its download."""
     from logad.datasets.local import (
@@ -272,7 +294,9 @@ def load_dataset(
     labels = labels_for(info, data_dir)
     if grouping is None:
         grouping = default_grouping(info.format, getattr(info, "session_regex", None))
-    return load_logs([log_path], format=info.format, grouping=grouping, labels=labels, progress=progress)
+    return load_logs(
+        [log_path], format=info.format, grouping=grouping, labels=labels, progress=progress, with_values=with_values
+    )
 
 
 def make_split(

@@ -38,6 +38,10 @@ class Sequence:
 
     `label` is 1 when any line is anomalous (or the session's label says so), 0 when normal,
     None when unknown. `line_labels` holds per-line labels when the source has them.
+    `line_values` (only when the loader was asked for them) holds, per line, the seconds since
+    the previous line of the sequence (0.0 for the first, NaN without timestamps) followed by the
+    line's parameters as numbers (NaN where a parameter is not numeric): what DeepLog's
+    parameter-value model reads.
     """
 
     sequence_id: str
@@ -48,6 +52,7 @@ class Sequence:
     line_labels: tuple[int, ...] | None = None
     label: int | None = None
     entity: str | None = None
+    line_values: tuple[tuple[float, ...], ...] | None = None
 
     def __len__(self) -> int:
         return len(self.template_ids)

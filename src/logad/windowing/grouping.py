@@ -28,6 +28,7 @@ class LineEvent:
     timestamp: float | None = None
     label: int | None = None
     keys: tuple[str, ...] = ()
+    values: tuple[float, ...] | None = None  # numeric parameters, when the loader extracts them
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -38,7 +39,7 @@ def _check_positive(name: str, value: float) -> None:
 class _Builder:
     """Accumulates the columns of one sequence without per-line objects."""
 
-    __slots__ = ("ids", "line_nos", "times", "labels", "entity")
+    __slots__ = ("ids", "line_nos", "times", "labels", "entity", "values")
 
     def __init__(self, entity: str | None = None) -> None:
         self.ids: list[int] = []
@@ -46,12 +47,30 @@ class _Builder:
         self.times: list[float | None] = []
         self.labels: list[int | None] = []
         self.entity = entity
+        self.values: list[tuple[float, ...] | None] = []
 
     def add(self, ev: LineEvent) -> None:
         self.ids.append(ev.template_id)
         self.line_nos.append(ev.line_no)
         self.times.append(ev.timestamp)
         self.labels.append(ev.label)
+        self.values.append(ev.values)
+
+    def _line_values(self) -> tuple[tuple[float, ...], ...] | None:
+        if all(v is None for v in self.values):
+            return None
+        nan = float("nan")
+        out = []
+        prev: float | None = None
+        for i, (t, v) in enumerate(zip(self.times, self.values)):
+            if i == 0:
+                dt = 0.0 if t is not None else nan
+            else:
+                dt = nan if t is None or prev is None else t - prev
+            if t is not None:
+                prev = t
+            out.append((dt, *(v or ())))
+        return tuple(out)
 
     def build(self, sequence_id: str, label_override: int | None = None) -> Sequence:
         known_times = [t for t in self.times if t is not None]
@@ -72,6 +91,7 @@ class _Builder:
             line_labels=line_labels,
             label=label,
             entity=self.entity,
+            line_values=self._line_values(),
         )
 
 

@@ -6,8 +6,19 @@ Faithful to the paper, with the bundled port's bugs fixed (seed_methods.md §5.9
   scored by their content instead of silently yielding one PAD-labelled window;
 - the end of a session is predicted too (an `<eos>` key), which catches sessions cut short,
   instead of counting a PAD label as a miss in every session;
-- keys unseen in training are always misses;
+- keys unseen in training are always misses; so are transitions never seen in training (the
+  previous key followed by this key, or by the end of the session) when `unseen_transitions`:
+  a softmax cannot say "never", and an LSTM gives such events small but not tiny probabilities
+  (HDFS sessions cut off after two keys get p(end) ~ 0.008, less surprising than rare normal
+  events); DeepLog's own rule for unseen keys, applied to the transitions the model was shown;
 - the threshold on the number of misses comes from validation data, never from test labels.
+
+With `parameter_model` and sequences that carry values (`Sequence.line_values`: loaders called
+with `with_values=True`), the paper's parameter-value model (`param_model.py`: a small LSTM per
+template over the time gaps and numeric parameters of its lines) runs beside the key model. The two
+are combined into one score: each is divided by its own 99.5 % quantile on DeepLog's internal
+held-out sequences, and the larger ratio is the score (1.0 = as unusual as the rarest normal
+sequences, for either model).
 
 Training and scoring work on unique (window, next key) pairs with their counts as weights: HDFS
 sessions repeat heavily, so this shrinks the work by orders of magnitude without changing the loss.
@@ -22,6 +33,7 @@ import numpy as np
 from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
+from logad.errors import InvalidParameterError
 from logad.progress import SILENT
 from logad.records import Sequence
 
@@ -60,7 +72,7 @@ class DeepLogDetector(DeepDetector):
     supervised = False
     needs_normal_only = True
     # `--protocol original`: the paper's rule (misses outside the top-9, threshold on their count)
-    ORIGINAL_PARAMS = {"scoring": "misses", "top_g": 9, "window": 10}
+    ORIGINAL_PARAMS = {"scoring": "misses", "top_g": 9, "window": 10, "unseen_transitions": False}
 
     def __init__(
         self,
@@ -78,6 +90,9 @@ class DeepLogDetector(DeepDetector):
         seed: int = 0,
         max_train_seconds: float | None = None,
         scoring: str = "surprise",
+        unseen_transitions: bool = True,
+        parameter_model: bool = True,
+        param_window: int = 3,
     ) -> None:
         self.window = window
         self.top_g = top_g
@@ -92,17 +107,48 @@ class DeepLogDetector(DeepDetector):
         self.seed = seed
         self.max_train_seconds = max_train_seconds
         self.scoring = scoring
+        self.unseen_transitions = unseen_transitions
+        self.parameter_model = parameter_model
+        self.param_window = param_window
 
     def _validate_params(self) -> None:
-        for name in ("window", "top_g", "embed_dim", "hidden", "layers", "epochs", "batch_size", "patience"):
+        for name in ("window", "top_g", "embed_dim", "hidden", "layers", "epochs", "batch_size", "patience", "param_window"):
             check_int(name, getattr(self, name), 1)
         check_float("lr", self.lr, 0.0, 1.0, low_open=True)
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         check_int("seed", self.seed, 0)
         check_choice("scoring", self.scoring, ("surprise", "rank", "misses"))
+        for name in ("unseen_transitions", "parameter_model"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidParameterError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
 
     def _build_model(self):
         return _build_lstm(len(self.vocab_), self.embed_dim, self.hidden, self.layers)
+
+    def _state(self) -> dict:
+        pm = self.param_model_
+        return {
+            "transitions": sorted(map(list, self.transitions_)),
+            "parameter_model": None if pm is None else pm.state(),
+            "score_refs": list(self.score_refs_) if self.score_refs_ else None,
+        }
+
+    def _restore_state(self, state: dict) -> None:
+        self.transitions_ = {(int(a), int(b)) for a, b in state["transitions"]}
+        self._param_state = state.get("parameter_model")
+        refs = state.get("score_refs")
+        self.score_refs_ = None if refs is None else (float(refs[0]), float(refs[1]))
+        self.param_model_ = None
+
+    def _extra_tensors(self) -> dict:
+        return {} if self.param_model_ is None else {f"param.{k}": v for k, v in self.param_model_.tensors().items()}
+
+    def _restore_extra_tensors(self, tensors: dict) -> None:
+        if self._param_state is not None:
+            from logad.detectors.deep.param_model import ParameterValueModel
+
+            sub = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
+            self.param_model_ = ParameterValueModel.from_state(self._param_state, sub)
 
     # -- training -------------------------------------------------------------------------------
     def _samples(self, sequences: list[Sequence]) -> list[tuple[tuple[int, ...], int, float]]:
@@ -116,6 +162,10 @@ class DeepLogDetector(DeepDetector):
         n_val = int(round(len(sequences) * self.val_fraction)) if len(sequences) > 1 else 0
         fit_seqs, val_seqs = sequences[: len(sequences) - n_val], sequences[len(sequences) - n_val :]
         self.vocab_ = KeyVocabulary(SPECIALS).fit(fit_seqs)
+        # every (previous key, next key) seen in training, start (PAD) and end (EOS) included
+        self.transitions_ = {
+            (w[-1], k) for s in sequences for w, k in _pairs(self.vocab_.encode(s.template_ids), 1)
+        }
         train_items = self._samples(fit_seqs)
         val_items = self._samples(val_seqs)
         t.manual_seed(self.seed)
@@ -132,11 +182,24 @@ class DeepLogDetector(DeepDetector):
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience, seed=self.seed,
             max_seconds=self.max_train_seconds,
         )
+        progress = getattr(self, "progress", SILENT)
         self.history_ = train(
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda items: [self.window] * len(items), loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="deeplog",
+            progress=progress, name="deeplog",
         )
+        self.param_model_, self.score_refs_ = None, None
+        if self.parameter_model and any(s.line_values is not None for s in fit_seqs):
+            from logad.detectors.deep.param_model import ParameterValueModel
+
+            self.param_model_ = ParameterValueModel(window=self.param_window, seed=self.seed).fit(
+                fit_seqs, val_seqs, progress
+            )
+            ref = val_seqs or fit_seqs
+            key_ref = float(np.quantile(self._key_scores(ref), 0.995))
+            param_ref = float(np.quantile(self._param_scores(ref), 0.995))
+            # a zero reference (every held-out sequence perfectly ordinary) must not divide by zero
+            self.score_refs_ = (key_ref if key_ref > 0 else 1.0, param_ref if param_ref > 0 else 1.0)
 
     # -- scoring --------------------------------------------------------------------------------
     def _ranks(self, sequences: list[Sequence]) -> list[np.ndarray]:
@@ -160,9 +223,13 @@ class DeepLogDetector(DeepDetector):
                 np.put_along_axis(rank[i : i + len(x)], order, np.arange(1, n_keys + 1, dtype=np.int32)[None, :], axis=1)
         out = []
         worst_nll = float(np.log(max(n_keys, 2))) + 50.0  # an unseen key: beyond any seen surprise
+        seen = self.transitions_ if self.unseen_transitions else None
+        worst_rank = max(n_keys, self.top_g) + 1
         for pairs in per_seq:
-            r = np.array([n_keys if k == UNK else rank[row[w], k] for w, k in pairs], dtype=np.int64)
-            s = np.array([worst_nll if k == UNK else nll[row[w], k] for w, k in pairs], dtype=np.float64)
+            novel = [k == UNK or (seen is not None and (w[-1], k) not in seen) for w, k in pairs]
+            # a novel event ranks beyond every candidate set, whatever the vocabulary size
+            r = np.array([worst_rank if nv else rank[row[w], k] for (w, k), nv in zip(pairs, novel)], dtype=np.int64)
+            s = np.array([worst_nll if nv else nll[row[w], k] for (w, k), nv in zip(pairs, novel)], dtype=np.float64)
             out.append((r, s))
         return out
 
@@ -170,7 +237,19 @@ class DeepLogDetector(DeepDetector):
         """For each sequence, the positions (len = end of session) whose key was not in the top-g."""
         return [np.flatnonzero(r > self.top_g).tolist() for r, _ in self._ranks(sequences)]
 
+    def _param_scores(self, sequences: list[Sequence]) -> np.ndarray:
+        """Per sequence: the largest error z-score of its lines' values (0 without values)."""
+        pm = self.param_model_
+        return np.array([float(pm.line_scores(s).max(initial=0.0)) for s in sequences])
+
     def _score(self, sequences: list[Sequence]) -> np.ndarray:
+        keys = self._key_scores(sequences)
+        if self.param_model_ is None:
+            return keys
+        key_ref, param_ref = self.score_refs_
+        return np.maximum(keys / key_ref, self._param_scores(sequences) / param_ref)
+
+    def _key_scores(self, sequences: list[Sequence]) -> np.ndarray:
         ranks = self._ranks(sequences)
         if self.scoring == "misses":  # the paper's rule: number of keys outside the top-g
             return np.array([float((r > self.top_g).sum()) for r, _ in ranks])
@@ -184,8 +263,14 @@ class DeepLogDetector(DeepDetector):
         return np.array([float(s.max()) for _, s in ranks])
 
     def explain(self, sequence: Sequence) -> list[tuple[int, float]]:
-        """The template ids that came unpredicted (id 0 = the session ended unexpectedly)."""
+        """The template ids that came unpredicted (weight 1.0; id 0 = the session ended
+        unexpectedly), then templates whose line values were unusual (weight = the line's error
+        z-score over the parameter model's reference), most unusual first."""
         self._check_fitted()
         (missed,) = self._misses([sequence])
         ids = list(sequence.template_ids)
-        return [(ids[j] if j < len(ids) else 0, 1.0) for j in missed]
+        out = [(ids[j] if j < len(ids) else 0, 1.0) for j in missed]
+        if self.param_model_ is not None:
+            z = self.param_model_.line_scores(sequence) / self.score_refs_[1]
+            out += sorted(((ids[j], float(z[j])) for j in np.flatnonzero(z > 1.0)), key=lambda kv: -kv[1])
+        return out
