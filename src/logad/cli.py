@@ -72,7 +72,14 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--input-data", nargs="+", metavar="CSV", help="LogPAI structured CSVs (EventId per line)")
 
 
-def _load_source(args, progress):
+def _wants_values(detector_name: str, params: dict) -> bool:
+    """Whether the detector, with these parameters, reads per-line values (parameter models)."""
+    from logad.detectors.registry import get_detector
+
+    return bool(getattr(get_detector(detector_name, **params), "uses_line_values", False))
+
+
+def _load_source(args, progress, with_values: bool = False):
     from logad.pipeline import load_dataset, load_logs, load_structured
 
     if getattr(args, "input_data", None):
@@ -88,7 +95,8 @@ def _load_source(args, progress):
 
         info = get_dataset(args.dataset)
         grouping = _grouping_from_args(args, info.format) if (args.group or args.window_size) else None
-        return load_dataset(args.dataset, args.data_dir, grouping=grouping, progress=progress), args.dataset
+        loaded = load_dataset(args.dataset, args.data_dir, grouping=grouping, progress=progress, with_values=with_values)
+        return loaded, args.dataset
     if args.logs:
         if not args.format:
             raise InvalidParameterError("--logs needs --format NAME or a format string")
@@ -98,7 +106,8 @@ def _load_source(args, progress):
         fmt = get_format(args.format)
         labels = read_block_labels(args.labels) if args.labels else None
         loaded = load_logs(
-            args.logs, format=args.format, grouping=_grouping_from_args(args, fmt.name), labels=labels, progress=progress
+            args.logs, format=args.format, grouping=_grouping_from_args(args, fmt.name), labels=labels, progress=progress,
+            with_values=with_values,
         )
         return loaded, Path(args.logs[0]).name
     raise InvalidParameterError("give --dataset NAME --data-dir DIR, or --logs FILE... --format NAME")
@@ -225,17 +234,17 @@ def cmd_evaluate(args) -> int:
     from logad.splitting.audit import format_audit
 
     progress = Progress(enabled=not args.quiet)
-    loaded, name = _load_source(args, progress)
     params = _parse_params(args.param)
     split_name = args.split
     if args.protocol == "original":
         from logad.detectors.registry import detector_class
 
         cls = detector_class(args.detector)
-        # the paper's own decision rule and settings, then the caller's explicit parameters
+        # the paper's own settings and decision rule, then the caller's explicit parameters
         params = {**getattr(cls, "ORIGINAL_PARAMS", {}), **params}
         if split_name == "auto" and getattr(cls, "ORIGINAL_SPLIT", None):
             split_name = cls.ORIGINAL_SPLIT  # the paper's own data split
+    loaded, name = _load_source(args, progress, with_values=_wants_values(args.detector, params))
     split = make_split(loaded, split_name, tuple(args.ratios))
     detector = get_detector(args.detector, **params)
     ev = evaluate_detector(
@@ -299,7 +308,7 @@ def cmd_train(args) -> int:
     from logad.progress import Progress
 
     progress = Progress(enabled=not args.quiet)
-    loaded, name = _load_source(args, progress)
+    loaded, name = _load_source(args, progress, with_values=_wants_values(args.detector, _parse_params(args.param)))
     model = train_model(
         loaded,
         detector=args.detector,

@@ -109,7 +109,10 @@ class TrainedModel:
             id_to_event = {v: k for k, v in (self.event_ids or {}).items()}
             templates = loaded.templates
         else:
-            loaded = load_logs(files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False, progress=progress)
+            loaded = load_logs(
+                files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
+                progress=progress, with_values=bool(getattr(self.detector, "uses_line_values", False)),
+            )
             templates = self.parser.templates
         seqs = loaded.sequences
         scores = self.detector.score(seqs) if seqs else np.zeros(0)

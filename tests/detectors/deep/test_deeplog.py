@@ -46,7 +46,7 @@ def test_unseen_transition_counts_as_a_miss():
 
 def test_parameter_model_flags_a_slow_step_and_survives_save_load(tmp_path):
     train = _data(0)
-    det = DeepLogDetector(**TINY).fit(train)
+    det = DeepLogDetector(**TINY, parameter_model=True).fit(train)
     assert det.param_model_ is not None and 3 in det.param_model_.templates
     rng = random.Random(5)
     normal = [_session(1000 + i, rng) for i in range(40)]
@@ -68,7 +68,8 @@ def test_parameter_model_off_or_without_values():
     train = _data(1, 120)
     assert DeepLogDetector(**TINY, parameter_model=False).fit(train).param_model_ is None
     bare = [Sequence(s.sequence_id, s.template_ids) for s in train]
-    assert DeepLogDetector(**TINY).fit(bare).param_model_ is None
+    assert DeepLogDetector(**TINY, parameter_model=True).fit(bare).param_model_ is None
+    assert DeepLogDetector(**TINY).fit(train).param_model_ is None  # opt-in
 
 
 @pytest.mark.parametrize("bad", [{"parameter_model": "yes"}, {"param_window": 0}, {"unseen_transitions": 1}])

@@ -6,8 +6,9 @@ A small LSTM per template predicts each vector from the previous `window` ones; 
 errors on held-out sequences are modelled as a Gaussian; a line whose error lies far outside it
 (its z-score) is a performance or parameter anomaly even when its template came in the right order.
 
-Columns that are numeric in fewer than half of a template's lines are ignored (block ids, IP
-addresses...). Values are standardised per template and column; a missing value is neither input
+Values are compared on a signed log scale (sign(x)·log(1+|x|)): time gaps and sizes are heavy
+tailed, and on a linear scale one slow but normal step would dominate every error. Columns that
+are numeric in fewer than half of a template's lines are ignored (block ids, IP addresses...). Values are standardised per template and column; a missing value is neither input
 nor target. Templates seen fewer than `min_count` times get no LSTM: their vectors are compared
 with the template's mean (the same Gaussian rule, without a temporal model).
 """
@@ -23,6 +24,10 @@ from logad.progress import SILENT, Progress
 from logad.records import Sequence
 
 ERR_SD_FLOOR = 0.05  # in standardised units: a template whose errors never vary is not infinitely strict
+
+
+def _signed_log(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x))
 
 
 def _series(sequences: list[Sequence]) -> dict[int, list[list[tuple[float, ...]]]]:
@@ -81,6 +86,7 @@ class ParameterValueModel:
             for j, c in enumerate(cols):
                 if c < len(v):
                     raw[i, j] = v[c]
+        raw = _signed_log(raw)
         obs = np.isfinite(raw)
         z = (raw - np.asarray(spec["mean"])) / np.asarray(spec["sd"])
         return np.where(obs, z, 0.0), obs
@@ -108,6 +114,7 @@ class ParameterValueModel:
             raw = np.full((len(vectors), width), np.nan)
             for i, v in enumerate(vectors):
                 raw[i, : len(v)] = v
+            raw = _signed_log(raw)
             finite = np.isfinite(raw)
             cols = [c for c in range(width) if finite[:, c].mean() >= 0.5]
             if not cols:
