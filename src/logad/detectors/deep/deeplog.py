@@ -1,28 +1,28 @@
 """DeepLog (Du et al., CCS'17): an LSTM learns which log key comes next in normal sessions; a
 session is anomalous when its keys are not among the top-g predictions.
 
-Faithful to the paper, with the bundled port's bugs fixed (seed_methods.md §5.9):
+Faithful to the paper, with the bundled port's bugs fixed (seed_methods.md §5.9); the next-key
+machinery shared with LogAnomaly is in `next_key.py`:
 - every key is predicted, from a left-padded window, so sessions shorter than the window are
   scored by their content instead of silently yielding one PAD-labelled window;
 - the end of a session is predicted too (an `<eos>` key), which catches sessions cut short,
   instead of counting a PAD label as a miss in every session;
-- keys unseen in training are always misses; so are transitions never seen in training (the
-  previous key followed by this key, or by the end of the session) when `unseen_transitions`:
-  a softmax cannot say "never", and an LSTM gives such events small but not tiny probabilities
-  (HDFS sessions cut off after two keys get p(end) ~ 0.008, less surprising than rare normal
-  events); DeepLog's own rule for unseen keys, applied to the transitions the model was shown;
-- the threshold on the number of misses comes from validation data, never from test labels.
+- keys unseen in training are always misses; so are transitions never seen in training when
+  `unseen_transitions` (DeepLog's own rule for unseen keys, applied to the transitions the model
+  was shown: see `next_key.py` for why a softmax needs it);
+- the threshold comes from validation data, never from test labels. The default score is the
+  largest surprise (-log p) of a true key; `--protocol original` uses the paper's rule (misses
+  outside the top-9) with its test-tuned threshold, marked oracle-on-test.
 
 With `parameter_model=True` and sequences that carry values (`Sequence.line_values`: loaders
 called with `with_values=True`; `logad evaluate/train/detect` do it for this option), the paper's
-parameter-value model (`param_model.py`: a small LSTM per
-template over the time gaps and numeric parameters of its lines) runs beside the key model. The two
-are combined into one score: each is divided by its own 99.5 % quantile on DeepLog's internal
-held-out sequences, and the larger ratio is the score (1.0 = as unusual as the rarest normal
-sequences, for either model). It is off by default: it pays where anomalies show in timings or
-values (the paper used it for OpenStack VM creation times); on HDFS, whose anomalies are in the
-workflow, it only adds false alarms (hdfs_2pct, chronological split, validation-picked threshold:
-F1 0.834 without it, 0.585 with it).
+parameter-value model (`param_model.py`: a small LSTM per template over the time gaps and numeric
+parameters of its lines) runs beside the key model. The two are combined into one score: each is
+divided by its own 99.5 % quantile on DeepLog's internal held-out sequences, and the larger ratio
+is the score (1.0 = as unusual as the rarest normal sequences, for either model). It is off by
+default: it pays where anomalies show in timings or values (the paper used it for OpenStack VM
+creation times); on HDFS, whose anomalies are in the workflow, it only adds false alarms
+(hdfs_2pct, chronological split, validation-picked threshold: F1 0.834 without it, 0.585 with it).
 
 Training and scoring work on unique (window, next key) pairs with their counts as weights: HDFS
 sessions repeat heavily, so this shrinks the work by orders of magnitude without changing the loss.
@@ -37,19 +37,10 @@ import numpy as np
 from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
+from logad.detectors.deep.next_key import PAD, SCORINGS, SPECIALS, NextKeyScoring, pairs
 from logad.errors import InvalidParameterError
 from logad.progress import SILENT
 from logad.records import Sequence
-
-SPECIALS = ("<pad>", "<unk>", "<eos>")
-PAD, UNK, EOS = 0, 1, 2
-
-
-def _pairs(encoded: list[int], window: int) -> list[tuple[tuple[int, ...], int]]:
-    """(previous `window` keys left-padded with PAD, next key) for every key and the end."""
-    padded = [PAD] * window + encoded
-    targets = encoded + [EOS]
-    return [(tuple(padded[j : j + window]), targets[j]) for j in range(len(targets))]
 
 
 def _build_lstm(vocab_size: int, embed_dim: int, hidden: int, layers: int):
@@ -69,8 +60,42 @@ def _build_lstm(vocab_size: int, embed_dim: int, hidden: int, layers: int):
     return NextKeyLSTM()
 
 
-class DeepLogDetector(DeepDetector):
-    """Score = number of keys (and session end) outside the top-g predictions."""
+def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Sequence], name: str):
+    """Train a windows -> next-key model on unique (window, next key) pairs weighted by counts."""
+    t = torch()
+
+    def samples(sequences: list[Sequence]) -> list[tuple[tuple[int, ...], int, float]]:
+        counts: Counter = Counter()
+        for s in sequences:
+            counts.update(pairs(detector._encode_ids(s.template_ids), detector.window))
+        return [(w, k, float(c)) for (w, k), c in sorted(counts.items())]
+
+    def loss_of(net, items):
+        x = t.tensor([w for w, _, _ in items], dtype=t.long)
+        y = t.tensor([k for _, k, _ in items], dtype=t.long)
+        weight = t.tensor([c for _, _, c in items], dtype=t.float32)
+        per_item = t.nn.functional.cross_entropy(net(x), y, reduction="none")
+        return (per_item * weight).sum() / weight.sum()
+
+    config = TrainConfig(
+        epochs=detector.epochs, batch_size=detector.batch_size, lr=detector.lr, patience=detector.patience,
+        seed=detector.seed, max_seconds=detector.max_train_seconds,
+    )
+    return train(
+        model, train_items=samples(fit_seqs), val_items=samples(val_seqs),
+        lengths=lambda items: [detector.window] * len(items), loss_of=loss_of, config=config,
+        progress=getattr(detector, "progress", SILENT), name=name,
+    )
+
+
+def holdout(sequences: list[Sequence], fraction: float) -> tuple[list[Sequence], list[Sequence]]:
+    """(fit part, held-out tail) of the training sequences, for early stopping."""
+    n_val = int(round(len(sequences) * fraction)) if len(sequences) > 1 else 0
+    return sequences[: len(sequences) - n_val], sequences[len(sequences) - n_val :]
+
+
+class DeepLogDetector(NextKeyScoring, DeepDetector):
+    """Score = largest surprise of a true key (or the paper's count of top-g misses)."""
 
     name = "deeplog"
     supervised = False
@@ -126,7 +151,7 @@ class DeepLogDetector(DeepDetector):
         check_float("lr", self.lr, 0.0, 1.0, low_open=True)
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         check_int("seed", self.seed, 0)
-        check_choice("scoring", self.scoring, ("surprise", "rank", "misses"))
+        check_choice("scoring", self.scoring, SCORINGS)
         for name in ("unseen_transitions", "parameter_model"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidParameterError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
@@ -134,6 +159,10 @@ class DeepLogDetector(DeepDetector):
     def _build_model(self):
         return _build_lstm(len(self.vocab_), self.embed_dim, self.hidden, self.layers)
 
+    def _encode_ids(self, template_ids) -> list[int]:
+        return self.vocab_.encode(template_ids)
+
+    # -- persistence ----------------------------------------------------------------------------
     def _state(self) -> dict:
         pm = self.param_model_
         return {
@@ -160,49 +189,19 @@ class DeepLogDetector(DeepDetector):
             self.param_model_ = ParameterValueModel.from_state(self._param_state, sub)
 
     # -- training -------------------------------------------------------------------------------
-    def _samples(self, sequences: list[Sequence]) -> list[tuple[tuple[int, ...], int, float]]:
-        counts: Counter = Counter()
-        for s in sequences:
-            counts.update(_pairs(self.vocab_.encode(s.template_ids), self.window))
-        return [(w, t, float(c)) for (w, t), c in sorted(counts.items())]
-
     def _fit(self, sequences: list[Sequence], labels) -> None:
-        t = torch()
-        n_val = int(round(len(sequences) * self.val_fraction)) if len(sequences) > 1 else 0
-        fit_seqs, val_seqs = sequences[: len(sequences) - n_val], sequences[len(sequences) - n_val :]
+        fit_seqs, val_seqs = holdout(sequences, self.val_fraction)
         self.vocab_ = KeyVocabulary(SPECIALS).fit(fit_seqs)
-        # every (previous key, next key) seen in training, start (PAD) and end (EOS) included
-        self.transitions_ = {
-            (w[-1], k) for s in sequences for w, k in _pairs(self.vocab_.encode(s.template_ids), 1)
-        }
-        train_items = self._samples(fit_seqs)
-        val_items = self._samples(val_seqs)
-        t.manual_seed(self.seed)
+        self._learn_transitions(sequences)
+        torch().manual_seed(self.seed)
         self.model_ = self._build_model()
-
-        def loss_of(model, items):
-            x = t.tensor([w for w, _, _ in items], dtype=t.long)
-            y = t.tensor([k for _, k, _ in items], dtype=t.long)
-            weight = t.tensor([c for _, _, c in items], dtype=t.float32)
-            per_item = t.nn.functional.cross_entropy(model(x), y, reduction="none")
-            return (per_item * weight).sum() / weight.sum()
-
-        config = TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience, seed=self.seed,
-            max_seconds=self.max_train_seconds,
-        )
-        progress = getattr(self, "progress", SILENT)
-        self.history_ = train(
-            self.model_, train_items=train_items, val_items=val_items,
-            lengths=lambda items: [self.window] * len(items), loss_of=loss_of, config=config,
-            progress=progress, name="deeplog",
-        )
+        self.history_ = train_next_key(self, self.model_, fit_seqs, val_seqs, "deeplog")
         self.param_model_, self.score_refs_ = None, None
         if self.parameter_model and any(s.line_values is not None for s in fit_seqs):
             from logad.detectors.deep.param_model import ParameterValueModel
 
             self.param_model_ = ParameterValueModel(window=self.param_window, seed=self.seed).fit(
-                fit_seqs, val_seqs, progress
+                fit_seqs, val_seqs, getattr(self, "progress", SILENT)
             )
             ref = val_seqs or fit_seqs
             key_ref = float(np.quantile(self._key_scores(ref), 0.995))
@@ -211,41 +210,6 @@ class DeepLogDetector(DeepDetector):
             self.score_refs_ = (key_ref if key_ref > 0 else 1.0, param_ref if param_ref > 0 else 1.0)
 
     # -- scoring --------------------------------------------------------------------------------
-    def _ranks(self, sequences: list[Sequence]) -> list[np.ndarray]:
-        """For each sequence, the 1-based rank of the true next key (and of the session end) among
-        the model's predictions at every position; unseen keys get the worst rank."""
-        t = torch()
-        per_seq = [_pairs(self.vocab_.encode(s.template_ids), self.window) for s in sequences]
-        windows = sorted({w for pairs in per_seq for w, _ in pairs})
-        row = {w: i for i, w in enumerate(windows)}
-        n_keys = len(self.vocab_)
-        rank = np.zeros((len(windows), n_keys), dtype=np.int32)
-        nll = np.zeros((len(windows), n_keys), dtype=np.float64)
-        self.model_.eval()
-        with t.no_grad():
-            for i in range(0, len(windows), 4096):
-                x = t.tensor(windows[i : i + 4096], dtype=t.long)
-                logits = self.model_(x)
-                nll[i : i + len(x)] = (-t.log_softmax(logits, dim=1)).double().numpy()
-                order = logits.argsort(dim=1, descending=True, stable=True).numpy()
-                # rank[w, key] = position of key in the descending order, 1-based
-                np.put_along_axis(rank[i : i + len(x)], order, np.arange(1, n_keys + 1, dtype=np.int32)[None, :], axis=1)
-        out = []
-        worst_nll = float(np.log(max(n_keys, 2))) + 50.0  # an unseen key: beyond any seen surprise
-        seen = self.transitions_ if self.unseen_transitions else None
-        worst_rank = max(n_keys, self.top_g) + 1
-        for pairs in per_seq:
-            novel = [k == UNK or (seen is not None and (w[-1], k) not in seen) for w, k in pairs]
-            # a novel event ranks beyond every candidate set, whatever the vocabulary size
-            r = np.array([worst_rank if nv else rank[row[w], k] for (w, k), nv in zip(pairs, novel)], dtype=np.int64)
-            s = np.array([worst_nll if nv else nll[row[w], k] for (w, k), nv in zip(pairs, novel)], dtype=np.float64)
-            out.append((r, s))
-        return out
-
-    def _misses(self, sequences: list[Sequence]) -> list[list[int]]:
-        """For each sequence, the positions (len = end of session) whose key was not in the top-g."""
-        return [np.flatnonzero(r > self.top_g).tolist() for r, _ in self._ranks(sequences)]
-
     def _param_scores(self, sequences: list[Sequence]) -> np.ndarray:
         """Per sequence: the largest error z-score of its lines' values (0 without values)."""
         pm = self.param_model_
@@ -258,28 +222,18 @@ class DeepLogDetector(DeepDetector):
         key_ref, param_ref = self.score_refs_
         return np.maximum(keys / key_ref, self._param_scores(sequences) / param_ref)
 
-    def _key_scores(self, sequences: list[Sequence]) -> np.ndarray:
-        ranks = self._ranks(sequences)
-        if self.scoring == "misses":  # the paper's rule: number of keys outside the top-g
-            return np.array([float((r > self.top_g).sum()) for r, _ in ranks])
-        if self.scoring == "rank":
-            # the worst rank of a true key: a threshold g on it is DeepLog's top-g rule with g
-            # picked on validation data instead of fixed in advance
-            return np.array([float(r.max()) + 0.001 * float((r > 1).sum()) for r, _ in ranks])
-        # "surprise": the largest -log p of a true key in the session; a key that is possible but
-        # rare in normal runs (HDFS's 'Unexpected error trying to delete block', seen in 2 of 5,583
-        # training sessions) ranks high among few keys yet has a small probability
-        return np.array([float(s.max()) for _, s in ranks])
+    def _misses(self, sequences: list[Sequence]) -> list[list[int]]:
+        """For each sequence, the positions (len = end of session) whose key was not in the top-g."""
+        return [np.flatnonzero(r > self.top_g).tolist() for r, _ in self._ranks(sequences)]
 
     def explain(self, sequence: Sequence) -> list[tuple[int, float]]:
-        """The template ids that came unpredicted (weight 1.0; id 0 = the session ended
-        unexpectedly), then templates whose line values were unusual (weight = the line's error
-        z-score over the parameter model's reference), most unusual first."""
+        """Template ids whose key came unpredicted (id 0 = the session ended unexpectedly), weighted
+        by -log p of the true key; then templates whose line values were unusual (weight = the
+        line's error z-score over the parameter model's reference); most unusual first."""
         self._check_fitted()
-        (missed,) = self._misses([sequence])
-        ids = list(sequence.template_ids)
-        out = [(ids[j] if j < len(ids) else 0, 1.0) for j in missed]
+        out = self._missed_keys(sequence)
         if self.param_model_ is not None:
+            ids = list(sequence.template_ids)
             z = self.param_model_.line_scores(sequence) / self.score_refs_[1]
             out += sorted(((ids[j], float(z[j])) for j in np.flatnonzero(z > 1.0)), key=lambda kv: -kv[1])
         return out

@@ -5,45 +5,34 @@ semantics):
 - every template is represented by its template2vec-style semantic vector (TF-IDF weighted GloVe
   word vectors, `logad.features.semantic`), FROZEN during training;
 - for every key of a session (and an end-of-session token) the previous `window` keys are the
-  input, left-padded with a zero vector so short sessions are scored by their content;
+  input, left-padded so short sessions are scored by their content (`next_key.py`);
 - a sequential LSTM reads the semantic vectors of the window; a quantitative LSTM reads, step by
   step, the count vector (over the key vocabulary) of the keys seen so far in the window; their
   last states are concatenated -> Linear -> next-key distribution;
-- a position is *missed* when the true key is not among the `top_g` most probable keys.
+- templates unseen in training: when their text is known (`set_templates`), they are matched to
+  the known template with the most cosine-similar semantic vector (LogAnomaly's rule) if the
+  similarity is >= `match_similarity`; otherwise (or without text) they count as missed.
 
-Score (`scoring="misses"`, the paper's rule): the NUMBER of missed positions (counts, not a
-ratio, so one wrong key in a long session is as visible as in a short one; `"ratio"` divides by
-the positions, `"surprise"` is the largest -log p of a true key).
-
-Templates unseen in training: when their text is known (`set_templates`), they are matched to the
-known template with the most cosine-similar semantic vector (LogAnomaly's rule) if the similarity
-is >= `match_similarity`; otherwise (or without text) they count as missed.
+Scores are those of `next_key.py`: by default the largest surprise of a true key, with unseen
+transitions counted as misses and the threshold picked on validation data; `--protocol original`
+uses the paper's rule (the number of keys outside the top-g; g = 6 as in the HDFS configuration
+bundled with LogBERT) with its test-tuned threshold, marked oracle-on-test.
 
 Training and scoring work on unique (window, next key) pairs weighted by their counts.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
-from logad.detectors.deep.engine import TrainConfig, torch, train
+from logad.detectors.deep.deeplog import holdout, train_next_key
+from logad.detectors.deep.engine import torch
+from logad.detectors.deep.next_key import PAD, SCORINGS, SPECIALS, UNK, NextKeyScoring
+from logad.errors import InvalidParameterError
 from logad.features.semantic import SemanticTemplates, cosine_nearest
-from logad.progress import SILENT
 from logad.records import Sequence
-
-SPECIALS = ("<pad>", "<unk>", "<eos>")
-PAD, UNK, EOS = 0, 1, 2
-
-
-def _pairs(encoded: list[int], window: int) -> list[tuple[tuple[int, ...], int]]:
-    """(previous `window` keys left-padded with PAD, next key) for every key and the end."""
-    padded = [PAD] * window + encoded
-    targets = encoded + [EOS]
-    return [(tuple(padded[j : j + window]), targets[j]) for j in range(len(targets))]
 
 
 def _build_net(semantic: np.ndarray, hidden: int, layers: int):
@@ -71,8 +60,8 @@ def _build_net(semantic: np.ndarray, hidden: int, layers: int):
     return LogAnomalyNet()
 
 
-class LogAnomalyDetector(SemanticTemplates, DeepDetector):
-    """Score = number of keys (and session end) outside the top-g next-key predictions.
+class LogAnomalyDetector(SemanticTemplates, NextKeyScoring, DeepDetector):
+    """Score = largest surprise of a true next key (or the paper's count of top-g misses).
 
     Call `set_templates({id: text})` before `fit` (ids without text fall back to id-only vectors).
     """
@@ -80,6 +69,7 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
     name = "loganomaly"
     supervised = False
     needs_normal_only = True
+    ORIGINAL_PARAMS = {"scoring": "misses", "top_g": 6, "window": 10, "unseen_transitions": False}
 
     def __init__(
         self,
@@ -95,7 +85,8 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
         val_fraction: float = 0.1,
         seed: int = 0,
         max_train_seconds: float | None = None,
-        scoring: str = "misses",
+        scoring: str = "surprise",
+        unseen_transitions: bool = True,
         match_similarity: float = 0.9,
         word_vectors: str = "glove50",
     ) -> None:
@@ -111,6 +102,7 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
         self.seed = seed
         self.max_train_seconds = max_train_seconds
         self.scoring = scoring
+        self.unseen_transitions = unseen_transitions
         self.match_similarity = match_similarity
         self.word_vectors = word_vectors
 
@@ -121,10 +113,10 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         check_float("match_similarity", self.match_similarity, -1.0, 1.0)
         check_int("seed", self.seed, 0)
-        check_choice("scoring", self.scoring, ("misses", "ratio", "surprise"))
+        check_choice("scoring", self.scoring, SCORINGS)
+        if not isinstance(self.unseen_transitions, bool):
+            raise InvalidParameterError(f"`unseen_transitions` must be True or False, got {self.unseen_transitions!r}")
         if not isinstance(self.word_vectors, str) or not self.word_vectors:
-            from logad.errors import InvalidParameterError
-
             raise InvalidParameterError(f"`word_vectors` must be 'glove50' or a file path, got {self.word_vectors!r}")
 
     # -- model ------------------------------------------------------------------------------------
@@ -140,10 +132,11 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
         return _build_net(self._semantic_matrix(), self.hidden, self.layers)
 
     def _state(self) -> dict:
-        return {"semantic": self._semantic_state(), "history": getattr(self, "history_", None) and self.history_.as_dict()}
+        return {"semantic": self._semantic_state(), "transitions": sorted(map(list, self.transitions_))}
 
     def _restore_state(self, state: dict) -> None:
         self._restore_semantic_state(state["semantic"])
+        self.transitions_ = {(int(a), int(b)) for a, b in state["transitions"]}
 
     def _extra_tensors(self) -> dict:
         t = torch()
@@ -155,7 +148,7 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
         self._matches = {}
 
     # -- keys -------------------------------------------------------------------------------------
-    def _encode(self, template_ids) -> list[int]:
+    def _encode_ids(self, template_ids) -> list[int]:
         """Model indices; an unseen id goes to its nearest known template (cosine >= threshold) or UNK."""
         index = self.vocab_.index
         out = []
@@ -185,83 +178,22 @@ class LogAnomalyDetector(SemanticTemplates, DeepDetector):
         return self
 
     # -- training ---------------------------------------------------------------------------------
-    def _samples(self, sequences: list[Sequence]) -> list[tuple[tuple[int, ...], int, float]]:
-        counts: Counter = Counter()
-        for s in sequences:
-            counts.update(_pairs(self.vocab_.encode(s.template_ids), self.window))
-        return [(w, k, float(c)) for (w, k), c in sorted(counts.items())]
-
     def _fit(self, sequences: list[Sequence], labels) -> None:
-        t = torch()
-        n_val = int(round(len(sequences) * self.val_fraction)) if len(sequences) > 1 else 0
-        fit_seqs, val_seqs = sequences[: len(sequences) - n_val], sequences[len(sequences) - n_val :]
+        fit_seqs, val_seqs = holdout(sequences, self.val_fraction)
         self.vocab_ = KeyVocabulary(SPECIALS).fit(fit_seqs)
         self._fit_semantics(self.vocab_.index)
         self._matches = {}
-        train_items = self._samples(fit_seqs)
-        val_items = self._samples(val_seqs)
-        t.manual_seed(self.seed)
+        self._learn_transitions(sequences)
+        torch().manual_seed(self.seed)
         self.model_ = self._build_model()
-
-        def loss_of(model, items):
-            x = t.tensor([w for w, _, _ in items], dtype=t.long)
-            y = t.tensor([k for _, k, _ in items], dtype=t.long)
-            weight = t.tensor([c for _, _, c in items], dtype=t.float32)
-            per_item = t.nn.functional.cross_entropy(model(x), y, reduction="none")
-            return (per_item * weight).sum() / weight.sum()
-
-        config = TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience, seed=self.seed,
-            max_seconds=self.max_train_seconds,
-        )
-        self.history_ = train(
-            self.model_, train_items=train_items, val_items=val_items,
-            lengths=lambda items: [self.window] * len(items), loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="loganomaly",
-        )
+        self.history_ = train_next_key(self, self.model_, fit_seqs, val_seqs, "loganomaly")
 
     # -- scoring ----------------------------------------------------------------------------------
-    def _ranks(self, sequences: list[Sequence]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per sequence: 1-based rank and -log p of the true key at every position (and the end);
-        unmatched unseen keys get the worst rank."""
-        t = torch()
-        per_seq = [_pairs(self._encode(s.template_ids), self.window) for s in sequences]
-        windows = sorted({w for pairs in per_seq for w, _ in pairs})
-        row = {w: i for i, w in enumerate(windows)}
-        n_keys = len(self.vocab_)
-        rank = np.zeros((len(windows), n_keys), dtype=np.int32)
-        nll = np.zeros((len(windows), n_keys), dtype=np.float64)
-        self.model_.eval()
-        with t.no_grad():
-            for i in range(0, len(windows), 4096):
-                x = t.tensor(windows[i : i + 4096], dtype=t.long)
-                logits = self.model_(x)
-                nll[i : i + len(x)] = (-t.log_softmax(logits, dim=1)).double().numpy()
-                order = logits.argsort(dim=1, descending=True, stable=True).numpy()
-                np.put_along_axis(rank[i : i + len(x)], order, np.arange(1, n_keys + 1, dtype=np.int32)[None, :], axis=1)
-        worst_nll = float(np.log(max(n_keys, 2))) + 50.0
-        out = []
-        for pairs in per_seq:
-            r = np.array([n_keys + 1 if k == UNK else rank[row[w], k] for w, k in pairs], dtype=np.int64)
-            s = np.array([worst_nll if k == UNK else nll[row[w], k] for w, k in pairs], dtype=np.float64)
-            out.append((r, s))
-        return out
-
     def _score(self, sequences: list[Sequence]) -> np.ndarray:
-        ranks = self._ranks(sequences)
-        if self.scoring == "surprise":
-            return np.array([float(s.max()) for _, s in ranks])
-        misses = np.array([float((r > self.top_g).sum()) for r, _ in ranks])
-        if self.scoring == "ratio":
-            return misses / np.array([float(len(r)) for r, _ in ranks])
-        return misses
+        return self._key_scores(sequences)
 
     def explain(self, sequence: Sequence) -> list[tuple[int, float]]:
-        """The template ids that came unpredicted (id 0 = the session ended unexpectedly), weighted
-        by -log p of the true key, most surprising first."""
+        """Template ids that came unpredicted (id 0 = the session ended unexpectedly), weighted by
+        -log p of the true key, most surprising first."""
         self._check_fitted()
-        ((r, s),) = self._ranks([sequence])
-        ids = list(sequence.template_ids)
-        missed = np.flatnonzero(r > self.top_g)
-        order = sorted(missed.tolist(), key=lambda j: (-s[j], j))
-        return [(ids[j] if j < len(ids) else 0, float(s[j])) for j in order]
+        return self._missed_keys(sequence)
