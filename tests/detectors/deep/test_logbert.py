@@ -66,11 +66,14 @@ def test_scores_shape_dtype_and_direction(fitted):
 def test_unseen_empty_and_short_sequences(fitted):
     scores = fitted.score([_seq(1, ()), _seq(2, (1,)), _seq(3, (500, 501, 0)), _seq(4, (1, 2, 99, 4, 5, 6))])
     assert np.isfinite(scores).all()
-    assert scores[0] == 0.0
-    assert scores[2] == 1.0  # every key unseen: every masked key missed
+    assert scores[0] > 50  # an empty session: start -> end was never seen in training
+    assert scores[2] > 50  # unseen keys count with the worst surprise
+    ratio = LogBERTDetector(**{**TINY, "scoring": "ratio", "unseen_transitions": False}).fit(NORMAL)
+    r = ratio.score([_seq(1, ()), _seq(3, (500, 501, 0))])
+    assert r[0] == 0.0 and r[1] == 1.0  # the paper's rule: nothing masked; every masked key missed
     assert scores[3] > 0
     assert 99 in [tid for tid, _ in fitted.explain(_seq(4, (1, 2, 99, 4, 5, 6)))]
-    assert fitted.explain(_seq(1, ())) == []
+    assert fitted.explain(_seq(1, ()))[0][0] == 0  # id 0: the sequence ended where none ever did
 
 
 def test_determinism():
@@ -80,7 +83,7 @@ def test_determinism():
 
 
 def test_random_mask_mode_and_hypersphere(fitted):
-    det = LogBERTDetector(**{**TINY, "epochs": 2, "mask_mode": "random", "use_hypersphere": True}).fit(NORMAL)
+    det = LogBERTDetector(**{**TINY, "epochs": 2, "mask_mode": "random", "use_hypersphere": True, "scoring": "ratio"}).fit(NORMAL)
     s1, s2 = det.score(TEST), det.score(TEST[::-1])[::-1]
     np.testing.assert_array_equal(s1, s2)  # a sequence's score does not depend on its batch
     assert np.isfinite(s1).all() and s1.max() <= 2.0
