@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from logad.detectors.base import check_float, check_int
+from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InvalidParameterError
@@ -35,7 +35,12 @@ def _build_net(dim: int, hidden: int, layers: int, dropout: float):
     class AttentionBiLSTM(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.lstm = nn.LSTM(dim, hidden, num_layers=layers, batch_first=True, bidirectional=True,
+            # unit-length template vectors carry ~1/sqrt(dim) per dimension: rescale them and let a
+            # learned projection (applied to any vector, so unseen templates still map) feed the
+            # LSTM; without it training sits on a chance-level plateau for many epochs
+            self.scale = float(dim) ** 0.5
+            self.project = nn.Linear(dim, hidden)
+            self.lstm = nn.LSTM(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                                 dropout=dropout if layers > 1 else 0.0)
             self.att = nn.Linear(2 * hidden, 2 * hidden)
             self.att_v = nn.Linear(2 * hidden, 1, bias=False)
@@ -43,6 +48,7 @@ def _build_net(dim: int, hidden: int, layers: int, dropout: float):
             self.out = nn.Linear(2 * hidden, 2)
 
         def forward(self, x, lengths, return_attention: bool = False):
+            x = t.tanh(self.project(x * self.scale))
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             h, _ = self.lstm(packed)
             h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
@@ -72,15 +78,16 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         hidden: int = 64,
         layers: int = 1,
         dropout: float = 0.1,
-        epochs: int = 30,
+        epochs: int = 60,
         batch_size: int = 64,
         lr: float = 2e-3,
-        patience: int = 4,
+        patience: int = 6,
         val_fraction: float = 0.1,
         seed: int = 0,
         max_len: int = 1000,
         max_train_seconds: float | None = None,
         word_vectors: str = "glove50",
+        class_weight: str = "balanced",
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -94,6 +101,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         self.max_len = max_len
         self.max_train_seconds = max_train_seconds
         self.word_vectors = word_vectors
+        self.class_weight = class_weight
 
     def _validate_params(self) -> None:
         for name in ("hidden", "layers", "epochs", "batch_size", "patience", "max_len"):
@@ -102,6 +110,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         check_int("seed", self.seed, 0)
+        check_choice("class_weight", self.class_weight, ("balanced", "none"))
         if not isinstance(self.word_vectors, str) or not self.word_vectors:
             raise InvalidParameterError(f"`word_vectors` must be 'glove50' or a file path, got {self.word_vectors!r}")
 
@@ -165,7 +174,10 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
 
         train_items, val_items = items(fit_i), items(val_i)
         n_cls = np.bincount(y[fit_i], minlength=2).astype(np.float64)
-        cw = n_cls.sum() / (2.0 * np.maximum(n_cls, 1.0))
+        # "balanced" weighs each class equally (the paper's imbalance handling); "none" keeps the
+        # data's proportions, which leaves weak anomaly cues weak (the threshold is picked on
+        # validation data either way)
+        cw = n_cls.sum() / (2.0 * np.maximum(n_cls, 1.0)) if self.class_weight == "balanced" else np.ones(2)
         self.class_weights_ = cw.tolist()
         t.manual_seed(self.seed)
         self.model_ = self._build_model()
