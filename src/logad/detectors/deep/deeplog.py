@@ -135,7 +135,7 @@ class DeepLogDetector(DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda items: [self.window] * len(items), loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="deeplog",
+            progress=getattr(self, "progress", SILENT), name="deeplog", on_epoch_end=self.on_epoch_end,
         )
 
     # -- scoring --------------------------------------------------------------------------------
