@@ -337,11 +337,13 @@ def _dataset_format(name: str | None) -> str:
 def cmd_tune(args) -> int:
     from logad.pipeline import make_split
     from logad.progress import Progress
+    from logad.tuning.objective import objective_mode
     from logad.tuning.search import SearchSettings
     from logad.tuning.space import check_space, parse_space
     from logad.tuning.tuner import default_max_t, retrain_best, tune_detector
 
     progress = Progress(enabled=not args.quiet)
+    objective_mode(args.objective)  # an unknown objective fails before any data is read
     space = parse_space(args.space)
     fixed = _parse_params(args.param)
     check_space(args.detector, space, fixed)  # bad names and values fail before any data is read

@@ -336,7 +336,7 @@ def test_ray_tune_deep_detector_with_asha_stops_a_bad_trial(ray_local, tmp_path)
     from tests.conftest import needs_torch
 
     needs_torch()
-    split = Split(NORMAL[:300], NORMAL[300:], [], "synthetic")  # normal-only validation: val-loss works
+    split = Split(NORMAL[:150], NORMAL[300:], [], "synthetic")  # normal-only validation: val-loss works
     # one trial at a time (2 CPUs each) so ASHA's decision is fixed: the good learning rate runs first,
     # the tiny one is worse at the first rung and is stopped there
     result = tune_detector(
@@ -425,6 +425,8 @@ def test_cli_tune_refuses_bad_input_before_starting(tmp_path, sim_logs, capsys):
         (["--space", "neighbours=randint:1:3"], "valid: "),
         (["--space", "n_neighbors=randint:1:3", "--grace-period", "3", "--max-t", "2"], "grace_period"),
         (["--space", "n_neighbors=randint:1:3", "--objective", "val-loss"], "deep detector"),
+        (["--space", "n_neighbors=randint:1:3", "--objective", "accuracy"], "unknown objective"),
+        (["--space", "n_neighbors=randint:1:3", "--cpus", "2", "--address", "auto"], "address"),
     ]:
         assert main(["tune", *source, "--detector", "knn", *extra, "--out", str(tmp_path / "o"), "--quiet"]) == 2
         assert match in capsys.readouterr().err

@@ -201,7 +201,8 @@ def ray_session(settings: SearchSettings) -> Iterator[Any]:
         kwargs["runtime_env"] = {"py_modules": [logad]}
         ray.init(address=settings.address, **kwargs)
     else:
-        ray.init(num_cpus=settings.cpus or os.cpu_count() or 1, **kwargs)
+        # address="local": always a new local Ray, never a cluster a `ray start` left on this machine
+        ray.init(address="local", num_cpus=settings.cpus or os.cpu_count() or 1, **kwargs)
     try:
         yield ray
     finally:
