@@ -66,6 +66,9 @@ class DeepDetector(Detector):
 
     supervised = False
     needs_normal_only = True
+    # Optional per-epoch callback `(epoch, train_loss, val_loss)` forwarded to the training engine;
+    # set by the tuner (logad.tuning) to report intermediate results. Not a parameter: never saved.
+    on_epoch_end = None
 
     def _build_model(self):  # pragma: no cover - abstract
         raise NotImplementedError

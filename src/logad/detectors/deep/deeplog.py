@@ -84,7 +84,7 @@ def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Seq
     return train(
         model, train_items=samples(fit_seqs), val_items=samples(val_seqs),
         lengths=lambda items: [detector.window] * len(items), loss_of=loss_of, config=config,
-        progress=getattr(detector, "progress", SILENT), name=name,
+        progress=getattr(detector, "progress", SILENT), name=name, on_epoch_end=detector.on_epoch_end,
     )
 
 
@@ -195,8 +195,9 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
         self._learn_transitions(sequences)
         torch().manual_seed(self.seed)
         self.model_ = self._build_model()
-        self.history_ = train_next_key(self, self.model_, fit_seqs, val_seqs, "deeplog")
+        # set before training: a tuner's per-epoch callback scores the current weights
         self.param_model_, self.score_refs_ = None, None
+        self.history_ = train_next_key(self, self.model_, fit_seqs, val_seqs, "deeplog")
         if self.parameter_model and any(s.line_values is not None for s in fit_seqs):
             from logad.detectors.deep.param_model import ParameterValueModel
 

@@ -95,12 +95,17 @@ def train(
     name: str = "model",
     optimizer=None,
     on_epoch_start: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[int, float, float], None] | None = None,
 ) -> History:
     """Train `model` by minimising `loss_of(model, batch_items)`; early-stop on validation loss.
 
     `train_items` / `val_items` are any sequences of samples; `lengths(items)` gives each
     sample's length for batching. The best weights (lowest validation loss) are restored at the
     end. With no validation items the training loss is used instead.
+
+    `on_epoch_end(epoch, train_loss, val_loss)`, when given, is called after every epoch (before
+    the early-stopping decision): the tuner reports intermediate results through it so a
+    scheduler can stop a bad trial early. It must not change the model.
     """
     t = torch()
     config.validate()
@@ -135,6 +140,8 @@ def train(
             hist.train_loss.append(train_loss)
             hist.val_loss.append(val_loss)
             progress.stage(f"{name} epoch {epoch}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, train_loss, val_loss)
             if val_loss < best - config.min_delta:
                 best, hist.best_epoch, bad_epochs = val_loss, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())

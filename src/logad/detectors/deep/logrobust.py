@@ -201,7 +201,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="logrobust",
+            progress=getattr(self, "progress", SILENT), name="logrobust", on_epoch_end=self.on_epoch_end,
         )
 
     # -- scoring ----------------------------------------------------------------------------------
