@@ -27,22 +27,34 @@ What differs from the original code, and why:
   classifier's output for the LSTM's initial (zero) state: finite, and the same for every empty
   window;
 - word2vec runs with ``workers=1`` (the original used 3 threads) so its vectors are reproducible;
+  its matrix is standardised per dimension before it is frozen (an affine map the LSTM could learn
+  itself; on small corpora the raw vectors stay near their tiny random start and train slowly);
+- training windows are deduplicated with counts as weights, and shuffled (seeded) before the
+  engine batches them, so a batch mixes labels and source windows;
 - early stopping on the validation loss (synthetic negatives + held-out normal windows, as in the
   original) via the shared engine; the decision threshold comes from validation windows in the
   runner, never argmax (argmax = 0.5 is the original's rule, `ORIGINAL_THRESHOLD`).
 
 Localisation (InterpretableSAD's second half, dropped by Morpheus): integrated gradients of
-P(anomalous) with respect to the input embeddings, summed over the embedding dimension: one
-attribution per line. The baseline is, as in InterpretableSAD, a "repaired", normal-looking copy
-of the window: each line whose key is OOV, or whose transition from the (repaired) previous line
-never occurred in training (or, for the first line, which never started a training window), is
-replaced by the most frequent training successor of its predecessor (the most frequent start key
-for the first line). Only repaired lines can then get a non-zero attribution. When nothing needs
-repair (the anomaly lies in the mix of known transitions) the baseline is the zero embedding.
-`ig_baseline="zeros"` always uses zeros. Lines localised: positive attribution >= mean + k x std
-of the window's attributions (k = `localise_k`, fixed in advance, not tuned on labels), or the
-`top` most positive ones. InterpretableSAD instead tuned a cut on the per-key mean attribution
-with test labels; that is not reproduced.
+P(anomalous) with respect to the input embeddings (midpoint Riemann sum over `ig_steps`, in torch;
+no captum), summed over the embedding dimension: one attribution per line. Their sum approximates
+P(window) - P(baseline). The baseline (`ig_baseline`):
+- "repaired" (default; InterpretableSAD's idea): a normal-looking copy of the window. The
+  window's keys are repaired from the rarest in training (OOV first): every line of that key is
+  replaced by the most frequent training successor of its (repaired) predecessor (the most frequent
+  start key for the first line), until the detector would no longer flag the window (P <=
+  `threshold_`, 0.5 = argmax when none is set); the repair with the lowest P seen is kept. Only
+  repaired lines differ from the baseline, so only they get an attribution. InterpretableSAD
+  replaced a line by its predecessor's key and only keys filling <= 10% of the window;
+- "transitions": every line with an OOV key or a transition never seen in training (or, first,
+  a start never seen) repaired at once;
+- "zeros": the zero embedding.
+When no repair lowers P (or the window is not flagged), the zero embedding is the baseline.
+"repaired" was chosen over the others by line-level precision on the VALIDATION windows of
+thunderbird_slice (benchmarks/results), never on test labels.
+Lines localised: attribution > 0 and >= mean + k x std of the window's attributions (k =
+`localise_k`, fixed at 1 in advance), or the `top` most positive ones. InterpretableSAD tuned a
+cut on the per-key mean attribution with test labels; that is not reproduced.
 """
 
 from __future__ import annotations
@@ -376,15 +388,20 @@ class LSTMW2VDetector(DeepDetector):
                     base[j] = self._best_next(base, j)
             return base
         # InterpretableSAD: repair the window's keys from the rarest in training (OOV first) until
-        # the detector would no longer flag it
+        # the detector would no longer flag it; keep the repair with the lowest P(anomalous) seen
+        # (a repair can create new unseen transitions and raise it)
         target = 0.5 if self.threshold_ is None else float(self.threshold_)
+        best, best_p = idx, float(self._probs([idx])[0])
         for key in sorted(set(idx), key=lambda k: (self.key_counts_.get(k, 0), k)):
-            if self._probs([base])[0] <= target:
+            if best_p <= target:
                 break
             for j, k in enumerate(idx):
                 if k == key:
                     base[j] = self._best_next(base, j)
-        return base
+            p = float(self._probs([base])[0])
+            if p < best_p:
+                best, best_p = list(base), p
+        return best
 
     def _probs(self, windows: list[Seq[int]]) -> np.ndarray:
         """P(anomalous) of windows given as train indices."""
