@@ -75,6 +75,23 @@ def localisation(det, seqs, flagged) -> tuple[float, float, int, int]:
     return (hits / total if total else 0.0), (hits / anomalous if anomalous else 0.0), total, windows
 
 
+def novelty(split) -> str:
+    """What a transition model sees: per test window, lines with a template unseen in the normal
+    training windows and transitions (bigrams) unseen there, normal vs anomalous windows."""
+    train = [s for s in split.train if s.label == 0]
+    keys = {t for s in train for t in s.template_ids}
+    bigrams = {b for s in train for b in zip(s.template_ids, s.template_ids[1:])}
+    parts = []
+    for label, name in ((0, "normal"), (1, "anomalous")):
+        seqs = [s for s in split.test if s.label == label]
+        if not seqs:
+            continue
+        unseen = sum(sum(t not in keys for t in s.template_ids) for s in seqs) / len(seqs)
+        new = sum(sum(b not in bigrams for b in zip(s.template_ids, s.template_ids[1:])) for s in seqs) / len(seqs)
+        parts.append(f"{name} test windows: {unseen:.1f} lines with an unseen template, {new:.1f} unseen transitions")
+    return "per window on average, " + "; ".join(parts)
+
+
 def lstm_w2v_rows(data: Path) -> tuple[list[dict], list[str]]:
     """thunderbird_slice, sliding 100/20 windows: the honest protocol (time-ordered split,
     threshold from validation) and the original (Morpheus split and argmax), with localisation."""
@@ -111,6 +128,7 @@ def lstm_w2v_rows(data: Path) -> tuple[list[dict], list[str]]:
             f"({w / loc_s if loc_s > 0 else 0:.1f} windows/s)"
             + (f"; on validation windows: precision {val_loc[0]:.3f}, recall {val_loc[1]:.3f}" if val_loc else "")
         )
+        notes.append("  " + novelty(split))
         notes.append(f"  audit: {ev.result['audit']['shared_lines']} lines shared between training/validation and test "
                      f"windows; {ev.result['audit']['unseen_template_sequences']} test windows hold a template unseen "
                      "in training")
