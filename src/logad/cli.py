@@ -269,8 +269,9 @@ def cmd_evaluate(args) -> int:
         ev.result["params_file"] = str(args.params_file)
     m = ev.result["metrics"]
     print(format_audit(ev.result["audit"]))
-    if args.protocol == "original":
-        print(f"NOTE: {ev.result['threshold']['warning']}")
+    for note in (ev.result["threshold"].get("warning"), ev.result.get("test_selection")):
+        if note:  # the original protocols that read test labels say so
+            print(f"NOTE: {note}")
     print(
         f"{name} {args.detector}: F1 {m['f1']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
         f"FPR {m['fpr']:.5f}  ROC-AUC {_fmt(m.get('roc_auc'))}  threshold {ev.result['threshold']['value']:.6g} "

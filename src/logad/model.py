@@ -121,8 +121,12 @@ class TrainedModel:
         with atomic_writer(out) as fh:
             w = csv.writer(fh)
             header = ["sequence_id", "start_time", "end_time", "first_line", "last_line", "lines", "score", "alarm", "explanation"]
+            localise = getattr(self.detector, "localise", None)  # detectors that point at lines
+            if localise is not None:
+                header.append("anomalous_lines")
+            w2v_ids = getattr(self.detector, "w2v_event_ids", None) if self.structured else None
             if self.structured:  # the columns of the Morpheus/InterpretableSAD inference output
-                header += ["Label", "EventId", "Key_label", "prediction"]
+                header += ["Label", "EventId", "Key_label"] + (["W2V_EventId"] if w2v_ids else []) + ["prediction"]
             w.writerow(header)
             for s, sc, a in zip(seqs, scores, alarms):
                 explanation = ""
@@ -136,13 +140,17 @@ class TrainedModel:
                     except NotImplementedError:
                         explanation = ""
                 extra = []
+                if localise is not None:  # line numbers (LineId for structured CSVs) of an alarm
+                    extra.append(" ".join(str(s.line_nos[j]) for j in localise(s)) if a and s.line_nos else "")
                 if self.structured:
-                    extra = [
+                    extra += [
                         "" if s.label is None else s.label,
                         " ".join(id_to_event.get(t, "unseen") for t in s.template_ids),
                         " ".join(str(x) for x in (s.line_labels or ())),
-                        int(a),
                     ]
+                    if w2v_ids:
+                        extra.append(" ".join(str(i) for i in w2v_ids(s)))
+                    extra.append(int(a))
                 w.writerow([
                     s.sequence_id,
                     s.start_time if s.start_time is not None else "",

@@ -22,7 +22,7 @@ TINY = {
     "logbert": {"epochs": 4, "hidden": 16, "layers": 1, "heads": 2, "ff": 32, "batch_size": 32},
     "loganomaly": {"epochs": 6, "hidden": 16, "batch_size": 64},
     "logrobust": {"epochs": 25, "hidden": 16, "batch_size": 16, "lr": 1e-2},
-    "lstm-w2v": {"epochs": 3, "hidden": 16, "times": 2, "batch_size": 64},
+    "lstm-w2v": {"epochs": 8, "hidden": 16, "times": 2, "batch_size": 32, "lr": 1e-2, "patience": 8},
 }
 
 # one bad value per parameter family, to check refusal in fit

@@ -46,3 +46,25 @@ def test_audit_counts_shared_lines_duplicates_and_unseen():
     assert a["identical_with_other_label"] == 1
     assert a["unseen_template_sequences"] == 1
     assert a["unseen_template_share"] == pytest.approx(1 / 3)
+
+
+def test_morpheus_split_shuffles_normals_and_selects_hard_anomalies():
+    from logad.splitting.original import ORIGINAL_SPLITS, original_split
+
+    assert "morpheus" in ORIGINAL_SPLITS
+    normal = [Sequence(f"n{i}", (1, 2) * 5, (i,), label=0, line_labels=(0,) * 10) for i in range(100)]
+    easy = [Sequence(f"a{i}", (1, 9) * 5, (i,), label=1, line_labels=(1,) * 10) for i in range(10)]
+    hard = [Sequence(f"h{i}", (1, 9) * 5, (i,), label=1, line_labels=(1,) + (0,) * 9) for i in range(10)]
+    sp = original_split("morpheus", normal + easy + hard, train_size=60)
+    assert len(sp.train) == 60 and all(s.label == 0 for s in sp.train) and sp.validation == []
+    assert [s.sequence_id for s in sp.train] != [s.sequence_id for s in normal[:60]]  # shuffled
+    assert [s.sequence_id for s in sp.train] == [s.sequence_id for s in original_split("morpheus", normal, train_size=60).train]
+    test_abnormal = [s for s in sp.test if s.label == 1]
+    assert test_abnormal == hard  # <= 10% anomalous lines only
+    assert sum(1 for s in sp.test if s.label == 0) == 40 * 10 // 20  # normals in the same proportion
+    assert "TEST LABELS" in sp.details["test_selection"]
+    whole = original_split("morpheus", normal + easy + hard, train_size=60, ratio=None)
+    assert len(whole.test) == 60 and "test_selection" not in whole.details
+    assert len(original_split("morpheus", normal).train) == 50  # small data: half of the normal windows
+    with pytest.raises(InvalidParameterError, match="train_size"):
+        original_split("morpheus", normal, train_size=100)

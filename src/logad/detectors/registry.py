@@ -25,6 +25,7 @@ DEEP: dict[str, str] = {
     "loganomaly": "logad.detectors.deep.loganomaly:LogAnomalyDetector",
     "logbert": "logad.detectors.deep.logbert:LogBERTDetector",
     "logrobust": "logad.detectors.deep.logrobust:LogRobustDetector",
+    "lstm-w2v": "logad.detectors.deep.lstm_w2v:LSTMW2VDetector",
 }
 _TABLE.update(DEEP)
 

@@ -151,6 +151,8 @@ def evaluate_detector(
         "counts": counts,
         "threshold": threshold,
         "audit": audit,
+        # an original protocol whose test set was chosen with the test labels says so (e.g. morpheus)
+        **({"test_selection": split.details["test_selection"]} if split.details.get("test_selection") else {}),
         "seconds": {
             "fit": fit_seconds,
             "score": score_seconds,
