@@ -40,7 +40,8 @@ and fixes the third-party re-implementation's defects (section 2.6):
   deterministic copies (a template never seen in training competes with the training templates).
 - Training data: normal sequences only (known anomalies are dropped), deduplicated per system with
   counts as weights, in seeded random batches that mix systems (a batch of one length would bias
-  the batch's mixture statistics), early stopping on a held-out share of the training sequences.
+  the batch's mixture statistics), early stopping on the masked-template loss of a held-out share
+  of the training sequences (deterministic masks).
 - Threshold: never here. `logad evaluate` picks it on validation (best F1, or a quantile of normal
   validation energies when validation holds no anomaly); the multi-system API does the same per
   system (`choose_system_threshold`).
@@ -535,6 +536,10 @@ class MLADDetector(DeepDetector):
         chunks = [order[i:i + SUB_BATCH] for i in range(0, len(order), SUB_BATCH)]
         loss = w.new_zeros(())
         use_gmm = not self.no_gmm and (self.lambda_energy > 0 or self.lambda_cov > 0)
+        if not model.training and self.lambda_mtp > 0:
+            # validation (early stopping) = held-out masked-template prediction alone: the energy under
+            # the running mixture lags the moving representation and rises while it still improves
+            use_gmm = False
         mtp_sum = w.new_zeros(())
         hs = []
         for chunk in chunks:

@@ -227,6 +227,16 @@ def visualize(det, name: str, test, labels, scores, predicted, out_dir: Path, pr
     fig, ax = plt.subplots(figsize=(6, 4))
     finite = np.isfinite(scores)
     bins = np.histogram_bin_edges(scores[finite], bins=50) if finite.any() else 10
+    wide = False
+    normal = finite & (labels == 0)
+    if finite.sum() > 1 and normal.any():  # anomalies' energies can lie 1000x the normal spread away
+        lo, hi = np.quantile(scores[normal], [0.1, 0.9])
+        span = scores[finite].max() - scores[finite].min()
+        wide = span > 100 * max(hi - lo, 1e-9)
+        if wide:
+            f = np.sign(scores[finite]) * np.log1p(np.abs(scores[finite]))
+            edges = np.linspace(f.min(), f.max(), 51)
+            bins = np.sign(edges) * np.expm1(np.abs(edges))
     for lab, colour, text in ((0, "tab:blue", "normal"), (1, "tab:red", "anomalous")):
         sel = (labels == lab) & finite
         if sel.any():
@@ -237,6 +247,8 @@ def visualize(det, name: str, test, labels, scores, predicted, out_dir: Path, pr
     ax.set_xlabel("masked-template NLL" if det.no_gmm else "energy (-log likelihood)")
     ax.set_ylabel("sequences")
     ax.set_yscale("log")
+    if wide:
+        ax.set_xscale("symlog")
     ax.legend()
     ax.set_title(f"{name}: scores by true label")
     fig.tight_layout()
