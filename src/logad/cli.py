@@ -573,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--output", help=argparse.SUPPRESS)  # the Morpheus inference script's name for --out
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detect)
+    __import__("logad.detectors.crosssystem.mlad_cli", fromlist=["add_parser"]).add_parser(sub)
     return p
 
 

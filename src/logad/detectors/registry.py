@@ -26,6 +26,7 @@ DEEP: dict[str, str] = {
     "logbert": "logad.detectors.deep.logbert:LogBERTDetector",
     "logrobust": "logad.detectors.deep.logrobust:LogRobustDetector",
     "lstm-w2v": "logad.detectors.deep.lstm_w2v:LSTMW2VDetector",
+    "mlad": "logad.detectors.crosssystem.mlad:MLADDetector",
 }
 _TABLE.update(DEEP)
 
