@@ -360,3 +360,23 @@ def test_tune_objective_is_computed_on_sources_only():
     assert s["validation_systems"] == ["src-b"]
     with pytest.raises(InvalidParameterError, match="two source systems"):
         cx.tune_objective(setup.sources[:1], params, holdout="system")
+
+
+def test_saved_model_brings_its_representation(tmp_path):
+    cx.run_transfer(_setup(), {**TINY, "save_dir": str(tmp_path / "m"), "adapt_steps": 4})
+    # only the folder given: encoder, window size, hidden size and adaptation rule come from it
+    later = cx.run_transfer(_setup(), {"model_dir": str(tmp_path / "m"), "n_support": 60, "target_only_steps": 2,
+                                       "source_only_epochs": 1})
+    assert later["threshold"]["adapt_steps"] == 4 and later["details"]["config"]["encoder"] == "hashing"
+    with pytest.raises(InvalidParameterError, match="`pooling` is 'mean'"):
+        cx.run_transfer(_setup(), {"model_dir": str(tmp_path / "m"), "pooling": "mean"})
+
+
+def test_adamw_adaptation_and_its_same_rule_baseline():
+    params = {**TINY, "adapt_optimizer": "adamw", "adapt_steps": 5, "adapt_lr": 1e-3, "target_only_lr": 1e-3}
+    r = cx.run_transfer(_setup(), params)
+    assert r["threshold"]["adapt_optimizer"] == "adamw"
+    # with the same budget, the same-rule target-only baseline IS the AdamW one
+    assert r["baselines"]["target-only"]["metrics"] == r["details"]["extra_baselines"]["target-only-adamw"]["metrics"]
+    with pytest.raises(InvalidParameterError, match="`adapt_optimizer`"):
+        cx.CroSysLogConfig.from_params({"adapt_optimizer": "adam"})
