@@ -301,6 +301,8 @@ def test_bad_parameters():
         cx.CroSysLogConfig.from_params({"hidden": 0})
     with pytest.raises(InvalidParameterError, match="`spt_ratio`"):
         cx.CroSysLogConfig.from_params({"spt_ratio": "0.5,0.1"})
+    with pytest.raises(InvalidParameterError, match="pair"):
+        cx.CroSysLogConfig.from_params({"qry_ratio": "0.5"})
     with pytest.raises(InvalidParameterError, match="`k_spt` must be >= `window_size`"):
         cx.CroSysLogConfig.from_params({"k_spt": 50})
     cfg = cx.CroSysLogConfig.from_params({"hidden": "32", "first_order": "true", "max_lengths": "bgl:12,tb:9",

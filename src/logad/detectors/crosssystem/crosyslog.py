@@ -172,7 +172,10 @@ class CroSysLogConfig:
         if self.max_seconds is not None:
             check_float("max_seconds", self.max_seconds, 0.0, math.inf, low_open=True)
         for name in ("spt_ratio", "qry_ratio", "target_spt_ratio", "target_qry_ratio"):
-            lo, hi = getattr(self, name)
+            pair = getattr(self, name)
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise InvalidParameterError(f"`{name}` must be a (low, high) pair, got {pair!r}")
+            lo, hi = pair
             if not (0.0 <= lo <= hi <= 1.0):
                 raise InvalidParameterError(f"`{name}` must be (low, high) with 0 <= low <= high <= 1, got {(lo, hi)!r}")
         for name, value in self.max_lengths.items():
