@@ -213,7 +213,7 @@ class SentenceEncoder:
             if self._dim is None and len(vecs):
                 self._dim = int(vecs.shape[1])
             for k, v in zip(keys, vecs):
-                self._memory[bytes(k)] = v
+                self._memory[bytes(k).ljust(20, b"\0")] = v  # numpy strips trailing NUL bytes of S20 keys
 
     def _save_shard(self, keys: list[bytes], vectors: np.ndarray) -> None:
         if self.cache_path is None or not keys:
