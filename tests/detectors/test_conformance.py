@@ -23,6 +23,7 @@ TINY = {
     "loganomaly": {"epochs": 6, "hidden": 16, "batch_size": 64},
     "logrobust": {"epochs": 25, "hidden": 16, "batch_size": 16, "lr": 1e-2},
     "lstm-w2v": {"epochs": 3, "hidden": 16, "times": 2, "batch_size": 64},
+    "metalog": {"epochs": 8, "hidden": 16, "layers": 1, "batch_size": 32, "lr": 1e-2},
 }
 
 # one bad value per parameter family, to check refusal in fit
@@ -42,6 +43,7 @@ BAD_PARAMS = {
     "loganomaly": {"top_g": 0},
     "logrobust": {"hidden": 0},
     "lstm-w2v": {"times": 0},
+    "metalog": {"hidden": 0},
 }
 
 

@@ -25,6 +25,7 @@ DEEP: dict[str, str] = {
     "loganomaly": "logad.detectors.deep.loganomaly:LogAnomalyDetector",
     "logbert": "logad.detectors.deep.logbert:LogBERTDetector",
     "logrobust": "logad.detectors.deep.logrobust:LogRobustDetector",
+    "metalog": "logad.detectors.crosssystem.metalog:MetaLogDetector",
 }
 _TABLE.update(DEEP)
 
