@@ -25,6 +25,7 @@ TINY = {
     "lstm-w2v": {"epochs": 8, "hidden": 16, "times": 2, "batch_size": 32, "lr": 1e-2, "patience": 8},
     "mlad": {"encoder": "hashing", "d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "n_components": 2,
              "epochs": 10, "batch_size": 64, "lr": 3e-3},
+    "metalog": {"epochs": 8, "hidden": 16, "layers": 1, "batch_size": 32, "lr": 1e-2},
 }
 
 # one bad value per parameter family, to check refusal in fit
@@ -45,6 +46,7 @@ BAD_PARAMS = {
     "logrobust": {"hidden": 0},
     "lstm-w2v": {"times": 0},
     "mlad": {"alpha": 2.5},
+    "metalog": {"hidden": 0},
 }
 
 

