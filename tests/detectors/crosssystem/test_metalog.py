@@ -105,7 +105,7 @@ def test_rows_hold_each_systems_own_vectors(glove, tmp_path):
 
 
 def test_fitted_model_reads_source_templates_in_their_own_rows(glove, tmp_path):
-    src, tgt = store(), cloud()
+    src = store()
     det = ml.MetaLogDetector(**params(glove, tmp_path, epochs=1))
     det.fit_systems([ml.SystemPart("store", src.sequences, np.array([s.label for s in src.sequences]))], None,
                     templates={"cloud": CLOUD, "store": STORE}, home="cloud")

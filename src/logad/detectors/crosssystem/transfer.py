@@ -30,6 +30,8 @@ METHODS: dict[str, str] = {
     "mlad": "logad.detectors.crosssystem.mlad:run_transfer",
     "crosyslog": "logad.detectors.crosssystem.crosyslog:run_transfer",
 }
+# methods that classify single log entries: their systems are loaded with every line's text and label
+ENTRY_LEVEL = {"crosyslog"}
 
 
 @dataclass

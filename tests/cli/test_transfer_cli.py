@@ -1,0 +1,72 @@
+"""`logad transfer`: the standard cross-system experiment from the command line (tiny MLAD, hashing encoder)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from logad.cli import main
+
+
+def _sessions_folder(folder, prefix: str, seed: int, n_normal: int = 60, n_anom: int = 16):
+    """A session-files dataset (DeepLog layout) of one synthetic system."""
+    rng = random.Random(seed)
+    folder.mkdir()
+    normal = []
+    for i in range(n_normal):
+        body = [1] + [2] * rng.choice((1, 2, 3)) + [3] * rng.choice((1, 2)) + ([4] if rng.random() < 0.5 else [])
+        normal.append(f"n{i}," + " ".join(map(str, body)) + "\n")
+    abnormal = [f"a{i}," + ("1 2 5 6 6" if i % 2 else "1 6 2 2 5 3") + "\n" for i in range(n_anom)]
+    (folder / f"{prefix}_train").write_text("".join(normal[:20]), encoding="utf-8")
+    (folder / f"{prefix}_test_normal").write_text("".join(normal[20:]), encoding="utf-8")
+    (folder / f"{prefix}_test_abnormal").write_text("".join(abnormal), encoding="utf-8")
+    return folder
+
+
+TINY = ["encoder=hashing", "d_model=16", "n_heads=2", "n_layers=1", "d_ff=32", "n_components=2", "epochs=3",
+        "batch_size=32", "alpha=1.0"]
+
+
+def test_transfer_prints_method_beside_both_baselines_and_writes_json(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("entmax")
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    out = tmp_path / "out" / "transfer.json"
+    argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--json", str(out), "--quiet"]
+    for p in TINY:
+        argv += ["--param", p]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for name in ("mlad", "target-only", "source-only"):
+        assert name in printed
+    result = json.loads(out.read_text())
+    assert result["method"] == "mlad" and result["protocol"] == "honest"
+    assert 0.0 <= result["metrics"]["f1"] <= 1.0 and "tp" in result["counts"]
+    assert set(result["baselines"]) >= {"target-only", "source-only"}
+    for base in result["baselines"].values():
+        assert 0.0 <= base["metrics"]["f1"] <= 1.0
+    # scored on the target's whole test part (about 30 % of its 76 sessions)
+    test_part = result["setup"]["target_split"]["test"]
+    assert sum(result["counts"].values()) == test_part["sequences"] and 20 <= test_part["sequences"] <= 24
+    assert result["counts"]["tp"] + result["counts"]["fn"] == test_part["anomalous"]
+    assert result["setup"]["target_labels"]["labelled_anomalies"] >= 1
+
+
+def test_transfer_bad_arguments(tmp_path, capsys):
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    assert main(["transfer", "--method", "metalgo", "--source", f"hdfs-sessions={src}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "0.1"]) == 2
+    assert "metalog" in capsys.readouterr().err  # did you mean
+    assert main(["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "0"]) == 2
+    assert "--target-labels" in capsys.readouterr().err
+    assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "10"]) == 2
+    assert "no log entries" in capsys.readouterr().err
+    assert main(["transfer", "--method", "mlad", "--source", f"hdfs-sessions={tmp_path / 'missing'}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "0.1"]) == 2
+    assert "missing" in capsys.readouterr().err
