@@ -2,7 +2,8 @@
 
     python benchmarks/bench_deep.py [--data-dir ../shared/data] [--only NAME[,NAME]]
 
-- hdfs_sessions, honest protocol (threshold from held-out normal training sessions) and
+- hdfs_sessions, honest protocol (threshold from held-out normal training sessions: their 0.995
+  quantile by default, and the same fitted model at a 1% normal-alarm budget beside it) and
   `--protocol original` (the paper's rule, threshold tuned on test: marked oracle-on-test):
   deeplog, loganomaly, logbert; knn beside them.
 - hdfs_2pct, raw lines -> Drain -> blocks -> chronological 60/10/30: logrobust; knn beside it.
@@ -59,6 +60,22 @@ def run(dataset: str, name: str, split, protocol: str = "honest", templates=None
     print(f"  {dataset} {name} {protocol}: F1 {m['f1']:.4f} FPR {m['fpr']:.5f} train {s['fit']:.1f}s "
           f"({time.perf_counter() - t0:.0f}s in all)", flush=True)
     return row, ev
+
+
+def budget_row(dataset: str, name: str, ev, split, q: float) -> dict:
+    """The same fitted model at another alarm budget: threshold = the `q` quantile of the held-out
+    normal scores (the honest policy's fallback, here with 1 - q of normal sessions flagged)."""
+    from logad.evaluation.metrics import binary_metrics
+    from logad.evaluation.runner import choose_threshold
+
+    det = ev.detector
+    choose_threshold(det, split, "best-f1-validation", fallback_q=q)
+    y = [s.label for s in ev.test]
+    m = binary_metrics(y, ev.scores, ev.scores > det.threshold_)
+    print(f"  {dataset} {name} honest, q={q}: F1 {m['f1']:.4f} FPR {m['fpr']:.5f}", flush=True)
+    return {"dataset": dataset, "detector": name, "protocol": f"honest, {1 - q:.0%} normal-alarm budget",
+            "f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "fpr": m["fpr"], "fit_s": "same model",
+            "rate": "", "target": ""}
 
 
 def localisation(det, seqs, flagged) -> tuple[float, float, int, int]:
@@ -158,7 +175,10 @@ def main() -> int:
     for name in ("deeplog", "loganomaly", "logbert"):
         if use(name):
             for protocol in ("honest", "original"):
-                rows.append(run("hdfs_sessions", name, sessions, protocol, templates_of(data))[0])
+                row, ev = run("hdfs_sessions", name, sessions, protocol, templates_of(data))
+                rows.append(row)
+                if protocol == "honest":  # the default budget is 0.5 %; 1 % shown beside it, same model
+                    rows.append(budget_row("hdfs_sessions", name, ev, sessions, 0.99))
     if use("logrobust"):
         loaded = load_dataset("hdfs", data / "hdfs_2pct")
         split = make_split(loaded, "chronological")

@@ -85,6 +85,7 @@ def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Seq
         model, train_items=samples(fit_seqs), val_items=samples(val_seqs),
         lengths=lambda items: [detector.window] * len(items), loss_of=loss_of, config=config,
         progress=getattr(detector, "progress", SILENT), name=name, on_epoch_end=detector.on_epoch_end,
+        weight_of=lambda items: sum(c for _, _, c in items),
     )
 
 

@@ -71,12 +71,17 @@ class History:
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None) -> list[list[int]]:
-    """Indices grouped into batches of similar length; batch order shuffled when `rng` is given.
+    """Indices grouped into batches of similar length; shuffled when `rng` is given.
 
-    Sorting by length (ties by index, so the result is deterministic) keeps padding small; the
-    shuffle of batch order keeps training stochastic.
+    Sorting by length keeps padding small. With `rng`, items of equal length are shuffled before
+    cutting (else equal-length data, e.g. fixed windows, would meet the same batch mates every
+    epoch) and the batch order is shuffled; without it ties go by index (deterministic evaluation).
     """
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    if rng is None:
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    else:
+        tiebreak = [rng.random() for _ in range(len(lengths))]
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], tiebreak[i]))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if rng is not None:
         rng.shuffle(batches)
@@ -96,6 +101,7 @@ def train(
     optimizer=None,
     on_epoch_start: Callable[[int], None] | None = None,
     on_epoch_end: Callable[[int, float, float], None] | None = None,
+    weight_of: Callable[[list], float] | None = None,
 ) -> History:
     """Train `model` by minimising `loss_of(model, batch_items)`; early-stop on validation loss.
 
@@ -106,6 +112,12 @@ def train(
     `on_epoch_end(epoch, train_loss, val_loss)`, when given, is called after every epoch (before
     the early-stopping decision): the tuner reports intermediate results through it so a
     scheduler can stop a bad trial early. It must not change the model.
+
+    `weight_of(batch_items)`, for weighted samples (e.g. unique sequences with their counts, where
+    `loss_of` returns the batch's weighted mean): the total weight of a batch. Each batch's loss is
+    then scaled by its weight over the epoch's mean batch weight, so an epoch follows the gradient
+    of the weighted mean over ALL samples (a batch of rare samples no longer counts as much as a
+    batch of frequent ones), and the reported losses are exact weighted means.
     """
     t = torch()
     config.validate()
@@ -124,19 +136,24 @@ def train(
             if on_epoch_start is not None:
                 on_epoch_start(epoch)
             model.train()
-            total, count = 0.0, 0
-            for batch in length_batches(train_lengths, config.batch_size, rng):
-                items = [train_items[i] for i in batch]
+            total, count = 0.0, 0.0
+            batches = [[train_items[i] for i in b] for b in length_batches(train_lengths, config.batch_size, rng)]
+            sizes = [float(weight_of(b)) if weight_of else float(len(b)) for b in batches]
+            mean_size = sum(sizes) / max(len(sizes), 1)
+            for items, size in zip(batches, sizes):
                 opt.zero_grad()
                 loss = loss_of(model, items)
-                loss.backward()
+                (loss * (size / mean_size) if weight_of and mean_size > 0 else loss).backward()
                 if config.grad_clip:
                     t.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                 opt.step()
-                total += float(loss.detach()) * len(items)
-                count += len(items)
+                total += float(loss.detach()) * size
+                count += size
             train_loss = total / max(count, 1)
-            val_loss = _evaluate(model, val_items, val_lengths, loss_of, config.batch_size) if val_lengths else train_loss
+            val_loss = (
+                _evaluate(model, val_items, val_lengths, loss_of, config.batch_size, weight_of)
+                if val_lengths else train_loss
+            )
             hist.train_loss.append(train_loss)
             hist.val_loss.append(val_loss)
             progress.stage(f"{name} epoch {epoch}: train loss {train_loss:.4f}, validation loss {val_loss:.4f}")
@@ -162,13 +179,14 @@ def train(
     return hist
 
 
-def _evaluate(model, items, item_lengths, loss_of, batch_size) -> float:
+def _evaluate(model, items, item_lengths, loss_of, batch_size, weight_of=None) -> float:
     t = torch()
     model.eval()
-    total, count = 0.0, 0
+    total, count = 0.0, 0.0
     with t.no_grad():
         for batch in length_batches(item_lengths, batch_size, None):
             chunk = [items[i] for i in batch]
-            total += float(loss_of(model, chunk)) * len(chunk)
-            count += len(chunk)
-    return total / max(count, 1)
+            size = float(weight_of(chunk)) if weight_of else float(len(chunk))
+            total += float(loss_of(model, chunk)) * size
+            count += size
+    return total / count if count > 0 else 0.0

@@ -304,7 +304,7 @@ class LogBERTDetector(DeepDetector):
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda items: [len(it[0]) for it in items], loss_of=loss_of, config=config,
             progress=getattr(self, "progress", SILENT), name="logbert", on_epoch_start=on_epoch_start,
-            on_epoch_end=self.on_epoch_end,
+            on_epoch_end=self.on_epoch_end, weight_of=lambda items: sum(c for _, c, _ in items),
         )
         self._update_center(centre_items)  # with the final (best) weights
         self.model_.eval()

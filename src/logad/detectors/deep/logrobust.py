@@ -182,13 +182,9 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         t.manual_seed(self.seed)
         self.model_ = self._build_model()
         class_w = t.tensor(cw, dtype=t.float32)
-        cache: dict = {}
 
         def loss_of(model, batch):
-            key = id(batch[0]), len(batch), id(batch[-1])
-            if key not in cache:  # inputs of a batch are fixed: build them once
-                cache[key] = self._tensor([k for k, _, _ in batch])
-            x, lengths = cache[key]
+            x, lengths = self._tensor([k for k, _, _ in batch])
             target = t.tensor([lab for _, lab, _ in batch], dtype=t.long)
             weight = t.tensor([c for _, _, c in batch], dtype=t.float32) * class_w[target]
             per_item = t.nn.functional.cross_entropy(model(x, lengths), target, reduction="none")
@@ -202,6 +198,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
             progress=getattr(self, "progress", SILENT), name="logrobust", on_epoch_end=self.on_epoch_end,
+            weight_of=lambda batch: sum(c * cw[lab] for _, lab, c in batch),
         )
 
     # -- scoring ----------------------------------------------------------------------------------

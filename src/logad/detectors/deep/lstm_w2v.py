@@ -287,7 +287,7 @@ class LSTMW2VDetector(DeepDetector):
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
             progress=getattr(self, "progress", SILENT), name="lstm-w2v", optimizer=opt,
-            on_epoch_end=self.on_epoch_end,
+            on_epoch_end=self.on_epoch_end, weight_of=lambda items: sum(c for _, _, c in items),
         )
 
     def _learn_transitions(self, windows: list[list[int]]) -> None:
