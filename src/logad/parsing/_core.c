@@ -1,0 +1,291 @@
+/* Compiled core of logad's parser: the drain3.ini masking rules and the default parser's tokeniser.
+ *
+ * Same output as the pure-Python reference in _scan.py (tested on real and random lines). Works on
+ * ASCII text only: for any other text both functions return None and the caller uses the Python
+ * reference, so results never depend on whether this module was built.
+ * Linear time: each rule is a scanner that finds the match Python's backtracking engine would pick
+ * (see _scan.py for the reasoning per rule), so no line can make it backtrack exponentially.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+typedef struct {
+    char *p;
+    Py_ssize_t n, cap;
+} buf_t;
+
+static int buf_reserve(buf_t *b, Py_ssize_t extra) {
+    if (b->n + extra <= b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + extra) cap *= 2;
+    char *q = PyMem_Realloc(b->p, (size_t)cap);
+    if (!q) { PyErr_NoMemory(); return -1; }
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_add(buf_t *b, const char *s, Py_ssize_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    memcpy(b->p + b->n, s, (size_t)n);
+    b->n += n;
+    return 0;
+}
+
+static inline int is_alnum(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline int is_dig(char c) { return c >= '0' && c <= '9'; }
+static inline int is_lhex(char c) { return is_dig(c) || (c >= 'a' && c <= 'f'); }
+static inline int is_uhex(char c) { return is_dig(c) || (c >= 'A' && c <= 'F'); }
+static inline int is_hex(char c) { return is_lhex(c) || (c >= 'A' && c <= 'F'); }
+
+/* right boundary: end of text or a non-alphanumeric character */
+static inline int la(const char *s, Py_ssize_t n, Py_ssize_t e) { return e >= n || !is_alnum(s[e]); }
+/* left boundary */
+static inline int lb(const char *s, Py_ssize_t p) { return p == 0 || !is_alnum(s[p - 1]); }
+
+static Py_ssize_t run(const char *s, Py_ssize_t n, Py_ssize_t pos, int (*f)(char)) {
+    Py_ssize_t i = pos;
+    while (i < n && f(s[i])) i++;
+    return i - pos;
+}
+static int f_lhex(char c) { return is_lhex(c); }
+static int f_uhex(char c) { return is_uhex(c); }
+static int f_hex(char c) { return is_hex(c); }
+static int f_dig(char c) { return is_dig(c); }
+
+/* each matcher returns the end of the match starting at p, or -1 */
+static Py_ssize_t m_id(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!lb(s, p) || !is_lhex(s[p])) return -1;
+    Py_ssize_t pos = p, c = 0, k;
+    for (;;) {
+        k = run(s, n, pos, f_lhex);
+        if (k >= 2 && pos + k < n && s[pos + k] == ':') { c++; pos += k + 1; }
+        else break;
+    }
+    k = run(s, n, pos, f_lhex);
+    if (c >= 3 && k >= 2 && la(s, n, pos + k)) return pos + k;
+    if (c >= 4) return pos - 1;
+    return -1;
+}
+
+static Py_ssize_t m_ip(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!lb(s, p) || !is_dig(s[p])) return -1;
+    Py_ssize_t pos = p, k;
+    for (int g = 0; g < 3; g++) {
+        k = run(s, n, pos, f_dig);
+        if (k < 1 || k > 3 || pos + k >= n || s[pos + k] != '.') return -1;
+        pos += k + 1;
+    }
+    k = run(s, n, pos, f_dig);
+    if (k >= 1 && k <= 3 && la(s, n, pos + k)) return pos + k;
+    return -1; /* ASCII: a shorter take is followed by a digit */
+}
+
+static Py_ssize_t m_seq(const char *s, Py_ssize_t n, Py_ssize_t p, int (*f)(char), Py_ssize_t size, int exact,
+                        Py_ssize_t need) {
+    if (!lb(s, p)) return -1;
+    /* walk the runs separated by single spaces; `inner` = the deepest run end with enough chunks
+       that is followed by another run (a space follows it: always a boundary) */
+    Py_ssize_t pos = p, chunks = 0, end = -1, inner = -1, pending = -1, k;
+    for (;;) {
+        k = run(s, n, pos, f);
+        if (k < size || (exact && k % size)) break;
+        if (pending >= 0) inner = pending;
+        chunks += k / size;
+        pos += k;
+        end = pos;
+        pending = -1;
+        if (pos < n && s[pos] == ' ') {
+            if (chunks >= need) pending = pos;
+            pos += 1;
+        } else {
+            break;
+        }
+    }
+    if (end < 0) return -1;
+    if (chunks >= need) { /* the last run: after its trailing space, or at its end */
+        if (end < n && s[end] == ' ' && la(s, n, end + 1)) return end + 1;
+        if (la(s, n, end)) return end;
+    }
+    return inner;
+}
+
+static Py_ssize_t m_seq1(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    return is_lhex(s[p]) ? m_seq(s, n, p, f_lhex, 6, 0, 3) : -1;
+}
+static Py_ssize_t m_seq2(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    return is_uhex(s[p]) ? m_seq(s, n, p, f_uhex, 4, 1, 4) : -1;
+}
+
+static Py_ssize_t m_hex(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (s[p] != '0' || p + 1 >= n || s[p + 1] != 'x' || !lb(s, p)) return -1;
+    Py_ssize_t k = run(s, n, p + 2, f_hex);
+    return (k && la(s, n, p + 2 + k)) ? p + 2 + k : -1;
+}
+
+static Py_ssize_t m_num(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!lb(s, p)) return -1;
+    Py_ssize_t q = p;
+    if (s[p] == '-' || s[p] == '+') q = p + 1;
+    Py_ssize_t k = run(s, n, q, f_dig);
+    return (k && la(s, n, q + k)) ? q + k : -1;
+}
+
+static Py_ssize_t m_cmd(const char *s, Py_ssize_t n, Py_ssize_t p) {
+    static const char lit[] = "executed cmd ";
+    if (s[p] != '"' || p < 13 || memcmp(s + p - 13, lit, 13) != 0) return -1;
+    for (Py_ssize_t q = p + 1; q < n; q++) {
+        if (s[q] == '\n') return -1;
+        if (s[q] == '"' && q >= p + 2) return q + 1;
+    }
+    return -1;
+}
+
+typedef Py_ssize_t (*matcher_t)(const char *, Py_ssize_t, Py_ssize_t);
+static const matcher_t MATCHERS[7] = {m_id, m_ip, m_seq1, m_seq2, m_hex, m_num, m_cmd};
+/* a cheap test of the first character, to skip positions quickly */
+static inline int may_start(int rule, char c) {
+    switch (rule) {
+    case 0: case 2: return is_lhex(c);
+    case 1: return is_dig(c);
+    case 3: return is_uhex(c);
+    case 4: return c == '0';
+    case 5: return is_dig(c) || c == '-' || c == '+';
+    default: return c == '"';
+    }
+}
+
+static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out) {
+    matcher_t m = MATCHERS[rule];
+    Py_ssize_t last = 0, p = 0;
+    out->n = 0;
+    while (p < n) {
+        if (may_start(rule, s[p])) {
+            Py_ssize_t e = m(s, n, p);
+            if (e > p) {
+                if (buf_add(out, s + last, p - last) < 0 || buf_add(out, repl, rn) < 0) return -1;
+                last = p = e;
+                continue;
+            }
+        }
+        p++;
+    }
+    return buf_add(out, s + last, n - last);
+}
+
+/* mask_drain3(text, replacements) -> str | None */
+static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
+    PyObject *text, *repls;
+    if (!PyArg_ParseTuple(args, "UO!", &text, &PyTuple_Type, &repls)) return NULL;
+    if (PyTuple_GET_SIZE(repls) != 7) {
+        PyErr_SetString(PyExc_ValueError, "replacements must hold 7 strings");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
+    const char *r[7];
+    Py_ssize_t rn[7];
+    for (int i = 0; i < 7; i++) {
+        PyObject *o = PyTuple_GET_ITEM(repls, i);
+        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o)) Py_RETURN_NONE;
+        r[i] = (const char *)PyUnicode_DATA(o);
+        rn[i] = PyUnicode_GET_LENGTH(o);
+    }
+    const char *s = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    buf_t a = {0}, b = {0};
+    buf_t *in = NULL, *out = &a;
+    int changed = 0;
+    for (int i = 0; i < 7; i++) {
+        const char *cs = in ? in->p : s;
+        Py_ssize_t cn = in ? in->n : n;
+        if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) goto fail;
+        changed = 1;
+        in = out;
+        out = (out == &a) ? &b : &a;
+    }
+    PyObject *res = changed ? PyUnicode_FromStringAndSize(in->p ? in->p : "", in->n) : (Py_INCREF(text), text);
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
+    return res;
+fail:
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
+    return NULL;
+}
+
+/* Python's str.split() whitespace, ASCII part */
+static inline int is_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
+
+/* skeleton_key(text, split_after, wildcard, placeholders) -> str | None */
+static PyObject *py_skeleton_key(PyObject *self, PyObject *args) {
+    PyObject *text, *split, *wild, *phs;
+    if (!PyArg_ParseTuple(args, "UUUO!", &text, &split, &wild, &PyTuple_Type, &phs)) return NULL;
+    if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(split) || !PyUnicode_IS_ASCII(wild)) Py_RETURN_NONE;
+    Py_ssize_t nph = PyTuple_GET_SIZE(phs);
+    for (Py_ssize_t i = 0; i < nph; i++) {
+        PyObject *o = PyTuple_GET_ITEM(phs, i);
+        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o) || PyUnicode_GET_LENGTH(o) == 0) Py_RETURN_NONE;
+    }
+    const char *s = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const char *sp = (const char *)PyUnicode_DATA(split);
+    Py_ssize_t nsp = PyUnicode_GET_LENGTH(split);
+    const char *w = (const char *)PyUnicode_DATA(wild);
+    Py_ssize_t nw = PyUnicode_GET_LENGTH(wild);
+    int splits[128] = {0};
+    for (Py_ssize_t i = 0; i < nsp; i++) splits[(unsigned char)sp[i]] = 1;
+    /* 1. a space after each split character */
+    buf_t t = {0}, out = {0};
+    if (buf_reserve(&t, n + 1) < 0) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (buf_reserve(&t, 2) < 0) goto fail;
+        t.p[t.n++] = s[i];
+        if (splits[(unsigned char)s[i]]) t.p[t.n++] = ' ';
+    }
+    /* 2. tokens; a token with a digit or a placeholder becomes the wildcard */
+    if (buf_reserve(&out, t.n + 1) < 0) goto fail;
+    Py_ssize_t i = 0;
+    int first = 1;
+    while (i < t.n) {
+        while (i < t.n && is_space(t.p[i])) i++;
+        if (i >= t.n) break;
+        Py_ssize_t st = i;
+        int dig = 0;
+        while (i < t.n && !is_space(t.p[i])) { dig |= is_dig(t.p[i]); i++; }
+        Py_ssize_t len = i - st;
+        int var = dig;
+        for (Py_ssize_t k = 0; !var && k < nph; k++) {
+            PyObject *o = PyTuple_GET_ITEM(phs, k);
+            Py_ssize_t pl = PyUnicode_GET_LENGTH(o);
+            const char *pp = (const char *)PyUnicode_DATA(o);
+            for (Py_ssize_t j = st; j + pl <= i; j++)
+                if (t.p[j] == pp[0] && memcmp(t.p + j, pp, (size_t)pl) == 0) { var = 1; break; }
+        }
+        if (!first && buf_add(&out, " ", 1) < 0) goto fail;
+        first = 0;
+        if (var ? buf_add(&out, w, nw) : buf_add(&out, t.p + st, len)) goto fail;
+    }
+    PyObject *res = PyUnicode_FromStringAndSize(out.p ? out.p : "", out.n);
+    PyMem_Free(t.p);
+    PyMem_Free(out.p);
+    return res;
+fail:
+    PyMem_Free(t.p);
+    PyMem_Free(out.p);
+    return NULL;
+}
+
+static PyMethodDef METHODS[] = {
+    {"mask_drain3", py_mask_drain3, METH_VARARGS, "Apply the 7 drain3.ini masking rules in order (ASCII text; None otherwise)."},
+    {"skeleton_key", py_skeleton_key, METH_VARARGS, "Tokenise a masked line for the default parser (ASCII text; None otherwise)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad's parser.", -1, METHODS};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&MODULE); }
