@@ -175,6 +175,10 @@ class SkeletonParser:
             self._setup()
         return {tid: t.text for tid, t in sorted(self._templates.items())}
 
+    def templates_text(self, template_id: int) -> str:
+        """The current template text of an id (the survivor's for an absorbed id)."""
+        return self._templates[self.resolve(template_id)].text
+
     def resolve(self, template_id: int) -> int:
         """The live id an id stands for now (itself unless it was merged into another)."""
         if not self._ready:
