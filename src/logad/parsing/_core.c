@@ -176,44 +176,47 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
     return buf_add(out, s + last, n - last);
 }
 
-/* mask_drain3(text, replacements) -> str | None */
-static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
-    PyObject *text, *repls;
-    if (!PyArg_ParseTuple(args, "UO!", &text, &PyTuple_Type, &repls)) return NULL;
-    if (PyTuple_GET_SIZE(repls) != 7) {
-        PyErr_SetString(PyExc_ValueError, "replacements must hold 7 strings");
-        return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
-    const char *r[7];
-    Py_ssize_t rn[7];
-    for (int i = 0; i < 7; i++) {
-        PyObject *o = PyTuple_GET_ITEM(repls, i);
-        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o)) Py_RETURN_NONE;
-        r[i] = (const char *)PyUnicode_DATA(o);
-        rn[i] = PyUnicode_GET_LENGTH(o);
-    }
-    const char *s = (const char *)PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    buf_t a = {0}, b = {0};
-    buf_t *in = NULL, *out = &a;
-    int changed = 0;
+/* the 7 rules in order on s[0:n]; the result is in *res (a or b) */
+static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b, buf_t **res) {
+    buf_t *in = NULL, *out = a;
     for (int i = 0; i < 7; i++) {
         const char *cs = in ? in->p : s;
         Py_ssize_t cn = in ? in->n : n;
-        if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) goto fail;
-        changed = 1;
+        if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) return -1;
         in = out;
-        out = (out == &a) ? &b : &a;
+        out = (out == a) ? b : a;
     }
-    PyObject *res = changed ? PyUnicode_FromStringAndSize(in->p ? in->p : "", in->n) : (Py_INCREF(text), text);
+    *res = in;
+    return 0;
+}
+
+/* replacement texts from a tuple of 7 ASCII strings; 0 = not usable (caller returns None) */
+static int get_repls(PyObject *repls, const char **r, Py_ssize_t *rn) {
+    if (PyTuple_GET_SIZE(repls) != 7) return 0;
+    for (int i = 0; i < 7; i++) {
+        PyObject *o = PyTuple_GET_ITEM(repls, i);
+        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o)) return 0;
+        r[i] = (const char *)PyUnicode_DATA(o);
+        rn[i] = PyUnicode_GET_LENGTH(o);
+    }
+    return 1;
+}
+
+/* mask_drain3(text, replacements) -> str | None */
+static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text, *repls;
+    if (!PyArg_ParseTuple(args, "UO!", &text, &PyTuple_Type, &repls)) return NULL;
+    const char *r[7];
+    Py_ssize_t rn[7];
+    if (!PyUnicode_IS_ASCII(text) || !get_repls(repls, r, rn)) Py_RETURN_NONE;
+    buf_t a = {0}, b = {0}, *res = NULL;
+    PyObject *out = NULL;
+    if (mask_buf((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), r, rn, &a, &b, &res) == 0)
+        out = PyUnicode_FromStringAndSize(res->p ? res->p : "", res->n);
     PyMem_Free(a.p);
     PyMem_Free(b.p);
-    return res;
-fail:
-    PyMem_Free(a.p);
-    PyMem_Free(b.p);
-    return NULL;
+    return out;
 }
 
 /* Python's str.split() whitespace, ASCII part */
@@ -221,71 +224,131 @@ static inline int is_space(char c) {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
 }
 
-/* skeleton_key(text, split_after, wildcard, placeholders) -> str | None */
-static PyObject *py_skeleton_key(PyObject *self, PyObject *args) {
-    PyObject *text, *split, *wild, *phs;
-    if (!PyArg_ParseTuple(args, "UUUO!", &text, &split, &wild, &PyTuple_Type, &phs)) return NULL;
-    if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(split) || !PyUnicode_IS_ASCII(wild)) Py_RETURN_NONE;
-    Py_ssize_t nph = PyTuple_GET_SIZE(phs);
-    for (Py_ssize_t i = 0; i < nph; i++) {
+typedef struct {
+    int splits[128];
+    const char *w;
+    Py_ssize_t nw;
+    PyObject *phs;
+} keycfg_t;
+
+/* 0 = usable; 1 = not ASCII (caller returns None) */
+static int keycfg(PyObject *split, PyObject *wild, PyObject *phs, keycfg_t *k) {
+    if (!PyUnicode_IS_ASCII(split) || !PyUnicode_IS_ASCII(wild)) return 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(phs); i++) {
         PyObject *o = PyTuple_GET_ITEM(phs, i);
-        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o) || PyUnicode_GET_LENGTH(o) == 0) Py_RETURN_NONE;
+        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o) || PyUnicode_GET_LENGTH(o) == 0) return 1;
     }
-    const char *s = (const char *)PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    memset(k->splits, 0, sizeof(k->splits));
     const char *sp = (const char *)PyUnicode_DATA(split);
-    Py_ssize_t nsp = PyUnicode_GET_LENGTH(split);
-    const char *w = (const char *)PyUnicode_DATA(wild);
-    Py_ssize_t nw = PyUnicode_GET_LENGTH(wild);
-    int splits[128] = {0};
-    for (Py_ssize_t i = 0; i < nsp; i++) splits[(unsigned char)sp[i]] = 1;
-    /* 1. a space after each split character */
-    buf_t t = {0}, out = {0};
-    if (buf_reserve(&t, n + 1) < 0) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (buf_reserve(&t, 2) < 0) goto fail;
-        t.p[t.n++] = s[i];
-        if (splits[(unsigned char)s[i]]) t.p[t.n++] = ' ';
-    }
-    /* 2. tokens; a token with a digit or a placeholder becomes the wildcard */
-    if (buf_reserve(&out, t.n + 1) < 0) goto fail;
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(split); i++) k->splits[(unsigned char)sp[i]] = 1;
+    k->w = (const char *)PyUnicode_DATA(wild);
+    k->nw = PyUnicode_GET_LENGTH(wild);
+    k->phs = phs;
+    return 0;
+}
+
+/* tokens of s[0:n] (a space after each split character), variables as the wildcard */
+static PyObject *key_of(const char *s, Py_ssize_t n, const keycfg_t *k, buf_t *out) {
+    Py_ssize_t nph = PyTuple_GET_SIZE(k->phs);
+    out->n = 0;
+    if (buf_reserve(out, n + 1) < 0) return NULL;
     Py_ssize_t i = 0;
     int first = 1;
-    while (i < t.n) {
-        while (i < t.n && is_space(t.p[i])) i++;
-        if (i >= t.n) break;
+    while (i < n) {
+        while (i < n && is_space(s[i])) i++;
+        if (i >= n) break;
+        /* a token ends at a space, or right after a split character */
         Py_ssize_t st = i;
         int dig = 0;
-        while (i < t.n && !is_space(t.p[i])) { dig |= is_dig(t.p[i]); i++; }
-        Py_ssize_t len = i - st;
+        while (i < n && !is_space(s[i])) {
+            dig |= is_dig(s[i]);
+            i++;
+            if (k->splits[(unsigned char)s[i - 1]]) break;
+        }
         int var = dig;
-        for (Py_ssize_t k = 0; !var && k < nph; k++) {
-            PyObject *o = PyTuple_GET_ITEM(phs, k);
+        for (Py_ssize_t q = 0; !var && q < nph; q++) {
+            PyObject *o = PyTuple_GET_ITEM(k->phs, q);
             Py_ssize_t pl = PyUnicode_GET_LENGTH(o);
             const char *pp = (const char *)PyUnicode_DATA(o);
             for (Py_ssize_t j = st; j + pl <= i; j++)
-                if (t.p[j] == pp[0] && memcmp(t.p + j, pp, (size_t)pl) == 0) { var = 1; break; }
+                if (s[j] == pp[0] && memcmp(s + j, pp, (size_t)pl) == 0) { var = 1; break; }
         }
-        if (!first && buf_add(&out, " ", 1) < 0) goto fail;
+        if (!first && buf_add(out, " ", 1) < 0) return NULL;
         first = 0;
-        if (var ? buf_add(&out, w, nw) : buf_add(&out, t.p + st, len)) goto fail;
+        if (var ? buf_add(out, k->w, k->nw) : buf_add(out, s + st, i - st)) return NULL;
     }
-    PyObject *res = PyUnicode_FromStringAndSize(out.p ? out.p : "", out.n);
-    PyMem_Free(t.p);
+    return PyUnicode_FromStringAndSize(out->p ? out->p : "", out->n);
+}
+
+/* skeleton_key(text, split_after, wildcard, placeholders) -> str | None */
+static PyObject *py_skeleton_key(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text, *split, *wild, *phs;
+    if (!PyArg_ParseTuple(args, "UUUO!", &text, &split, &wild, &PyTuple_Type, &phs)) return NULL;
+    keycfg_t k;
+    if (!PyUnicode_IS_ASCII(text) || keycfg(split, wild, phs, &k)) Py_RETURN_NONE;
+    buf_t out = {0};
+    PyObject *res = key_of((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), &k, &out);
+    PyMem_Free(out.p);
+    return res;
+}
+
+/* keys(lines, replacements or None, split_after, wildcard, placeholders, max_chars) -> list
+   Per line: the drain3.ini masking (when replacements are given) then the key; None for a line
+   that is not ASCII or longer than max_chars (the caller handles those in Python). */
+static PyObject *py_keys(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *lines, *repls, *split, *wild, *phs;
+    Py_ssize_t maxc;
+    if (!PyArg_ParseTuple(args, "O!OUUO!n", &PyList_Type, &lines, &repls, &split, &wild, &PyTuple_Type, &phs, &maxc))
+        return NULL;
+    const char *r[7];
+    Py_ssize_t rn[7];
+    int masked = repls != Py_None;
+    keycfg_t k;
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    PyObject *res = PyList_New(n);
+    if (!res) return NULL;
+    int usable = !keycfg(split, wild, phs, &k) && (!masked || (PyTuple_Check(repls) && get_repls(repls, r, rn)));
+    buf_t a = {0}, b = {0}, out = {0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i), *key;
+        if (!usable || !PyUnicode_Check(line) || !PyUnicode_IS_ASCII(line) || PyUnicode_GET_LENGTH(line) > maxc) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(res, i, Py_None);
+            continue;
+        }
+        const char *s = (const char *)PyUnicode_DATA(line);
+        Py_ssize_t sn = PyUnicode_GET_LENGTH(line);
+        if (masked) {
+            buf_t *m;
+            if (mask_buf(s, sn, r, rn, &a, &b, &m) < 0) goto fail;
+            key = key_of(m->p ? m->p : "", m->n, &k, &out);
+        } else {
+            key = key_of(s, sn, &k, &out);
+        }
+        if (!key) goto fail;
+        PyList_SET_ITEM(res, i, key);
+    }
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
     PyMem_Free(out.p);
     return res;
 fail:
-    PyMem_Free(t.p);
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
     PyMem_Free(out.p);
+    Py_DECREF(res);
     return NULL;
 }
 
 static PyMethodDef METHODS[] = {
     {"mask_drain3", py_mask_drain3, METH_VARARGS, "Apply the 7 drain3.ini masking rules in order (ASCII text; None otherwise)."},
     {"skeleton_key", py_skeleton_key, METH_VARARGS, "Tokenise a masked line for the default parser (ASCII text; None otherwise)."},
+    {"keys", py_keys, METH_VARARGS, "Keys of many lines: drain3.ini masking (optional) and tokenising; None where Python must do it."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad's parser.", -1, METHODS};
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad's parser.", -1, METHODS, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&MODULE); }

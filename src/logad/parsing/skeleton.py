@@ -30,6 +30,7 @@ template, the raw tokens under the template's ``<*>`` are the parameters, else t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -51,6 +52,19 @@ log = logging.getLogger(__name__)
 WILDCARD = "<*>"
 STATE_FORMAT = "logad-skeleton"
 STATE_VERSION = 1
+
+
+def _blocks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    if isinstance(items, list):
+        for i in range(0, len(items), size):
+            yield items[i:i + size]
+        return
+    it = iter(items)
+    while True:
+        block = list(itertools.islice(it, size))
+        if not block:
+            return
+        yield block
 
 
 class _Template:
@@ -150,12 +164,28 @@ class SkeletonParser:
         return k
 
     def keys(self, contents: Iterable[str]) -> list[str]:
-        """Keys of many lines (what worker processes compute; a pure function of the settings)."""
+        """Keys of many lines (what worker processes compute; a pure function of the settings).
+        The compiled core does whole blocks; lines it leaves (not ASCII, too long) go through the
+        Python reference, which gives the same keys."""
         if not self._ready:
             self._setup()
+        lines = contents if isinstance(contents, list) else list(contents)
         cut = self.max_line_chars
-        k = self._key
-        return [k(c if len(c) <= cut else c[:cut]) for c in contents]
+        out: list | None = None
+        if _core is not None:
+            m = self._masker
+            if m._drain3 is not None and not self._remove:  # masking and tokenising in one C call
+                out = _core.keys(lines, m._drain3, self.split_after, WILDCARD, self._placeholders, cut)
+            elif not self._remove:  # Python regexes mask, C tokenises
+                masked = [m(c) if len(c) <= cut else c for c in lines] if m.rules else lines
+                out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
+        if out is None:
+            return [self._key(c if len(c) <= cut else c[:cut]) for c in lines]
+        for i, k in enumerate(out):
+            if k is None:
+                c = lines[i]
+                out[i] = self._key(c if len(c) <= cut else c[:cut])
+        return out
 
     # ------------------------------------------------------------------ public API
     @property
@@ -218,19 +248,15 @@ class SkeletonParser:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
         if workers == 1:
-            return self.learn_keys(self._iter_keys(contents))
+            ids: list[int] = []
+            cut = self.max_line_chars
+            for block in _blocks(contents, chunk_size):
+                self.stats["oversized"] += sum(1 for c in block if len(c) > cut)
+                ids += self.learn_keys(self.keys(block))
+            return ids
         from logad.parsing.parallel import parallel_keys
 
         return self.learn_keys(parallel_keys(self, contents, workers=workers, chunk_size=chunk_size))
-
-    def _iter_keys(self, contents: Iterable[str]) -> Iterator[str]:
-        cut = self.max_line_chars
-        k = self._key
-        for c in contents:
-            if len(c) > cut:
-                self.stats["oversized"] += 1
-                c = c[:cut]
-            yield k(c)
 
     def learn_keys(self, keys: Iterable[str]) -> list[int]:
         """Place precomputed keys (from `keys`, possibly computed elsewhere) in order."""
