@@ -179,9 +179,21 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
 /* the 7 rules in order on s[0:n]; the result is in *res (a or b) */
 static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b, buf_t **res) {
     buf_t *in = NULL, *out = a;
+    /* a character every match of the rule contains (ID ':', IP '.', HEX 'x', CMD '"'): when the
+       text lacks it the rule cannot match and its pass is skipped */
+    static const char need[7] = {':', '.', 0, 0, 'x', 0, '"'};
     for (int i = 0; i < 7; i++) {
         const char *cs = in ? in->p : s;
         Py_ssize_t cn = in ? in->n : n;
+        if (need[i] && !memchr(cs, need[i], (size_t)cn)) {
+            if (!in) { /* keep a copy so the result always lives in a or b */
+                out->n = 0;
+                if (buf_add(out, cs, cn) < 0) return -1;
+                in = out;
+                out = (out == a) ? b : a;
+            }
+            continue;
+        }
         if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) return -1;
         in = out;
         out = (out == a) ? b : a;
