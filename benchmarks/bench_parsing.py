@@ -121,7 +121,7 @@ def accuracy(data_dir: Path, out: list[str]) -> dict:
         target = 0.90 if corrected else 0.95
         verdict = "PASS" if avg[0] >= target else "FAIL"
         out += ["", f"- logad average GA {avg[0]:.4f} (target >= {target}) {verdict}; as returned by `add` "
-                f"{avg[1]:.4f}; Drain3 LogPAI settings {avg[6]:.4f}, drain3.ini {avg[10]:.4f}", ""]
+                f"{avg[1]:.4f}; Drain3 LogPAI settings {avg[5]:.4f}, drain3.ini {avg[9]:.4f}", ""]
         summary[label] = avg
     return summary
 
