@@ -60,7 +60,7 @@ class TrainedModel:
     @classmethod
     def load(cls, directory: str | Path) -> TrainedModel:
         from logad.detectors.registry import detector_class
-        from logad.parsing.drain import DrainParser
+        from logad.parsing.state import load_parser
 
         directory = Path(directory)
         meta_path = directory / "model.json"
@@ -83,7 +83,7 @@ class TrainedModel:
                 raise InputError(f"{directory}: event_ids.json is missing or corrupt ({exc})") from exc
             return cls("structured", meta["grouping"], detector, None, float(meta["threshold"]), meta["threshold_info"],
                        {str(k): int(v) for k, v in event_ids.items()})
-        parser = DrainParser.load(directory / "parser.json")
+        parser = load_parser(directory / "parser.json")
         return cls(meta["format"], meta["grouping"], detector, parser, float(meta["threshold"]), meta["threshold_info"])
 
     def _grouping(self):

@@ -23,3 +23,13 @@ def test_template_f1():
     assert template_f1(["A", "A", "B"], [1, 1, 2]) == 1.0
     assert template_f1(["A", "A", "B"], [1, 2, 3]) == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
     assert template_f1(["A", "B"], [1, 1]) == 0.0
+
+
+def test_template_accuracy_f1_needs_group_and_text():
+    from logad.parsing.accuracy import template_accuracy_f1
+
+    truth, ttext = ["A", "A", "B"], ["x <*>", "x <*>", "y"]
+    assert template_accuracy_f1(truth, ttext, [1, 1, 2], ["x <*>", "x <*>", "y"]) == 1.0
+    # right groups, one wrong text: 1 of 2 templates correct
+    assert template_accuracy_f1(truth, ttext, [1, 1, 2], ["x 1", "x 1", "y"]) == pytest.approx(0.5)
+    assert template_accuracy_f1(truth, ttext, [1, 2, 3], ["x <*>", "x <*>", "z"]) == 0.0

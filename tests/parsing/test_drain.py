@@ -20,7 +20,7 @@ HDFS = [
 
 
 def test_golden_hdfs_templates():
-    p = parser_for("hdfs")
+    p = parser_for("hdfs", "drain")
     ids = [p.add(line).template_id for line in HDFS]
     assert ids[0] == ids[1] and ids[3] == ids[4] and len(set(ids)) == 3
     t = p.templates
@@ -49,7 +49,7 @@ def test_ids_are_stable_and_change_is_typed():
 
 
 def test_match_is_read_only():
-    p = parser_for("hdfs")
+    p = parser_for("hdfs", "drain")
     for line in HDFS[:3]:
         p.add(line)
     before = json.dumps(p.to_dict(), sort_keys=True)
@@ -60,7 +60,7 @@ def test_match_is_read_only():
 
 
 def test_save_load_keeps_ids(tmp_path):
-    p = parser_for("hdfs")
+    p = parser_for("hdfs", "drain")
     for line in HDFS[:3]:
         p.add(line)
     path = tmp_path / "state.json"
@@ -98,7 +98,7 @@ def test_bad_parameters():
 
 
 def test_parameters_of_a_line():
-    p = parser_for("hdfs")
+    p = parser_for("hdfs", "drain")
     parsed = p.add(HDFS[0])
     p.add(HDFS[1])
     assert p.parameters(HDFS[1], parsed.template_id) == ("0", "blk_-6952295868487656571")
@@ -120,7 +120,7 @@ BGL = [
 
 
 def test_golden_bgl_templates_with_preset():
-    p = parser_for("bgl")
+    p = parser_for("bgl", "drain")
     ids = [p.add(line).template_id for line in BGL]
     assert ids[0] == ids[1] and ids[3] == ids[4] and len(set(ids)) == 3
     assert p.templates[ids[0]] == "generating <*>"
@@ -128,7 +128,7 @@ def test_golden_bgl_templates_with_preset():
 
 
 def test_parsed_line_carries_parameters():
-    p = parser_for("hdfs")
+    p = parser_for("hdfs", "drain")
     p.add(HDFS[0])
     parsed = p.add(HDFS[1], line_no=7)
     assert parsed.line_no == 7
@@ -202,7 +202,7 @@ def test_presets_cover_the_16_loghub_systems():
              "android", "healthapp", "apache", "proxifier", "openssh", "openstack", "mac"}
     assert names <= set(PRESETS) and PRESETS is LOGPAI_DRAIN
     assert PRESETS["windows"] == {"regex": [r"0x.*?\s"], "st": 0.7, "depth": 5}
-    p = parser_for("my-own-format")  # unknown: drain3 example masking, depth 4, sim 0.4
+    p = parser_for("my-own-format", "drain")  # unknown: drain3 example masking, depth 4, sim 0.4
     assert (p.depth, p.similarity, tuple(p.masking)) == (4, 0.4, DRAIN3_EXAMPLE_RULES)
 
 
@@ -213,6 +213,6 @@ def test_grouping_accuracy_on_real_hdfs_2k():
 
     path = shared_data("loghub_2k", "HDFS", "HDFS_2k.log_structured.csv")
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    p = parser_for("hdfs")
+    p = parser_for("hdfs", "drain")
     pred = [p.add(r["Content"]).template_id for r in rows]
     assert grouping_accuracy([r["EventId"] for r in rows], pred) >= 0.99

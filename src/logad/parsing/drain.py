@@ -47,6 +47,7 @@ class ChangeType(enum.Enum):
     NONE = "none"
     CREATED = "created"
     UPDATED = "updated"
+    MERGED = "merged"  # the default parser only: an id became an alias of another (still valid)
 
 
 class _Cluster:
@@ -369,37 +370,35 @@ class DrainParser:
 
     def save(self, path: str | Path) -> None:
         """Write the state as JSON atomically (temp file in the same folder, fsync, os.replace)."""
-        path = Path(path)
-        data = json.dumps(self.to_dict(), ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(data)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> DrainParser:
         """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(f"parser state {str(p)!r} does not exist")
+        from logad.parsing.state import read_state
+
+        return cls.from_dict(read_state(path))
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """Write JSON to a temp file in the same folder, fsync, then rename over `path`: a reader (or a
+    restart after a kill at any moment) sees the old complete file or the new complete file."""
+    path = Path(path)
+    text = json.dumps(data, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"parser state {str(p)!r} is not valid JSON: {exc}") from exc
-        try:
-            return cls.from_dict(data)
-        except InputError as exc:
-            raise InputError(f"parser state {str(p)!r}: {exc}") from exc
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def same_or_wild(template: list[str], toks: list[str]) -> bool:

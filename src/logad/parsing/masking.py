@@ -24,6 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logad.errors import InvalidParameterError
+from logad.parsing import _scan
+
+try:  # the optional compiled core (see setup.py); the Python reference gives identical results
+    from logad.parsing import _core  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _core = None
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +164,12 @@ class Masker:
             # a replacement *string* (no callback): backslashes must not be read as group refs
             steps.append((rx.sub, self.mask_text(r.name).replace("\\", "\\\\"), required_literal(r.pattern)))
         self._steps = tuple(steps)
+        # the drain3.ini rule set (either spelling) runs in the linear-time scanner of _scan.py /
+        # the compiled core instead of `re`: same output, no exponential backtracking, faster
+        pats = [r.pattern for r in self.rules]
+        self._drain3: tuple[str, ...] | None = None
+        if pats in ([r.pattern for r in DRAIN3_INI_RULES], [r.pattern for r in DRAIN3_EXAMPLE_RULES]):
+            self._drain3 = tuple(self.mask_text(r.name) for r in self.rules)
         #: the placeholder strings this masker writes (the parser treats tokens holding one as parameters)
         self.placeholders: tuple[str, ...] = tuple(dict.fromkeys(self.mask_text(r.name) for r in self.rules))
 
@@ -166,6 +178,12 @@ class Masker:
         return self.placeholder if self.placeholder is not None else f"{self.prefix}{name}{self.suffix}"
 
     def __call__(self, text: str) -> str:
+        if self._drain3 is not None:
+            if _core is not None:
+                out = _core.mask_drain3(text, self._drain3)
+                if out is not None:  # None: not ASCII, the Python reference handles it
+                    return out
+            return _scan.mask_drain3(text, self._drain3)
         for sub, repl, lit in self._steps:
             if lit is None or lit in text:  # cheap skip: the rule cannot match without its literal
                 text = sub(repl, text)

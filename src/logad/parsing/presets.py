@@ -1,4 +1,11 @@
-"""Per-system parser presets reproducing the LogPAI Drain benchmark settings.
+"""Per-system parser presets: Brain's benchmark settings for the default parser, and the LogPAI
+Drain benchmark settings for the Drain-compatible mode.
+
+Default parser (`SkeletonParser`), `BRAIN`: the regexes (masked as `<*>`), the removed pieces
+(Brain's "delimiter" list) and the distinct-value threshold of Brain's benchmark
+(logpai/logparser, `logparser/Brain/benchmark.py`), and the per-system characters its code splits
+after (`Brain.py`, `get_frequecy_vector`: e.g. HDFS ``:``, Hadoop ``_:=()``; ``,`` for every
+system). BGL's extra ``..`` split is not a single character and is left out.
 
 LogPAI's Drain benchmark (logparser, `benchmark/Drain_benchmark.py`) gives each LogHub system a
 list of regexes replaced by `<*>` before parsing, a similarity threshold `st` and a tree `depth`.
@@ -15,6 +22,7 @@ depth 4 and similarity 0.4.
 
 from __future__ import annotations
 
+from logad.errors import InvalidParameterError
 from logad.parsing.drain import DrainParser
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, MaskingRule
 
@@ -47,8 +55,52 @@ LOGPAI_DRAIN["spirit"] = LOGPAI_DRAIN["thunderbird"]
 LOGPAI_DRAIN["liberty"] = LOGPAI_DRAIN["thunderbird"]
 
 
-#: The settings per LogHub system name (lower case): `regex` list, `st`, `depth`.
+_B_IP = r"(\d+\.){3}\d+"
+_B_DOTTED = r"([\w-]+\.){2,}[\w-]+"
+BRAIN: dict[str, dict] = {
+    "hdfs": {"regex": [r"blk_-?\d+", r"(\d+\.){3}\d+(:\d+)?"], "remove": [], "threshold": 2, "split": ":"},
+    "hadoop": {"regex": [_B_IP], "remove": [], "threshold": 6, "split": "_:=()"},
+    "spark": {"regex": [_B_IP, r"\b[KGTM]?B\b", _B_DOTTED], "remove": [], "threshold": 4, "split": ":"},
+    "zookeeper": {"regex": [r"(/|)(\d+\.){3}\d+(:\d+)?"], "remove": [], "threshold": 3, "split": ":="},
+    "bgl": {"regex": [r"core\.\d+"], "remove": [], "threshold": 6, "split": "=()"},
+    "hpc": {"regex": [], "remove": [], "threshold": 5, "split": "=-:"},
+    "thunderbird": {"regex": [_B_IP], "remove": [], "threshold": 3, "split": ":="},
+    "windows": {"regex": [r"0x.*?\s"], "remove": [], "threshold": 3, "split": ":=[]"},
+    "linux": {"regex": [_B_IP, r"\d{2}:\d{2}:\d{2}", r"J([a-z]{2})"], "remove": [], "threshold": 4, "split": "=:"},
+    "android": {
+        "regex": [r"(/[\w-]+)+", _B_DOTTED, r"\b(\-?\+?\d+)\b|\b0[Xx][a-fA-F\d]+\b|\b[a-fA-F\d]{4,}\b"],
+        "remove": [], "threshold": 5, "split": "():=",
+    },
+    "healthapp": {"regex": [], "remove": [], "threshold": 4, "split": ":=|"},
+    "apache": {"regex": [_B_IP], "remove": [], "threshold": 4, "split": ""},
+    "proxifier": {"regex": [r"<\d+\ssec", r"([\w-]+\.)+[\w-]+(:\d+)?", r"\d{2}:\d{2}(:\d{2})*", r"[KGTM]B"],
+                  "remove": [r"\(.*?\)"], "threshold": 3, "split": ""},
+    "openssh": {"regex": [_B_IP, _B_DOTTED], "remove": [], "threshold": 6, "split": ""},
+    "openstack": {"regex": [r"((\d+\.){3}\d+,?)+", r"/.+?\s ", r"\d+"], "remove": [], "threshold": 5, "split": ""},
+    "mac": {"regex": [_B_DOTTED], "remove": [], "threshold": 5, "split": ""},
+}
+BRAIN["spirit"] = BRAIN["thunderbird"]
+BRAIN["liberty"] = BRAIN["thunderbird"]
+
+#: Parser modes: "default" (SkeletonParser) and "drain" (DrainParser, Drain's exact grouping).
+MODES = ("default", "drain")
+
+#: The Drain settings per LogHub system name (lower case): `regex` list, `st`, `depth`.
 PRESETS: dict[str, dict] = LOGPAI_DRAIN
+
+
+def default_preset(format_name: str) -> dict:
+    """Keyword arguments of SkeletonParser for a format name (the drain3.ini masking for others)."""
+    s = BRAIN.get(format_name.lower())
+    if s is None:
+        return {"masking": DRAIN3_EXAMPLE_RULES, "split_after": ",", "min_distinct": 4}
+    return {
+        "masking": tuple(MaskingRule(f"P{i}", rx) for i, rx in enumerate(s["regex"])),
+        "mask_placeholder": "<*>",
+        "remove": tuple(s["remove"]),
+        "split_after": s["split"] + ("," if "," not in s["split"] else ""),
+        "min_distinct": s["threshold"],
+    }
 
 
 def preset(format_name: str) -> dict:
@@ -64,6 +116,13 @@ def preset(format_name: str) -> dict:
     }
 
 
-def parser_for(format_name: str) -> DrainParser:
-    """A fresh parser with the preset of a format (the Drain3 example settings for others)."""
-    return DrainParser(**preset(format_name))
+def parser_for(format_name: str, mode: str = "default"):
+    """A fresh parser with the preset of a format: the default parser (`SkeletonParser`), or with
+    ``mode="drain"`` the Drain-compatible `DrainParser`. Unknown formats get the drain3.ini masking."""
+    from logad.parsing.skeleton import SkeletonParser
+
+    if mode == "default":
+        return SkeletonParser(**default_preset(format_name))
+    if mode == "drain":
+        return DrainParser(**preset(format_name))
+    raise InvalidParameterError(f"`mode` must be one of {', '.join(MODES)}, got {mode!r}")

@@ -1,0 +1,506 @@
+"""The default parser: streaming grouping by constant skeleton, after Brain's rule (Yu et al.,
+INFOCOM'23), with ids that stay valid forever.
+
+A line is masked (masking rules: per-system regexes of the presets, or the drain3.ini rules), some
+pieces are removed (``remove``), a space is put after each ``split_after`` character, and every
+token holding a digit or a mask becomes ``<*>``. The resulting *key* is looked up in a dictionary
+(the hot path: most lines repeat a key seen before). A new key is placed:
+
+1. into the template that covers it (every constant token equal; ties: more constants, then older);
+2. else, Brain's rule for a position: the templates of the same length that differ from the key in
+   exactly one constant position form a family; when the family plus the key holds at least
+   ``min_distinct`` different values there, that position is a variable: the family merges into
+   its oldest member (the survivor) with ``<*>`` at that position. Evidence that a position is a
+   variable also comes from the key itself: when the key has ``<*>`` where the template has a word
+   (``user test9`` against ``user webmaster``), one such pair suffices, on lines long enough
+   (``proof_constants`` constants left) for the rest to identify the template. Safeguards: the
+   first token never becomes a variable this way, and a merge must leave at least one constant;
+3. else it founds a new template.
+
+Why this streams with stable ids: decisions are made when a key is first seen and are kept (the
+key dictionary is part of the saved state). A merge never renumbers: the absorbed id becomes an
+alias of the survivor (`resolve`), is still listed in `templates` (with the survivor's text) and
+`add`/`match` answer the survivor's id from then on. Lines handed out before a merge carry the
+absorbed id; `resolve` maps them to the survivor. Every creation, update and merge is recorded in
+`changes()` (the drift report).
+
+Per-line parameters: the raw line is split the same way; when it has as many tokens as the
+template, the raw tokens under the template's ``<*>`` are the parameters, else the masked ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from logad.errors import InputError, InvalidParameterError
+from logad.parsing import _scan
+from logad.parsing.drain import ChangeType, write_json_atomic
+from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
+from logad.records import ParsedLine
+
+try:  # the optional compiled core; the Python reference gives identical results
+    from logad.parsing import _core  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _core = None
+
+log = logging.getLogger(__name__)
+
+WILDCARD = "<*>"
+STATE_FORMAT = "logad-skeleton"
+STATE_VERSION = 1
+
+
+def _blocks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    if isinstance(items, list):
+        for i in range(0, len(items), size):
+            yield items[i:i + size]
+        return
+    it = iter(items)
+    while True:
+        block = list(itertools.islice(it, size))
+        if not block:
+            return
+        yield block
+
+
+class _Template:
+    __slots__ = ("tid", "tokens", "size", "text", "wild")
+
+    def __init__(self, tid: int, tokens: list[str], size: int) -> None:
+        self.tid = tid
+        self.tokens = tokens
+        self.size = size
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.text = " ".join(self.tokens)
+        self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
+
+
+class SkeletonParser:
+    """Streaming log parser (the default mode). Keyword-only; arguments are checked on first use.
+
+    masking: rules applied first (see masking.py). mask_placeholder / mask_prefix / mask_suffix:
+    how masks are written. remove: regexes whose matches are deleted before tokenising.
+    split_after: characters followed by a token break (``"=:,"``). min_distinct: distinct values
+    that make a position a variable (Brain's threshold, >= 2). proof_constants: constants a line
+    must keep for one ``<*>``-versus-word pair to prove a variable. max_line_chars: longer lines are
+    cut to this length before parsing (counted in `stats`).
+    """
+
+    def __init__(
+        self,
+        *,
+        masking: Iterable = DRAIN3_EXAMPLE_RULES,
+        mask_prefix: str = "<",
+        mask_suffix: str = ">",
+        mask_placeholder: str | None = None,
+        remove: Iterable[str] = (),
+        split_after: str = ",",
+        min_distinct: int = 4,
+        proof_constants: int = 4,
+        max_line_chars: int = 1_000_000,
+    ) -> None:
+        self.masking = tuple(masking)
+        self.mask_prefix = mask_prefix
+        self.mask_suffix = mask_suffix
+        self.mask_placeholder = mask_placeholder
+        self.remove = tuple(remove)
+        self.split_after = split_after
+        self.min_distinct = min_distinct
+        self.proof_constants = proof_constants
+        self.max_line_chars = max_line_chars
+        self.last_change = ChangeType.NONE
+        self.last_merged: tuple[int, ...] = ()
+        self._ready = False
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self) -> None:
+        for name in ("min_distinct", "proof_constants", "max_line_chars"):
+            v = getattr(self, name)
+            low = 2 if name == "min_distinct" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise InvalidParameterError(f"`{name}` must be an integer >= {low}, got {v!r}")
+        if not isinstance(self.split_after, str) or any(c.isspace() for c in self.split_after):
+            raise InvalidParameterError(f"`split_after` must be a string of non-space characters, got {self.split_after!r}")
+        self.masking = rules_from_data(self.masking)
+        self._masker = Masker(self.masking, prefix=self.mask_prefix, suffix=self.mask_suffix,
+                              placeholder=self.mask_placeholder)
+        try:
+            self._remove = tuple(re.compile(r) for r in self.remove)
+        except re.error as exc:
+            raise InvalidParameterError(f"`remove` has a bad pattern in {self.remove!r}: {exc}") from exc
+        # tokens holding one of these are variables
+        self._placeholders = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
+        self._templates: dict[int, _Template] = {}  # live templates
+        self._alias: dict[int, int] = {}  # absorbed id -> survivor (may chain; `resolve` follows)
+        self._bylen: dict[int, list[int]] = {}  # token count -> live template ids, oldest first
+        self._keys: dict[str, int] = {}  # key -> id given when first seen
+        self._next_id = 1
+        self._changes: dict[int, ChangeType] = {}
+        self.stats = {"lines": 0, "empty": 0, "oversized": 0}
+        self._ready = True
+
+    # ------------------------------------------------------------------ keys (pure functions)
+    def key(self, content: str) -> str:
+        """The tokenised, masked line the grouping sees (tokens joined by single spaces)."""
+        if not self._ready:
+            self._setup()
+        if len(content) > self.max_line_chars:
+            content = content[: self.max_line_chars]
+        return self._key(content)
+
+    def _key(self, content: str) -> str:
+        text = self._masker(content)
+        for rx in self._remove:
+            text = rx.sub("", text)
+        k = _core.skeleton_key(text, self.split_after, WILDCARD, self._placeholders) if _core is not None else None
+        if k is None:
+            k = _scan.skeleton_key(text, self.split_after, WILDCARD, self._placeholders)
+        return k
+
+    def keys(self, contents: Iterable[str]) -> list[str]:
+        """Keys of many lines (what worker processes compute; a pure function of the settings).
+        The compiled core does whole blocks; lines it leaves (not ASCII, too long) go through the
+        Python reference, which gives the same keys."""
+        if not self._ready:
+            self._setup()
+        lines = contents if isinstance(contents, list) else list(contents)
+        cut = self.max_line_chars
+        out: list | None = None
+        if _core is not None:
+            m = self._masker
+            if m._drain3 is not None and not self._remove:  # masking and tokenising in one C call
+                out = _core.keys(lines, m._drain3, self.split_after, WILDCARD, self._placeholders, cut)
+            elif not self._remove:  # Python regexes mask, C tokenises
+                masked = [m(c) if len(c) <= cut else c for c in lines] if m.rules else lines
+                out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
+        if out is None:
+            return [self._key(c if len(c) <= cut else c[:cut]) for c in lines]
+        for i, k in enumerate(out):
+            if k is None:
+                c = lines[i]
+                out[i] = self._key(c if len(c) <= cut else c[:cut])
+        return out
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def templates(self) -> dict[int, str]:
+        """Every id ever handed out -> its current template text (absorbed ids: the survivor's)."""
+        if not self._ready:
+            self._setup()
+        out = {tid: t.text for tid, t in self._templates.items()}
+        for tid in self._alias:
+            out[tid] = self._templates[self.resolve(tid)].text
+        return dict(sorted(out.items()))
+
+    @property
+    def live_templates(self) -> dict[int, str]:
+        """The templates that are not aliases (one per group of lines)."""
+        if not self._ready:
+            self._setup()
+        return {tid: t.text for tid, t in sorted(self._templates.items())}
+
+    def templates_text(self, template_id: int) -> str:
+        """The current template text of an id (the survivor's for an absorbed id)."""
+        return self._templates[self.resolve(template_id)].text
+
+    def resolve(self, template_id: int) -> int:
+        """The live id an id stands for now (itself unless it was merged into another)."""
+        if not self._ready:
+            self._setup()
+        while template_id in self._alias:
+            template_id = self._alias[template_id]
+        return template_id
+
+    def add(self, content: str, line_no: int = 0) -> ParsedLine:
+        """Learn from one line (the message part); returns its template id, template, parameters."""
+        if not self._ready:
+            self._setup()
+        self.stats["lines"] += 1
+        if len(content) > self.max_line_chars:
+            self.stats["oversized"] += 1
+            content = content[: self.max_line_chars]
+        k = self._key(content)
+        if not k:
+            self.stats["empty"] += 1
+        tid = self._keys.get(k)
+        if tid is None:
+            tid = self._learn(k)
+        else:
+            tid = self.resolve(tid)
+            self._templates[tid].size += 1
+            self.last_change = ChangeType.NONE
+        t = self._templates[tid]
+        return ParsedLine(line_no, tid, t.text, self._params(t, content, k) if t.wild else ())
+
+    def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int = 20_000) -> list[int]:
+        """Learn from many lines; returns their template ids (the fast path: no ParsedLine, no
+        parameters; `parameters(line, id)` gives them when needed). With ``workers > 1`` the keys
+        are computed in that many processes and placed here in input order, so the ids are exactly
+        those of one process."""
+        if not self._ready:
+            self._setup()
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
+        if workers == 1:
+            ids: list[int] = []
+            cut = self.max_line_chars
+            for block in _blocks(contents, chunk_size):
+                self.stats["oversized"] += sum(1 for c in block if len(c) > cut)
+                ids += self.learn_keys(self.keys(block))
+            return ids
+        from logad.parsing.parallel import parallel_keys
+
+        return self.learn_keys(parallel_keys(self, contents, workers=workers, chunk_size=chunk_size))
+
+    def learn_keys(self, keys: Iterable[str]) -> list[int]:
+        """Place precomputed keys (from `keys`, possibly computed elsewhere) in order."""
+        if not self._ready:
+            self._setup()
+        out: list[int] = []
+        append = out.append
+        known = self._keys
+        alias = self._alias
+        templates = self._templates
+        n = 0
+        for k in keys:
+            n += 1
+            tid = known.get(k)
+            if not k:
+                self.stats["empty"] += 1
+            if tid is None:
+                tid = self._learn(k)
+            else:
+                while tid in alias:
+                    tid = alias[tid]
+                templates[tid].size += 1
+            append(tid)
+        self.stats["lines"] += n
+        self.last_change = ChangeType.NONE if n else self.last_change
+        return out
+
+    def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
+        """The template covering a line, or None. Strictly read-only."""
+        if not self._ready:
+            self._setup()
+        content = content[: self.max_line_chars]
+        k = self._key(content)
+        tid = self._keys.get(k)
+        if tid is not None:
+            tid = self.resolve(tid)
+        else:
+            toks = k.split(" ") if k else []
+            tid = self._cover(toks)
+            if tid is None:
+                return None
+        t = self._templates[tid]
+        return ParsedLine(line_no, tid, t.text, self._params(t, content, k) if t.wild else ())
+
+    def parameters(self, content: str, template_id: int) -> tuple[str, ...]:
+        """The values under the ``<*>`` of a line's template."""
+        if not self._ready:
+            self._setup()
+        t = self._templates.get(self.resolve(template_id))
+        if t is None or not t.wild:
+            return ()
+        content = content[: self.max_line_chars]
+        return self._params(t, content, self._key(content))
+
+    def changes(self) -> dict[int, ChangeType]:
+        """Templates created, updated (text generalised) or merged (absorbed) since this parser
+        was made or loaded, or since `reset_changes`: the drift report."""
+        if not self._ready:
+            self._setup()
+        return dict(sorted(self._changes.items()))
+
+    def reset_changes(self) -> None:
+        if not self._ready:
+            self._setup()
+        self._changes.clear()
+
+    # ------------------------------------------------------------------ internals
+    def _params(self, t: _Template, content: str, key: str) -> tuple[str, ...]:
+        raw = content
+        for ch in self.split_after:
+            if ch in raw:
+                raw = raw.replace(ch, ch + " ")
+        toks = raw.split()
+        if len(toks) != len(t.tokens):  # masking or removal changed the token count
+            text = self._masker(content)
+            for rx in self._remove:
+                text = rx.sub("", text)
+            for ch in self.split_after:
+                text = text.replace(ch, ch + " ")
+            toks = text.split()
+            if len(toks) != len(t.tokens):
+                return ()
+        return tuple(toks[i] for i in t.wild)
+
+    def _learn(self, k: str) -> int:
+        """A key seen for the first time: place it, remember the decision."""
+        toks = k.split(" ") if k else []
+        self.last_merged = ()
+        tid = self._cover(toks)
+        if tid is not None:
+            self.last_change = ChangeType.NONE
+        else:
+            tid = self._merge(toks)
+            if tid is None:
+                tid = self._next_id
+                self._next_id += 1
+                self._templates[tid] = _Template(tid, list(toks), 0)
+                self._bylen.setdefault(len(toks), []).append(tid)
+                self.last_change = ChangeType.CREATED
+                self._changes[tid] = ChangeType.CREATED
+        self._templates[tid].size += 1
+        self._keys[k] = tid
+        return tid
+
+    def _cover(self, toks: list[str]) -> int | None:
+        """The live template whose every constant equals the key's token there (most constants,
+        then oldest). A template without constants covers only keys without constants."""
+        best, best_c = None, -1
+        has_const = any(t != WILDCARD for t in toks)
+        for tid in self._bylen.get(len(toks), ()):
+            tt = self._templates[tid].tokens
+            c = 0
+            for a, b in zip(tt, toks):
+                if a != WILDCARD:
+                    if a != b:
+                        break
+                    c += 1
+            else:
+                if c == 0 and has_const:
+                    continue
+                if c > best_c:
+                    best, best_c = tid, c
+        return best
+
+    def _merge(self, toks: list[str]) -> int | None:
+        """Brain's rule on one position (see the module docstring): merge a family, or None."""
+        n = len(toks)
+        family: dict[int, list[int]] = {}
+        for tid in self._bylen.get(n, ()):
+            tt = self._templates[tid].tokens
+            diff = -1
+            for j, (a, b) in enumerate(zip(tt, toks)):
+                if a != WILDCARD and a != b:
+                    if diff >= 0:
+                        diff = -2
+                        break
+                    diff = j
+            if diff >= 0:
+                family.setdefault(diff, []).append(tid)
+        for j in sorted(family):
+            if j == 0:  # the first token names the event far more often than it varies
+                continue
+            tids = family[j]
+            members = [self._templates[t].tokens for t in tids]
+            consts = sum(1 for i, a in enumerate(toks)
+                         if i != j and a != WILDCARD and all(m[i] != WILDCARD for m in members))
+            if consts < 1:
+                continue
+            values = {m[j] for m in members}
+            values.add(toks[j])
+            proof = toks[j] == WILDCARD and consts >= self.proof_constants
+            if len(values) < self.min_distinct and not proof:
+                continue
+            survivor = min(tids)
+            st = self._templates[survivor]
+            st.tokens[j] = WILDCARD
+            st.refresh()
+            self._changes.setdefault(survivor, ChangeType.UPDATED)
+            merged = [t for t in tids if t != survivor]
+            # templates the survivor now covers are the same event: absorb them too
+            for other in self._bylen[n]:
+                if other != survivor and other not in merged:
+                    ot = self._templates[other].tokens
+                    if all(a == WILDCARD or a == b for a, b in zip(st.tokens, ot)):
+                        merged.append(other)
+            for other in merged:
+                self._absorb(other, survivor)
+            self.last_change = ChangeType.MERGED if merged else ChangeType.UPDATED
+            self.last_merged = tuple(sorted(merged))
+            return survivor
+        return None
+
+    def _absorb(self, tid: int, survivor: int) -> None:
+        t = self._templates.pop(tid)
+        self._templates[survivor].size += t.size
+        self._bylen[len(t.tokens)].remove(tid)
+        self._alias[tid] = survivor
+        self._changes[tid] = ChangeType.MERGED
+        log.debug("template %d merged into %d", tid, survivor)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self) -> dict:
+        """The whole state as JSON-ready data: settings, templates, aliases and every key's id."""
+        if not self._ready:
+            self._setup()
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "params": {
+                "masking": [r.to_dict() for r in self.masking],
+                "mask_prefix": self.mask_prefix,
+                "mask_suffix": self.mask_suffix,
+                "mask_placeholder": self.mask_placeholder,
+                "remove": list(self.remove),
+                "split_after": self.split_after,
+                "min_distinct": self.min_distinct,
+                "proof_constants": self.proof_constants,
+                "max_line_chars": self.max_line_chars,
+            },
+            "next_id": self._next_id,
+            "templates": [{"id": t.tid, "tokens": t.tokens, "size": t.size} for t in self._templates.values()],
+            "alias": [[a, b] for a, b in self._alias.items()],
+            "keys": [[k, v] for k, v in self._keys.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SkeletonParser:
+        """Rebuild a parser from `to_dict` data; InputError when it is not such data."""
+        if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
+            found = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise InputError(f"not a logad skeleton state (expected format {STATE_FORMAT!r}, got {found!r})")
+        if d.get("version") != STATE_VERSION:
+            raise InputError(f"skeleton state version {d.get('version')!r} is not supported (expected {STATE_VERSION})")
+        try:
+            p = d["params"]
+            parser = cls(masking=rules_from_data(p["masking"]), mask_prefix=p["mask_prefix"],
+                         mask_suffix=p["mask_suffix"], mask_placeholder=p["mask_placeholder"],
+                         remove=tuple(p["remove"]), split_after=p["split_after"],
+                         min_distinct=int(p["min_distinct"]), proof_constants=int(p["proof_constants"]),
+                         max_line_chars=int(p["max_line_chars"]))
+            parser._setup()
+            for item in sorted(d["templates"], key=lambda t: int(t["id"])):  # oldest first, as built
+                t = _Template(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]))
+                parser._templates[t.tid] = t
+                parser._bylen.setdefault(len(t.tokens), []).append(t.tid)
+            parser._alias = {int(a): int(b) for a, b in d["alias"]}
+            parser._keys = {str(k): int(v) for k, v in d["keys"]}
+            parser._next_id = int(d["next_id"])
+            for tid in list(parser._alias) + list(parser._keys.values()):
+                if parser.resolve(tid) not in parser._templates:
+                    raise InputError(f"skeleton state refers to an unknown template id {tid}")
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"skeleton state is incomplete or corrupt: {exc!r}") from exc
+        return parser
+
+    def save(self, path: str | Path) -> None:
+        """Write the state as JSON atomically (a kill at any moment leaves the last good file)."""
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> SkeletonParser:
+        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
+        from logad.parsing.state import read_state
+
+        return cls.from_dict(read_state(path))
