@@ -164,6 +164,24 @@ def test_every_line_gets_an_id_and_batch_equals_single(lines):
 _WORDS = st.sampled_from(["open", "close", "user", "alice", "bob", "carl", "dave", "x=1", "id:7", "0x1f", "a,b"])
 
 
+class _FullScan(SkeletonParser):
+    """The parser before the (length, first token) index: every template of the key's length."""
+
+    def _candidates(self, toks):
+        return self._bylen.get(len(toks), [])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_WORDS, min_size=0, max_size=5).map(" ".join), max_size=80), st.integers(2, 4))
+def test_first_token_index_decides_as_a_full_scan(lines, min_distinct):
+    indexed, full = SkeletonParser(min_distinct=min_distinct, proof_constants=2), \
+        _FullScan(min_distinct=min_distinct, proof_constants=2)
+    assert indexed.add_many(lines) == full.add_many(lines)
+    assert indexed.to_dict() == full.to_dict()
+    probes = [line + " extra" for line in lines[:10]] + lines[:10]
+    assert [indexed.match(x) for x in probes] == [full.match(x) for x in probes]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(_WORDS, min_size=1, max_size=6).map(" ".join), max_size=60))
 def test_ids_stable_across_save_load_midway(lines):

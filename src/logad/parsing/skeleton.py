@@ -139,6 +139,12 @@ class SkeletonParser:
         self._templates: dict[int, _Template] = {}  # live templates
         self._alias: dict[int, int] = {}  # absorbed id -> survivor (may chain; `resolve` follows)
         self._bylen: dict[int, list[int]] = {}  # token count -> live template ids, oldest first
+        # (token count, first token) -> live template ids, oldest first. A template can only cover
+        # a key, or join its merge family, when its first token is a wildcard or the key's first
+        # token (a family differing at position 0 is never merged), and a template's first token
+        # never changes (merges never make position 0 a variable). So placing a new key scans one
+        # or two small buckets instead of every template of its length: O(1)-ish as templates grow.
+        self._byfirst: dict[tuple[int, str], list[int]] = {}
         self._keys: dict[str, int] = {}  # key -> id given when first seen
         self._next_id = 1
         self._changes: dict[int, ChangeType] = {}
@@ -354,19 +360,38 @@ class SkeletonParser:
                 tid = self._next_id
                 self._next_id += 1
                 self._templates[tid] = _Template(tid, list(toks), 0)
-                self._bylen.setdefault(len(toks), []).append(tid)
+                self._index(tid, toks)
                 self.last_change = ChangeType.CREATED
                 self._changes[tid] = ChangeType.CREATED
         self._templates[tid].size += 1
         self._keys[k] = tid
         return tid
 
+    def _index(self, tid: int, toks: list[str]) -> None:
+        self._bylen.setdefault(len(toks), []).append(tid)
+        self._byfirst.setdefault((len(toks), toks[0] if toks else ""), []).append(tid)
+
+    def _candidates(self, toks: list[str]) -> list[int]:
+        """Live templates of the key's length whose first token is a wildcard or the key's first
+        token, oldest first (the only ones `_cover` and `_merge` can pick; see `_byfirst`)."""
+        n = len(toks)
+        first = toks[0] if toks else ""
+        same = self._byfirst.get((n, first), [])
+        if first == WILDCARD or not n:
+            return same
+        wild = self._byfirst.get((n, WILDCARD))
+        if not wild:
+            return same
+        if not same:
+            return wild
+        return sorted(same + wild)
+
     def _cover(self, toks: list[str]) -> int | None:
         """The live template whose every constant equals the key's token there (most constants,
         then oldest). A template without constants covers only keys without constants."""
         best, best_c = None, -1
         has_const = any(t != WILDCARD for t in toks)
-        for tid in self._bylen.get(len(toks), ()):
+        for tid in self._candidates(toks):
             tt = self._templates[tid].tokens
             c = 0
             for a, b in zip(tt, toks):
@@ -385,7 +410,7 @@ class SkeletonParser:
         """Brain's rule on one position (see the module docstring): merge a family, or None."""
         n = len(toks)
         family: dict[int, list[int]] = {}
-        for tid in self._bylen.get(n, ()):
+        for tid in self._candidates(toks):
             tt = self._templates[tid].tokens
             diff = -1
             for j, (a, b) in enumerate(zip(tt, toks)):
@@ -433,6 +458,7 @@ class SkeletonParser:
         t = self._templates.pop(tid)
         self._templates[survivor].size += t.size
         self._bylen[len(t.tokens)].remove(tid)
+        self._byfirst[(len(t.tokens), t.tokens[0] if t.tokens else "")].remove(tid)
         self._alias[tid] = survivor
         self._changes[tid] = ChangeType.MERGED
         log.debug("template %d merged into %d", tid, survivor)
@@ -481,7 +507,7 @@ class SkeletonParser:
             for item in sorted(d["templates"], key=lambda t: int(t["id"])):  # oldest first, as built
                 t = _Template(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]))
                 parser._templates[t.tid] = t
-                parser._bylen.setdefault(len(t.tokens), []).append(t.tid)
+                parser._index(t.tid, t.tokens)
             parser._alias = {int(a): int(b) for a, b in d["alias"]}
             parser._keys = {str(k): int(v) for k, v in d["keys"]}
             parser._next_id = int(d["next_id"])
