@@ -246,6 +246,30 @@ def test_workers_give_the_same_ids_as_one_process():
     assert ids1 == ids2 and one.to_dict() == two.to_dict()
 
 
+def test_workers_same_ids_with_merges_inside_blocks_list_or_stream():
+    users = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    lines = [f"session opened for user {users[i % 6] if i > 40 else users[i % 2]} by sshd" for i in range(600)]
+    lines += ["x" * 50, "", "= , ="] + [f"disk d{i} is full" for i in range(30)]
+    one = SkeletonParser(max_line_chars=40)
+    ids1 = one.add_many(lines, chunk_size=10_000)
+    assert one._alias  # merges happened, some of them inside a block of the workers
+    for source in (lines, iter(lines)):  # a list (inherited by the workers) or a stream (sent)
+        two = SkeletonParser(max_line_chars=40)
+        assert two.add_many(source, workers=2, chunk_size=97) == ids1
+        assert two.to_dict() == one.to_dict() and two.stats == one.stats
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_WORDS, min_size=0, max_size=4).map(" ".join), max_size=80), st.integers(1, 30))
+def test_compact_placement_equals_line_by_line(lines, block):
+    a, b = SkeletonParser(min_distinct=2), SkeletonParser(min_distinct=2)
+    ids_a, ids_b = [], []
+    for i in range(0, len(lines), block):
+        ids_a += a.learn_keys(a.keys(lines[i:i + block]))
+        ids_b += b.learn_compact(*skeleton.compact_keys(b.keys(lines[i:i + block])))
+    assert ids_a == ids_b and a.to_dict() == b.to_dict() and a.stats == b.stats
+
+
 @pytest.mark.slow
 def test_ray_path_locally_gives_the_same_ids():
     ray = pytest.importorskip("ray")

@@ -30,6 +30,7 @@ template, the raw tokens under the template's ``<*>`` are the parameters, else t
 
 from __future__ import annotations
 
+import array
 import itertools
 import logging
 import re
@@ -65,6 +66,16 @@ def _blocks(items: Iterable[str], size: int) -> Iterator[list[str]]:
         if not block:
             return
         yield block
+
+
+def compact_keys(keys: list[str]) -> tuple[list[str], bytes]:
+    """A block of keys as its distinct keys in order of first occurrence and, per line, the
+    position of its key there (uint32 bytes): what `learn_compact` places, and what worker
+    processes send back (a few hundred strings and 4 bytes a line instead of a string a line)."""
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    positions = array.array("I", [setdefault(k, len(index)) for k in keys])
+    return list(index), positions.tobytes()
 
 
 class _Template:
@@ -260,9 +271,13 @@ class SkeletonParser:
                 self.stats["oversized"] += sum(1 for c in block if len(c) > cut)
                 ids += self.learn_keys(self.keys(block))
             return ids
-        from logad.parsing.parallel import parallel_keys
+        from logad.parsing.parallel import parallel_compact
 
-        return self.learn_keys(parallel_keys(self, contents, workers=workers, chunk_size=chunk_size))
+        ids = []
+        for uniques, index, oversized in parallel_compact(self, contents, workers=workers, chunk_size=chunk_size):
+            self.stats["oversized"] += oversized
+            ids += self.learn_compact(uniques, index)
+        return ids
 
     def learn_keys(self, keys: Iterable[str]) -> list[int]:
         """Place precomputed keys (from `keys`, possibly computed elsewhere) in order."""
@@ -288,6 +303,74 @@ class SkeletonParser:
             append(tid)
         self.stats["lines"] += n
         self.last_change = ChangeType.NONE if n else self.last_change
+        return out
+
+    def learn_compact(self, uniques: list[str], index) -> list[int]:
+        """Place a block given as its distinct keys (in order of first occurrence) and, per line,
+        the position of its key in `uniques` (`compact_keys`; worker processes send blocks this
+        way). Same state and ids as `learn_keys` on the expanded keys, at one array lookup per line:
+        new keys are learnt in order of first occurrence (placement decisions do not depend on
+        counts), and the ids of the lines follow the aliases a merge inside the block creates only
+        from the line that caused it on, as `learn_keys` would answer them."""
+        import numpy as np
+
+        if not self._ready:
+            self._setup()
+        idx = np.frombuffer(index, dtype=np.uint32) if isinstance(index, (bytes, bytearray)) else \
+            np.asarray(index, dtype=np.uint32)
+        n = len(idx)
+        if not n:
+            return []
+        known, alias, templates = self._keys, self._alias, self._templates
+        counts = np.bincount(idx, minlength=len(uniques))
+        events: list[tuple[int, list[tuple[int, int]]]] = []  # (unique whose learning merged, aliases added)
+        for u, k in enumerate(uniques):
+            if k not in known:
+                before = len(alias)
+                self._learn(k)
+                counts[u] -= 1  # `_learn` counted its first line
+                if len(alias) != before:
+                    events.append((u, list(alias.items())[before:]))
+        ids_of = np.fromiter((self.resolve(known[k]) for k in uniques), dtype=np.int64, count=len(uniques))
+        for tid, c in zip(ids_of.tolist(), counts.tolist()):
+            templates[tid].size += c
+        if "" in uniques:
+            self.stats["empty"] += int(np.count_nonzero(idx == uniques.index("")))
+        self.stats["lines"] += n
+        self.last_change = ChangeType.NONE
+        if not events:
+            return ids_of[idx].tolist()
+        # a merge inside the block: lines before the merging key's first line keep the ids of
+        # the aliases as they were then
+        first_pos = np.full(len(uniques), n, dtype=np.int64)
+        np.minimum.at(first_pos, idx, np.arange(n, dtype=np.int64))
+        partial = dict(alias)
+        for _, added in events:
+            for a, _b in added:
+                del partial[a]
+        out: list[int] = []
+        start = 0
+        for u, added in events:
+            pos = int(first_pos[u])
+            out += self._ids_under(partial, uniques, idx[start:pos])
+            partial.update(added)
+            start = pos
+        out += ids_of[idx[start:]].tolist()
+        return out
+
+    def _ids_under(self, partial: dict[int, int], uniques: list[str], idx) -> list[int]:
+        """Ids of lines under an older alias table (`learn_compact` after a merge)."""
+        cache: dict[int, int] = {}
+        known = self._keys
+        out = []
+        for u in idx.tolist():
+            tid = cache.get(u)
+            if tid is None:
+                tid = known.get(uniques[u], 0)
+                while tid in partial:
+                    tid = partial[tid]
+                cache[u] = tid
+            out.append(tid)
         return out
 
     def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
