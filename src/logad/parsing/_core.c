@@ -160,10 +160,14 @@ static inline int may_start(int rule, char c) {
 
 static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out) {
     matcher_t m = MATCHERS[rule];
+    /* every rule but CMD needs a left boundary where its match starts: inside a run of
+       alphanumerics only the run's first character can start one, so the rest is skipped */
+    int bounded = rule != 6;
     Py_ssize_t last = 0, p = 0;
     out->n = 0;
     while (p < n) {
-        if (may_start(rule, s[p])) {
+        char c = s[p];
+        if (may_start(rule, c)) {
             Py_ssize_t e = m(s, n, p);
             if (e > p) {
                 if (buf_add(out, s + last, p - last) < 0 || buf_add(out, repl, rn) < 0) return -1;
@@ -172,6 +176,8 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
             }
         }
         p++;
+        if (bounded && is_alnum(c))
+            while (p < n && is_alnum(s[p])) p++;
     }
     return buf_add(out, s + last, n - last);
 }
@@ -238,6 +244,7 @@ static inline int is_space(char c) {
 
 typedef struct {
     int splits[128];
+    int ph_first[128]; /* first characters of the placeholders: tokens without one hold none */
     const char *w;
     Py_ssize_t nw;
     PyObject *phs;
@@ -251,6 +258,9 @@ static int keycfg(PyObject *split, PyObject *wild, PyObject *phs, keycfg_t *k) {
         if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o) || PyUnicode_GET_LENGTH(o) == 0) return 1;
     }
     memset(k->splits, 0, sizeof(k->splits));
+    memset(k->ph_first, 0, sizeof(k->ph_first));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(phs); i++)
+        k->ph_first[(unsigned char)((const char *)PyUnicode_DATA(PyTuple_GET_ITEM(phs, i)))[0]] = 1;
     const char *sp = (const char *)PyUnicode_DATA(split);
     for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(split); i++) k->splits[(unsigned char)sp[i]] = 1;
     k->w = (const char *)PyUnicode_DATA(wild);
@@ -271,14 +281,16 @@ static PyObject *key_of(const char *s, Py_ssize_t n, const keycfg_t *k, buf_t *o
         if (i >= n) break;
         /* a token ends at a space, or right after a split character */
         Py_ssize_t st = i;
-        int dig = 0;
+        int dig = 0, ph = 0;
         while (i < n && !is_space(s[i])) {
-            dig |= is_dig(s[i]);
+            unsigned char ch = (unsigned char)s[i];
+            dig |= is_dig(ch);
+            ph |= k->ph_first[ch];
             i++;
-            if (k->splits[(unsigned char)s[i - 1]]) break;
+            if (k->splits[ch]) break;
         }
         int var = dig;
-        for (Py_ssize_t q = 0; !var && q < nph; q++) {
+        for (Py_ssize_t q = 0; !var && ph && q < nph; q++) {
             PyObject *o = PyTuple_GET_ITEM(k->phs, q);
             Py_ssize_t pl = PyUnicode_GET_LENGTH(o);
             const char *pp = (const char *)PyUnicode_DATA(o);
