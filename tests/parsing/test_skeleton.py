@@ -1,3 +1,4 @@
+import array
 import csv
 import json
 
@@ -268,6 +269,15 @@ def test_compact_placement_equals_line_by_line(lines, block):
         ids_a += a.learn_keys(a.keys(lines[i:i + block]))
         ids_b += b.learn_compact(*skeleton.compact_keys(b.keys(lines[i:i + block])))
     assert ids_a == ids_b and a.to_dict() == b.to_dict() and a.stats == b.stats
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["", "a", "b <*>", "a b", "<*>"]), max_size=50))
+def test_compiled_compact_equals_python(keys):
+    core = pytest.importorskip("logad.parsing._core")
+    got = core.compact(list(keys))
+    assert got == skeleton._compact_py(keys)
+    assert [got[0][i] for i in array.array("I", got[1])] == keys
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -366,7 +367,44 @@ fail:
     return NULL;
 }
 
+/* compact(keys) -> (distinct keys in order of first occurrence, uint32 position of each key as bytes);
+   the same as skeleton.compact_keys */
+static PyObject *py_compact(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *keys;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &keys)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    PyObject *index = PyDict_New(), *uniques = PyList_New(0);
+    PyObject *pos = PyBytes_FromStringAndSize(NULL, n * 4), *res = NULL;
+    if (!index || !uniques || !pos) goto done;
+    uint32_t *out = (uint32_t *)PyBytes_AS_STRING(pos);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        PyObject *u = PyDict_GetItemWithError(index, k); /* borrowed */
+        if (u) {
+            out[i] = (uint32_t)PyLong_AsUnsignedLong(u);
+            continue;
+        }
+        if (PyErr_Occurred()) goto done;
+        Py_ssize_t m = PyList_GET_SIZE(uniques);
+        if (m > (Py_ssize_t)UINT32_MAX) { PyErr_SetString(PyExc_OverflowError, "too many distinct keys"); goto done; }
+        PyObject *num = PyLong_FromSsize_t(m);
+        if (!num) goto done;
+        int bad = PyDict_SetItem(index, k, num) < 0 || PyList_Append(uniques, k) < 0;
+        Py_DECREF(num);
+        if (bad) goto done;
+        out[i] = (uint32_t)m;
+    }
+    res = PyTuple_Pack(2, uniques, pos);
+done:
+    Py_XDECREF(index);
+    Py_XDECREF(uniques);
+    Py_XDECREF(pos);
+    return res;
+}
+
 static PyMethodDef METHODS[] = {
+    {"compact", py_compact, METH_VARARGS, "Distinct keys in order of first occurrence and the uint32 position of each key (bytes)."},
     {"mask_drain3", py_mask_drain3, METH_VARARGS, "Apply the 7 drain3.ini masking rules in order (ASCII text; None otherwise)."},
     {"skeleton_key", py_skeleton_key, METH_VARARGS, "Tokenise a masked line for the default parser (ASCII text; None otherwise)."},
     {"keys", py_keys, METH_VARARGS, "Keys of many lines: drain3.ini masking (optional) and tokenising; None where Python must do it."},

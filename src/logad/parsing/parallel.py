@@ -40,11 +40,9 @@ def settings_of(parser) -> dict:
 
 def compact_block(parser, block: list[str]) -> tuple[list[str], bytes, int]:
     """A block's keys compacted (`compact_keys`) and how many of its lines are over the length cap."""
-    from logad.parsing.skeleton import compact_keys
+    from logad.parsing.skeleton import _oversized, compact_keys
 
-    cut = parser.max_line_chars
-    oversized = sum(1 for c in block if len(c) > cut)
-    return (*compact_keys(parser.keys(block)), oversized)
+    return (*compact_keys(parser.keys(block)), _oversized(block, parser.max_line_chars))
 
 
 def _init(settings: dict) -> None:

@@ -72,10 +72,24 @@ def compact_keys(keys: list[str]) -> tuple[list[str], bytes]:
     """A block of keys as its distinct keys in order of first occurrence and, per line, the
     position of its key there (uint32 bytes): what `learn_compact` places, and what worker
     processes send back (a few hundred strings and 4 bytes a line instead of a string a line)."""
+    if _core is not None and isinstance(keys, list) and hasattr(_core, "compact"):
+        return _core.compact(keys)  # the same, at C speed
+    return _compact_py(keys)
+
+
+def _compact_py(keys: Iterable[str]) -> tuple[list[str], bytes]:
+    """The pure-Python reference of `compact_keys`."""
     index: dict[str, int] = {}
     setdefault = index.setdefault
     positions = array.array("I", [setdefault(k, len(index)) for k in keys])
     return list(index), positions.tobytes()
+
+
+def _oversized(block: list[str], cut: int) -> int:
+    """Lines of a block longer than `cut` (counted in `stats`)."""
+    if not block or max(map(len, block)) <= cut:  # the usual case, at C speed
+        return 0
+    return sum(1 for c in block if len(c) > cut)
 
 
 class _Template:
@@ -266,10 +280,9 @@ class SkeletonParser:
             raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
         if workers == 1:
             ids: list[int] = []
-            cut = self.max_line_chars
             for block in _blocks(contents, chunk_size):
-                self.stats["oversized"] += sum(1 for c in block if len(c) > cut)
-                ids += self.learn_keys(self.keys(block))
+                self.stats["oversized"] += _oversized(block, self.max_line_chars)
+                ids += self.learn_compact(*compact_keys(self.keys(block)))
             return ids
         from logad.parsing.parallel import parallel_compact
 
