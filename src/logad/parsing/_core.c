@@ -159,16 +159,33 @@ static inline int may_start(int rule, char c) {
     }
 }
 
-static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out) {
-    matcher_t m = MATCHERS[rule];
+/* per character: bit r set when rule r may start there; bit 7 = alphanumeric (filled at import) */
+static unsigned char START[256];
+#define ALNUM_BIT 0x80
+
+static void init_tables(void) {
+    for (int c = 0; c < 256; c++) {
+        unsigned char v = is_alnum((char)c) ? ALNUM_BIT : 0;
+        for (int r = 0; r < 7; r++)
+            if (c < 128 && may_start(r, (char)c)) v |= (unsigned char)(1 << r);
+        START[c] = v;
+    }
+}
+
+/* one rule over the text; `rule` is a constant in each expansion below, so the matcher call is
+   direct and the loop is a table lookup per character */
+static inline __attribute__((always_inline)) int apply_impl(const int rule, const char *s, Py_ssize_t n,
+                                                            const char *repl, Py_ssize_t rn, buf_t *out) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
     /* every rule but CMD needs a left boundary where its match starts: inside a run of
        alphanumerics only the run's first character can start one, so the rest is skipped */
-    int bounded = rule != 6;
+    const int bounded = rule != 6;
     Py_ssize_t last = 0, p = 0;
     out->n = 0;
     while (p < n) {
-        char c = s[p];
-        if (may_start(rule, c)) {
+        unsigned char c = (unsigned char)s[p];
+        if (START[c] & bit) {
             Py_ssize_t e = m(s, n, p);
             if (e > p) {
                 if (buf_add(out, s + last, p - last) < 0 || buf_add(out, repl, rn) < 0) return -1;
@@ -177,10 +194,22 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
             }
         }
         p++;
-        if (bounded && is_alnum(c))
-            while (p < n && is_alnum(s[p])) p++;
+        if (bounded && (START[c] & ALNUM_BIT))
+            while (p < n && (START[(unsigned char)s[p]] & ALNUM_BIT)) p++;
     }
     return buf_add(out, s + last, n - last);
+}
+
+static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out) {
+    switch (rule) {
+    case 0: return apply_impl(0, s, n, repl, rn, out);
+    case 1: return apply_impl(1, s, n, repl, rn, out);
+    case 2: return apply_impl(2, s, n, repl, rn, out);
+    case 3: return apply_impl(3, s, n, repl, rn, out);
+    case 4: return apply_impl(4, s, n, repl, rn, out);
+    case 5: return apply_impl(5, s, n, repl, rn, out);
+    default: return apply_impl(6, s, n, repl, rn, out);
+    }
 }
 
 /* the 7 rules in order on s[0:n]; the result is in *res (a or b) */
@@ -413,4 +442,7 @@ static PyMethodDef METHODS[] = {
 
 static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad's parser.", -1, METHODS, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&MODULE); }
+PyMODINIT_FUNC PyInit__core(void) {
+    init_tables();
+    return PyModule_Create(&MODULE);
+}
