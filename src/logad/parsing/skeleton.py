@@ -93,7 +93,7 @@ def _oversized(block: list[str], cut: int) -> int:
 
 
 class _Template:
-    __slots__ = ("tid", "tokens", "size", "text", "wild")
+    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts")
 
     def __init__(self, tid: int, tokens: list[str], size: int) -> None:
         self.tid = tid
@@ -104,6 +104,7 @@ class _Template:
     def refresh(self) -> None:
         self.text = " ".join(self.tokens)
         self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
+        self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
 
 
 class SkeletonParser:
@@ -373,18 +374,16 @@ class SkeletonParser:
 
     def _ids_under(self, partial: dict[int, int], uniques: list[str], idx) -> list[int]:
         """Ids of lines under an older alias table (`learn_compact` after a merge)."""
-        cache: dict[int, int] = {}
+        import numpy as np
+
         known = self._keys
-        out = []
-        for u in idx.tolist():
-            tid = cache.get(u)
-            if tid is None:
-                tid = known.get(uniques[u], 0)
-                while tid in partial:
-                    tid = partial[tid]
-                cache[u] = tid
-            out.append(tid)
-        return out
+        ids = []
+        for k in uniques:  # every key of the block is known by now (learnt before this is called)
+            tid = known[k]
+            while tid in partial:
+                tid = partial[tid]
+            ids.append(tid)
+        return np.asarray(ids, dtype=np.int64)[idx].tolist()
 
     def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
         """The template covering a line, or None. Strictly read-only."""
@@ -447,11 +446,11 @@ class SkeletonParser:
         """A key seen for the first time: place it, remember the decision."""
         toks = k.split(" ") if k else []
         self.last_merged = ()
-        tid = self._cover(toks)
+        tid, family = self._scan(toks)
         if tid is not None:
             self.last_change = ChangeType.NONE
         else:
-            tid = self._merge(toks)
+            tid = self._merge(toks, family)
             if tid is None:
                 tid = self._next_id
                 self._next_id += 1
@@ -485,38 +484,29 @@ class SkeletonParser:
     def _cover(self, toks: list[str]) -> int | None:
         """The live template whose every constant equals the key's token there (most constants,
         then oldest). A template without constants covers only keys without constants."""
+        return self._scan(toks)[0]
+
+    def _scan(self, toks: list[str]) -> tuple[int | None, dict[int, list[int]]]:
+        """One pass over the candidates: the covering template (`_cover`) and the families of
+        `_merge` (position -> templates whose constants differ from the key only there)."""
         best, best_c = None, -1
         has_const = any(t != WILDCARD for t in toks)
+        family: dict[int, list[int]] = {}
+        templates = self._templates
         for tid in self._candidates(toks):
-            tt = self._templates[tid].tokens
-            c = 0
-            for a, b in zip(tt, toks):
-                if a != WILDCARD:
-                    if a != b:
-                        break
-                    c += 1
-            else:
-                if c == 0 and has_const:
-                    continue
-                if c > best_c:
+            consts = templates[tid].consts
+            diff = [i for i, a in consts if toks[i] != a]
+            if not diff:
+                c = len(consts)
+                if (c or not has_const) and c > best_c:
                     best, best_c = tid, c
-        return best
+            elif len(diff) == 1:
+                family.setdefault(diff[0], []).append(tid)
+        return best, family
 
-    def _merge(self, toks: list[str]) -> int | None:
+    def _merge(self, toks: list[str], family: dict[int, list[int]]) -> int | None:
         """Brain's rule on one position (see the module docstring): merge a family, or None."""
         n = len(toks)
-        family: dict[int, list[int]] = {}
-        for tid in self._candidates(toks):
-            tt = self._templates[tid].tokens
-            diff = -1
-            for j, (a, b) in enumerate(zip(tt, toks)):
-                if a != WILDCARD and a != b:
-                    if diff >= 0:
-                        diff = -2
-                        break
-                    diff = j
-            if diff >= 0:
-                family.setdefault(diff, []).append(tid)
         for j in sorted(family):
             if j == 0:  # the first token names the event far more often than it varies
                 continue
