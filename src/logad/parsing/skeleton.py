@@ -213,6 +213,8 @@ class SkeletonParser:
                 out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
         if out is None:
             return [self._key(c if len(c) <= cut else c[:cut]) for c in lines]
+        if None not in out:  # the usual case (the scan runs at C speed)
+            return out
         for i, k in enumerate(out):
             if k is None:
                 c = lines[i]
@@ -270,15 +272,21 @@ class SkeletonParser:
         t = self._templates[tid]
         return ParsedLine(line_no, tid, t.text, self._params(t, content, k) if t.wild else ())
 
-    def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int = 20_000) -> list[int]:
+    def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int | None = None) -> list[int]:
         """Learn from many lines; returns their template ids (the fast path: no ParsedLine, no
         parameters; `parameters(line, id)` gives them when needed). With ``workers > 1`` the keys
         are computed in that many processes and placed here in input order, so the ids are exactly
-        those of one process."""
+        those of one process. `chunk_size`: lines per block (default 100,000 in one process, where
+        a block's cost has a part per distinct key; 20,000 per worker task, for balance). The
+        ids never depend on it."""
         if not self._ready:
             self._setup()
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
+        if chunk_size is None:
+            chunk_size = 100_000 if workers == 1 else 20_000
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidParameterError(f"`chunk_size` must be an integer >= 1, got {chunk_size!r}")
         if workers == 1:
             ids: list[int] = []
             for block in _blocks(contents, chunk_size):
@@ -336,18 +344,26 @@ class SkeletonParser:
         if not n:
             return []
         known, alias, templates = self._keys, self._alias, self._templates
-        counts = np.bincount(idx, minlength=len(uniques))
+        counts = np.bincount(idx, minlength=len(uniques)).tolist()
         events: list[tuple[int, list[tuple[int, int]]]] = []  # (unique whose learning merged, aliases added)
-        for u, k in enumerate(uniques):
-            if k not in known:
+        ids: list[int] = []
+        for u, k in enumerate(uniques):  # one pass over the distinct keys, in order of first occurrence
+            tid = known.get(k)
+            if tid is None:
                 before = len(alias)
-                self._learn(k)
-                counts[u] -= 1  # `_learn` counted its first line
+                tid = self._learn(k)
+                c = counts[u] - 1  # `_learn` counted its first line
                 if len(alias) != before:
                     events.append((u, list(alias.items())[before:]))
-        ids_of = np.fromiter((self.resolve(known[k]) for k in uniques), dtype=np.int64, count=len(uniques))
-        for tid, c in zip(ids_of.tolist(), counts.tolist()):
-            templates[tid].size += c
+            else:
+                while tid in alias:
+                    tid = alias[tid]
+                c = counts[u]
+            templates[tid].size += c  # a later merge moves it with the rest (`_absorb`)
+            ids.append(tid)
+        if events:  # the ids at the end of the block
+            ids = [self.resolve(t) for t in ids]
+        ids_of = np.asarray(ids, dtype=np.int64)
         if "" in uniques:
             self.stats["empty"] += int(np.count_nonzero(idx == uniques.index("")))
         self.stats["lines"] += n
@@ -512,12 +528,14 @@ class SkeletonParser:
                 continue
             tids = family[j]
             members = [self._templates[t].tokens for t in tids]
+            values = {m[j] for m in members}
+            values.add(toks[j])
+            if len(values) < self.min_distinct and toks[j] != WILDCARD:
+                continue  # no proof possible either (below): skip counting the constants
             consts = sum(1 for i, a in enumerate(toks)
                          if i != j and a != WILDCARD and all(m[i] != WILDCARD for m in members))
             if consts < 1:
                 continue
-            values = {m[j] for m in members}
-            values.add(toks[j])
             proof = toks[j] == WILDCARD and consts >= self.proof_constants
             if len(values) < self.min_distinct and not proof:
                 continue
