@@ -212,27 +212,103 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
     }
 }
 
-/* the 7 rules in order on s[0:n]; the result is in *res (a or b) */
-static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b, buf_t **res) {
+/* positions where a rule but CMD may start: a left boundary holding a possible first character */
+typedef struct {
+    Py_ssize_t *p;
+    Py_ssize_t n, cap;
+} ibuf_t;
+
+static int find_starts(const char *s, Py_ssize_t n, ibuf_t *c) {
+    if (n > c->cap) {
+        Py_ssize_t cap = c->cap ? c->cap : 256;
+        while (cap < n) cap *= 2;
+        Py_ssize_t *q = PyMem_Realloc(c->p, (size_t)cap * sizeof(Py_ssize_t));
+        if (!q) { PyErr_NoMemory(); return -1; }
+        c->p = q;
+        c->cap = cap;
+    }
+    c->n = 0;
+    int prev_alnum = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        unsigned char v = START[(unsigned char)s[p]];
+        if (!prev_alnum && (v & 0x3F)) c->p[c->n++] = p;
+        prev_alnum = v & ALNUM_BIT;
+    }
+    return 0;
+}
+
+/* one bounded rule (0-5) visiting only the start positions; the same matches as apply_rule (each
+   matcher fails where there is no left boundary). Writes `out` and returns 1 when it replaced
+   something, else 0 (the text is unchanged); -1 on error. */
+static inline __attribute__((always_inline)) int apply_starts_impl(const int rule, const char *s, Py_ssize_t n,
+                                                                   const char *repl, Py_ssize_t rn, buf_t *out,
+                                                                   const ibuf_t *starts) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
+    Py_ssize_t last = 0, next = 0;
+    int found = 0;
+    out->n = 0;
+    for (Py_ssize_t k = 0; k < starts->n; k++) {
+        Py_ssize_t q = starts->p[k];
+        if (q < next || !(START[(unsigned char)s[q]] & bit)) continue;
+        Py_ssize_t e = m(s, n, q);
+        if (e > q) {
+            if (buf_add(out, s + last, q - last) < 0 || buf_add(out, repl, rn) < 0) return -1;
+            last = next = e;
+            found = 1;
+        }
+    }
+    if (!found) return 0;
+    return buf_add(out, s + last, n - last) < 0 ? -1 : 1;
+}
+
+static int apply_starts(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out,
+                        const ibuf_t *starts) {
+    switch (rule) {
+    case 0: return apply_starts_impl(0, s, n, repl, rn, out, starts);
+    case 1: return apply_starts_impl(1, s, n, repl, rn, out, starts);
+    case 2: return apply_starts_impl(2, s, n, repl, rn, out, starts);
+    case 3: return apply_starts_impl(3, s, n, repl, rn, out, starts);
+    case 4: return apply_starts_impl(4, s, n, repl, rn, out, starts);
+    default: return apply_starts_impl(5, s, n, repl, rn, out, starts);
+    }
+}
+
+/* the 7 rules in order on s[0:n]; the result is in *res (a or b). The start positions are found
+   once and again only after a rule replaced something. */
+static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b,
+                    ibuf_t *starts, buf_t **res) {
     buf_t *in = NULL, *out = a;
     /* a character every match of the rule contains (ID ':', IP '.', HEX 'x', CMD '"'): when the
        text lacks it the rule cannot match and its pass is skipped */
     static const char need[7] = {':', '.', 0, 0, 'x', 0, '"'};
+    int fresh = 0; /* starts describe the current text */
     for (int i = 0; i < 7; i++) {
         const char *cs = in ? in->p : s;
         Py_ssize_t cn = in ? in->n : n;
-        if (need[i] && !memchr(cs, need[i], (size_t)cn)) {
-            if (!in) { /* keep a copy so the result always lives in a or b */
-                out->n = 0;
-                if (buf_add(out, cs, cn) < 0) return -1;
-                in = out;
-                out = (out == a) ? b : a;
+        if (need[i] && !memchr(cs, need[i], (size_t)cn)) continue;
+        int changed;
+        if (i < 6) {
+            if (!fresh) {
+                if (find_starts(cs, cn, starts) < 0) return -1;
+                fresh = 1;
             }
-            continue;
+            changed = apply_starts(i, cs, cn, r[i], rn[i], out, starts);
+        } else {
+            if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) return -1;
+            changed = 1;
         }
-        if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) return -1;
+        if (changed < 0) return -1;
+        if (changed) {
+            in = out;
+            out = (out == a) ? b : a;
+            fresh = 0;
+        }
+    }
+    if (!in) { /* nothing replaced: the result must still live in a or b */
+        out->n = 0;
+        if (buf_add(out, s, n) < 0) return -1;
         in = out;
-        out = (out == a) ? b : a;
     }
     *res = in;
     return 0;
@@ -259,11 +335,13 @@ static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
     Py_ssize_t rn[7];
     if (!PyUnicode_IS_ASCII(text) || !get_repls(repls, r, rn)) Py_RETURN_NONE;
     buf_t a = {0}, b = {0}, *res = NULL;
+    ibuf_t starts = {0};
     PyObject *out = NULL;
-    if (mask_buf((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), r, rn, &a, &b, &res) == 0)
+    if (mask_buf((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), r, rn, &a, &b, &starts, &res) == 0)
         out = PyUnicode_FromStringAndSize(res->p ? res->p : "", res->n);
     PyMem_Free(a.p);
     PyMem_Free(b.p);
+    PyMem_Free(starts.p);
     return out;
 }
 
@@ -365,6 +443,7 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
     if (!res) return NULL;
     int usable = !keycfg(split, wild, phs, &k) && (!masked || (PyTuple_Check(repls) && get_repls(repls, r, rn)));
     buf_t a = {0}, b = {0}, out = {0};
+    ibuf_t starts = {0};
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *line = PyList_GET_ITEM(lines, i), *key;
         if (!usable || !PyUnicode_Check(line) || !PyUnicode_IS_ASCII(line) || PyUnicode_GET_LENGTH(line) > maxc) {
@@ -376,7 +455,7 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
         Py_ssize_t sn = PyUnicode_GET_LENGTH(line);
         if (masked) {
             buf_t *m;
-            if (mask_buf(s, sn, r, rn, &a, &b, &m) < 0) goto fail;
+            if (mask_buf(s, sn, r, rn, &a, &b, &starts, &m) < 0) goto fail;
             key = key_of(m->p ? m->p : "", m->n, &k, &out);
         } else {
             key = key_of(s, sn, &k, &out);
@@ -387,11 +466,13 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
     PyMem_Free(a.p);
     PyMem_Free(b.p);
     PyMem_Free(out.p);
+    PyMem_Free(starts.p);
     return res;
 fail:
     PyMem_Free(a.p);
     PyMem_Free(b.p);
     PyMem_Free(out.p);
+    PyMem_Free(starts.p);
     Py_DECREF(res);
     return NULL;
 }
