@@ -11,6 +11,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 typedef struct {
     char *p;
     Py_ssize_t n, cap;
@@ -174,7 +180,7 @@ static void init_tables(void) {
 
 /* one rule over the text; `rule` is a constant in each expansion below, so the matcher call is
    direct and the loop is a table lookup per character */
-static inline __attribute__((always_inline)) int apply_impl(const int rule, const char *s, Py_ssize_t n,
+static ALWAYS_INLINE int apply_impl(const int rule, const char *s, Py_ssize_t n,
                                                             const char *repl, Py_ssize_t rn, buf_t *out) {
     const matcher_t m = MATCHERS[rule];
     const unsigned char bit = (unsigned char)(1 << rule);
@@ -240,7 +246,7 @@ static int find_starts(const char *s, Py_ssize_t n, ibuf_t *c) {
 /* one bounded rule (0-5) visiting only the start positions; the same matches as apply_rule (each
    matcher fails where there is no left boundary). Writes `out` and returns 1 when it replaced
    something, else 0 (the text is unchanged); -1 on error. */
-static inline __attribute__((always_inline)) int apply_starts_impl(const int rule, const char *s, Py_ssize_t n,
+static ALWAYS_INLINE int apply_starts_impl(const int rule, const char *s, Py_ssize_t n,
                                                                    const char *repl, Py_ssize_t rn, buf_t *out,
                                                                    const ibuf_t *starts) {
     const matcher_t m = MATCHERS[rule];
