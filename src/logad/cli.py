@@ -162,8 +162,10 @@ def cmd_formats(args) -> int:
 
 
 def cmd_parse(args) -> int:
+    import array
     import csv
     import itertools
+    import tempfile
 
     from logad.errors import InvalidParameterError
     from logad.formats.reader import ReadReport, read_records
@@ -187,33 +189,50 @@ def cmd_parse(args) -> int:
     n_before = len(parser.templates)
     reports = []
 
-    def records():
+    def records(keep_reports: bool = True):
         for path in args.files:
             report = ReadReport(path=str(path))
-            reports.append(report)
+            if keep_reports:
+                reports.append(report)
             for rec in read_records(path, fmt, report=report):
                 yield path, rec
 
-    with atomic_writer(args.out) as fh:
+    with atomic_writer(args.out) as fh, tempfile.TemporaryFile() as id_file:
         w = csv.writer(fh)
         w.writerow(["file", "line_no", "template_id", "template", "parameters"])
         if batch:
-            # blocks of lines: keys computed in bulk (in worker processes or Ray tasks), placed in order
+            # two passes, so every row carries the FINAL id of its line (a template learnt late can
+            # merge an earlier one; rows written before would carry the absorbed id). Pass 1 learns
+            # blocks of lines (keys in bulk, in worker processes or Ray tasks, placed in order) and
+            # spools the ids to a temporary file (memory stays bounded); pass 2 reads the files
+            # again and writes each line with its resolved id, final template and parameters.
             it = records()
+            while True:
+                block = [rec.content for _, rec in itertools.islice(it, 200_000)]
+                if not block:
+                    break
+                if args.engine == "ray":
+                    from logad.parsing.distributed import add_many_ray
+
+                    ids = add_many_ray(parser, block, address=args.address, num_cpus=args.workers)
+                else:
+                    ids = parser.add_many(block, workers=args.workers)
+                array.array("q", ids).tofile(id_file)
+            id_file.seek(0)
+            it = records(keep_reports=False)
+            final: dict[int, int] = {}
             while True:
                 block = list(itertools.islice(it, 200_000))
                 if not block:
                     break
-                contents = [rec.content for _, rec in block]
-                if args.engine == "ray":
-                    from logad.parsing.distributed import add_many_ray
-
-                    ids = add_many_ray(parser, contents, address=args.address, num_cpus=args.workers)
-                else:
-                    ids = parser.add_many(contents, workers=args.workers)
+                ids = array.array("q")
+                ids.fromfile(id_file, len(block))
                 for (path, rec), tid in zip(block, ids):
-                    params = parser.parameters(rec.content, tid)
-                    w.writerow([path, rec.line_no, tid, parser.templates_text(tid), " ".join(params)])
+                    r = final.get(tid)
+                    if r is None:
+                        r = final[tid] = parser.resolve(tid)
+                    params = parser.parameters(rec.content, r)
+                    w.writerow([path, rec.line_no, r, parser.templates_text(r), " ".join(params)])
         else:
             for path, rec in records():
                 parsed = parser.match(rec.content, rec.line_no) if args.match_only else parser.add(rec.content, rec.line_no)

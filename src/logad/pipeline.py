@@ -7,6 +7,8 @@ without a label) so nothing is lost silently.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,21 +93,29 @@ def parse_events(
     """Stream the files through reader and parser, yielding one LineEvent per parsed line.
 
     With `learn=False` the parser only matches (saved model at detection time); lines matching no
-    known template get template id 0 ("unknown"), which every detector treats as unseen.
+    known template get template id 0 ("unknown"), which every detector treats as unseen. `match`
+    answers final (resolved) ids. With `learn=True` the ids are those the parser hands out as it
+    learns: a later merge can make one an alias, so `load_logs` resolves them once all lines are
+    parsed (`resolve_sequences`).
     """
     from logad.formats.reader import ReadReport, read_records
 
     extract = identifier_extractor(grouping.session_regex) if grouping.kind == "session" else None
     entity_field = grouping.entity_field or getattr(fmt, "entity_field", None)
+    batch = learn and hasattr(parser, "add_many")  # the default parser learns blocks of lines faster
     line_offset = 0
     for path in paths:
         report = ReadReport(path=str(path))
         reports.append(report)
         n = 0
-        for rec in read_records(path, fmt, report=report):
-            if learn:
-                parsed = parser.add(rec.content, rec.line_no)
-                tid = parsed.template_id
+        records = read_records(path, fmt, report=report)
+        if batch:
+            records = _with_ids_in_blocks(records, parser)
+        for rec in records:
+            if batch:
+                rec, tid = rec
+            elif learn:
+                tid = parser.add(rec.content, rec.line_no).template_id
             else:
                 parsed = parser.match(rec.content, rec.line_no)
                 tid = parsed.template_id if parsed is not None else 0
@@ -139,6 +149,36 @@ def numeric_values(parameters) -> tuple[float, ...]:
         except (TypeError, ValueError):
             out.append(float("nan"))
     return tuple(out)
+
+
+def _with_ids_in_blocks(records, parser, size: int = 20_000) -> Iterator[tuple]:
+    """(record, template id) pairs, the ids learnt a block of lines at a time with `add_many`."""
+    it = iter(records)
+    while True:
+        block = list(itertools.islice(it, size))
+        if not block:
+            return
+        yield from zip(block, parser.add_many([rec.content for rec in block]))
+
+
+def resolve_sequences(sequences: list[Sequence], parser) -> list[Sequence]:
+    """Map every template id through `parser.resolve` (the final id of each line, merges followed
+    through aliases). Parsers without merges (no `resolve`) keep their ids."""
+    resolve = getattr(parser, "resolve", None)
+    if resolve is None:
+        return sequences
+    cache: dict[int, int] = {0: 0}  # 0 = unknown line (match found nothing)
+    out = []
+    for s in sequences:
+        ids = []
+        for t in s.template_ids:
+            r = cache.get(t)
+            if r is None:
+                r = cache[t] = resolve(t)
+            ids.append(r)
+        ids_t = tuple(ids)
+        out.append(s if ids_t == s.template_ids else dataclasses.replace(s, template_ids=ids_t))
+    return out
 
 
 def load_logs(
@@ -180,6 +220,8 @@ def load_logs(
         labels=labels,
         on_unlabelled=unlabelled.extend,
     )
+    # every consumer (windows, detectors, saved models) sees the final id of each line
+    sequences = resolve_sequences(sequences, parser)
     for r in reports:
         progress.stage(r.summary())
     if unlabelled:
@@ -187,7 +229,8 @@ def load_logs(
             f"warning: {len(unlabelled)} sessions have no label in the labels file "
             f"(e.g. {unlabelled[0]}); they are kept with an unknown label and left out of scoring"
         )
-    progress.stage(f"{len(sequences)} sequences ({grouping.kind}), {len(parser.templates)} templates")
+    templates = dict(getattr(parser, "live_templates", None) or parser.templates)  # no aliases: ids are resolved
+    progress.stage(f"{len(sequences)} sequences ({grouping.kind}), {len(templates)} templates")
     return LoadedLogs(
         sequences=sequences,
         source=", ".join(str(f) for f in files),
@@ -195,7 +238,7 @@ def load_logs(
         reports=reports,
         parser=parser,
         unlabelled_sessions=unlabelled,
-        templates=dict(parser.templates),
+        templates=templates,
     )
 
 

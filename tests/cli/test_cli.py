@@ -260,3 +260,24 @@ def test_structured_csv_train_and_detect(tmp_path, capsys):
     # a raw-log model refuses structured input, and the reverse
     assert main(["detect", "--model", str(model), str(data), "--out", str(out)]) == 2
     assert "structured" in capsys.readouterr().err
+
+
+MERGE_LINES = [  # the 4th distinct user makes the position a variable (min_distinct=4): a merge mid-stream
+    "session opened for user alice by sshd",
+    "session opened for user bob by sshd",
+    "session opened for user carol by sshd",
+    "session opened for user dave by sshd",
+    "session opened for user bob by sshd",
+]
+
+
+def test_parse_rows_carry_the_final_id_after_a_merge_mid_stream(tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(MERGE_LINES) + "\n")
+    out = tmp_path / "p.csv"
+    assert main(["parse", str(log), "--format", "<Content>", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 5
+    assert len({r["template_id"] for r in rows}) == 1  # lines before and after the merge: one id
+    assert {r["template"] for r in rows} == {"session opened for user <*> by sshd"}
+    assert [r["parameters"] for r in rows] == ["alice", "bob", "carol", "dave", "bob"]

@@ -1,3 +1,4 @@
+import array
 import csv
 import json
 
@@ -164,6 +165,24 @@ def test_every_line_gets_an_id_and_batch_equals_single(lines):
 _WORDS = st.sampled_from(["open", "close", "user", "alice", "bob", "carl", "dave", "x=1", "id:7", "0x1f", "a,b"])
 
 
+class _FullScan(SkeletonParser):
+    """The parser before the (length, first token) index: every template of the key's length."""
+
+    def _candidates(self, toks):
+        return self._bylen.get(len(toks), [])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_WORDS, min_size=0, max_size=5).map(" ".join), max_size=80), st.integers(2, 4))
+def test_first_token_index_decides_as_a_full_scan(lines, min_distinct):
+    indexed, full = SkeletonParser(min_distinct=min_distinct, proof_constants=2), \
+        _FullScan(min_distinct=min_distinct, proof_constants=2)
+    assert indexed.add_many(lines) == full.add_many(lines)
+    assert indexed.to_dict() == full.to_dict()
+    probes = [line + " extra" for line in lines[:10]] + lines[:10]
+    assert [indexed.match(x) for x in probes] == [full.match(x) for x in probes]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(_WORDS, min_size=1, max_size=6).map(" ".join), max_size=60))
 def test_ids_stable_across_save_load_midway(lines):
@@ -226,6 +245,39 @@ def test_workers_give_the_same_ids_as_one_process():
     two = SkeletonParser()
     ids2 = two.add_many(lines, workers=2, chunk_size=500)
     assert ids1 == ids2 and one.to_dict() == two.to_dict()
+
+
+def test_workers_same_ids_with_merges_inside_blocks_list_or_stream():
+    users = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    lines = [f"session opened for user {users[i % 6] if i > 40 else users[i % 2]} by sshd" for i in range(600)]
+    lines += ["x" * 50, "", "= , ="] + [f"disk d{i} is full" for i in range(30)]
+    one = SkeletonParser(max_line_chars=40)
+    ids1 = one.add_many(lines, chunk_size=10_000)
+    assert one._alias  # merges happened, some of them inside a block of the workers
+    for source in (lines, iter(lines)):  # a list (inherited by the workers) or a stream (sent)
+        two = SkeletonParser(max_line_chars=40)
+        assert two.add_many(source, workers=2, chunk_size=97) == ids1
+        assert two.to_dict() == one.to_dict() and two.stats == one.stats
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_WORDS, min_size=0, max_size=4).map(" ".join), max_size=80), st.integers(1, 30))
+def test_compact_placement_equals_line_by_line(lines, block):
+    a, b = SkeletonParser(min_distinct=2), SkeletonParser(min_distinct=2)
+    ids_a, ids_b = [], []
+    for i in range(0, len(lines), block):
+        ids_a += a.learn_keys(a.keys(lines[i:i + block]))
+        ids_b += b.learn_compact(*skeleton.compact_keys(b.keys(lines[i:i + block])))
+    assert ids_a == ids_b and a.to_dict() == b.to_dict() and a.stats == b.stats
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["", "a", "b <*>", "a b", "<*>"]), max_size=50))
+def test_compiled_compact_equals_python(keys):
+    core = pytest.importorskip("logad.parsing._core")
+    got = core.compact(list(keys))
+    assert got == skeleton._compact_py(keys)
+    assert [got[0][i] for i in array.array("I", got[1])] == keys
 
 
 @pytest.mark.slow

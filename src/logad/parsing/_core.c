@@ -8,7 +8,14 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 
 typedef struct {
     char *p;
@@ -158,12 +165,33 @@ static inline int may_start(int rule, char c) {
     }
 }
 
-static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out) {
-    matcher_t m = MATCHERS[rule];
+/* per character: bit r set when rule r may start there; bit 7 = alphanumeric (filled at import) */
+static unsigned char START[256];
+#define ALNUM_BIT 0x80
+
+static void init_tables(void) {
+    for (int c = 0; c < 256; c++) {
+        unsigned char v = is_alnum((char)c) ? ALNUM_BIT : 0;
+        for (int r = 0; r < 7; r++)
+            if (c < 128 && may_start(r, (char)c)) v |= (unsigned char)(1 << r);
+        START[c] = v;
+    }
+}
+
+/* one rule over the text; `rule` is a constant in each expansion below, so the matcher call is
+   direct and the loop is a table lookup per character */
+static ALWAYS_INLINE int apply_impl(const int rule, const char *s, Py_ssize_t n,
+                                                            const char *repl, Py_ssize_t rn, buf_t *out) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
+    /* every rule but CMD needs a left boundary where its match starts: inside a run of
+       alphanumerics only the run's first character can start one, so the rest is skipped */
+    const int bounded = rule != 6;
     Py_ssize_t last = 0, p = 0;
     out->n = 0;
     while (p < n) {
-        if (may_start(rule, s[p])) {
+        unsigned char c = (unsigned char)s[p];
+        if (START[c] & bit) {
             Py_ssize_t e = m(s, n, p);
             if (e > p) {
                 if (buf_add(out, s + last, p - last) < 0 || buf_add(out, repl, rn) < 0) return -1;
@@ -172,31 +200,121 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
             }
         }
         p++;
+        if (bounded && (START[c] & ALNUM_BIT))
+            while (p < n && (START[(unsigned char)s[p]] & ALNUM_BIT)) p++;
     }
     return buf_add(out, s + last, n - last);
 }
 
-/* the 7 rules in order on s[0:n]; the result is in *res (a or b) */
-static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b, buf_t **res) {
+static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out) {
+    switch (rule) {
+    case 0: return apply_impl(0, s, n, repl, rn, out);
+    case 1: return apply_impl(1, s, n, repl, rn, out);
+    case 2: return apply_impl(2, s, n, repl, rn, out);
+    case 3: return apply_impl(3, s, n, repl, rn, out);
+    case 4: return apply_impl(4, s, n, repl, rn, out);
+    case 5: return apply_impl(5, s, n, repl, rn, out);
+    default: return apply_impl(6, s, n, repl, rn, out);
+    }
+}
+
+/* positions where a rule but CMD may start: a left boundary holding a possible first character */
+typedef struct {
+    Py_ssize_t *p;
+    Py_ssize_t n, cap;
+} ibuf_t;
+
+static int find_starts(const char *s, Py_ssize_t n, ibuf_t *c) {
+    if (n > c->cap) {
+        Py_ssize_t cap = c->cap ? c->cap : 256;
+        while (cap < n) cap *= 2;
+        Py_ssize_t *q = PyMem_Realloc(c->p, (size_t)cap * sizeof(Py_ssize_t));
+        if (!q) { PyErr_NoMemory(); return -1; }
+        c->p = q;
+        c->cap = cap;
+    }
+    c->n = 0;
+    int prev_alnum = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        unsigned char v = START[(unsigned char)s[p]];
+        if (!prev_alnum && (v & 0x3F)) c->p[c->n++] = p;
+        prev_alnum = v & ALNUM_BIT;
+    }
+    return 0;
+}
+
+/* one bounded rule (0-5) visiting only the start positions; the same matches as apply_rule (each
+   matcher fails where there is no left boundary). Writes `out` and returns 1 when it replaced
+   something, else 0 (the text is unchanged); -1 on error. */
+static ALWAYS_INLINE int apply_starts_impl(const int rule, const char *s, Py_ssize_t n,
+                                                                   const char *repl, Py_ssize_t rn, buf_t *out,
+                                                                   const ibuf_t *starts) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
+    Py_ssize_t last = 0, next = 0;
+    int found = 0;
+    out->n = 0;
+    for (Py_ssize_t k = 0; k < starts->n; k++) {
+        Py_ssize_t q = starts->p[k];
+        if (q < next || !(START[(unsigned char)s[q]] & bit)) continue;
+        Py_ssize_t e = m(s, n, q);
+        if (e > q) {
+            if (buf_add(out, s + last, q - last) < 0 || buf_add(out, repl, rn) < 0) return -1;
+            last = next = e;
+            found = 1;
+        }
+    }
+    if (!found) return 0;
+    return buf_add(out, s + last, n - last) < 0 ? -1 : 1;
+}
+
+static int apply_starts(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out,
+                        const ibuf_t *starts) {
+    switch (rule) {
+    case 0: return apply_starts_impl(0, s, n, repl, rn, out, starts);
+    case 1: return apply_starts_impl(1, s, n, repl, rn, out, starts);
+    case 2: return apply_starts_impl(2, s, n, repl, rn, out, starts);
+    case 3: return apply_starts_impl(3, s, n, repl, rn, out, starts);
+    case 4: return apply_starts_impl(4, s, n, repl, rn, out, starts);
+    default: return apply_starts_impl(5, s, n, repl, rn, out, starts);
+    }
+}
+
+/* the 7 rules in order on s[0:n]; the result is in *res (a or b). The start positions are found
+   once and again only after a rule replaced something. */
+static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b,
+                    ibuf_t *starts, buf_t **res) {
     buf_t *in = NULL, *out = a;
     /* a character every match of the rule contains (ID ':', IP '.', HEX 'x', CMD '"'): when the
        text lacks it the rule cannot match and its pass is skipped */
     static const char need[7] = {':', '.', 0, 0, 'x', 0, '"'};
+    int fresh = 0; /* starts describe the current text */
     for (int i = 0; i < 7; i++) {
         const char *cs = in ? in->p : s;
         Py_ssize_t cn = in ? in->n : n;
-        if (need[i] && !memchr(cs, need[i], (size_t)cn)) {
-            if (!in) { /* keep a copy so the result always lives in a or b */
-                out->n = 0;
-                if (buf_add(out, cs, cn) < 0) return -1;
-                in = out;
-                out = (out == a) ? b : a;
+        if (need[i] && !memchr(cs, need[i], (size_t)cn)) continue;
+        int changed;
+        if (i < 6) {
+            if (!fresh) {
+                if (find_starts(cs, cn, starts) < 0) return -1;
+                fresh = 1;
             }
-            continue;
+            changed = apply_starts(i, cs, cn, r[i], rn[i], out, starts);
+        } else {
+            if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) return -1;
+            changed = 1;
         }
-        if (apply_rule(i, cs, cn, r[i], rn[i], out) < 0) return -1;
+        if (changed < 0) return -1;
+        if (changed) {
+            in = out;
+            out = (out == a) ? b : a;
+            fresh = 0;
+        }
+    }
+    if (!in) { /* nothing replaced: the result must still live in a or b */
+        out->n = 0;
+        if (buf_add(out, s, n) < 0) return -1;
         in = out;
-        out = (out == a) ? b : a;
     }
     *res = in;
     return 0;
@@ -223,11 +341,13 @@ static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
     Py_ssize_t rn[7];
     if (!PyUnicode_IS_ASCII(text) || !get_repls(repls, r, rn)) Py_RETURN_NONE;
     buf_t a = {0}, b = {0}, *res = NULL;
+    ibuf_t starts = {0};
     PyObject *out = NULL;
-    if (mask_buf((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), r, rn, &a, &b, &res) == 0)
+    if (mask_buf((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), r, rn, &a, &b, &starts, &res) == 0)
         out = PyUnicode_FromStringAndSize(res->p ? res->p : "", res->n);
     PyMem_Free(a.p);
     PyMem_Free(b.p);
+    PyMem_Free(starts.p);
     return out;
 }
 
@@ -238,6 +358,7 @@ static inline int is_space(char c) {
 
 typedef struct {
     int splits[128];
+    int ph_first[128]; /* first characters of the placeholders: tokens without one hold none */
     const char *w;
     Py_ssize_t nw;
     PyObject *phs;
@@ -251,6 +372,9 @@ static int keycfg(PyObject *split, PyObject *wild, PyObject *phs, keycfg_t *k) {
         if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o) || PyUnicode_GET_LENGTH(o) == 0) return 1;
     }
     memset(k->splits, 0, sizeof(k->splits));
+    memset(k->ph_first, 0, sizeof(k->ph_first));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(phs); i++)
+        k->ph_first[(unsigned char)((const char *)PyUnicode_DATA(PyTuple_GET_ITEM(phs, i)))[0]] = 1;
     const char *sp = (const char *)PyUnicode_DATA(split);
     for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(split); i++) k->splits[(unsigned char)sp[i]] = 1;
     k->w = (const char *)PyUnicode_DATA(wild);
@@ -271,14 +395,16 @@ static PyObject *key_of(const char *s, Py_ssize_t n, const keycfg_t *k, buf_t *o
         if (i >= n) break;
         /* a token ends at a space, or right after a split character */
         Py_ssize_t st = i;
-        int dig = 0;
+        int dig = 0, ph = 0;
         while (i < n && !is_space(s[i])) {
-            dig |= is_dig(s[i]);
+            unsigned char ch = (unsigned char)s[i];
+            dig |= is_dig(ch);
+            ph |= k->ph_first[ch];
             i++;
-            if (k->splits[(unsigned char)s[i - 1]]) break;
+            if (k->splits[ch]) break;
         }
         int var = dig;
-        for (Py_ssize_t q = 0; !var && q < nph; q++) {
+        for (Py_ssize_t q = 0; !var && ph && q < nph; q++) {
             PyObject *o = PyTuple_GET_ITEM(k->phs, q);
             Py_ssize_t pl = PyUnicode_GET_LENGTH(o);
             const char *pp = (const char *)PyUnicode_DATA(o);
@@ -323,6 +449,7 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
     if (!res) return NULL;
     int usable = !keycfg(split, wild, phs, &k) && (!masked || (PyTuple_Check(repls) && get_repls(repls, r, rn)));
     buf_t a = {0}, b = {0}, out = {0};
+    ibuf_t starts = {0};
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *line = PyList_GET_ITEM(lines, i), *key;
         if (!usable || !PyUnicode_Check(line) || !PyUnicode_IS_ASCII(line) || PyUnicode_GET_LENGTH(line) > maxc) {
@@ -334,7 +461,7 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
         Py_ssize_t sn = PyUnicode_GET_LENGTH(line);
         if (masked) {
             buf_t *m;
-            if (mask_buf(s, sn, r, rn, &a, &b, &m) < 0) goto fail;
+            if (mask_buf(s, sn, r, rn, &a, &b, &starts, &m) < 0) goto fail;
             key = key_of(m->p ? m->p : "", m->n, &k, &out);
         } else {
             key = key_of(s, sn, &k, &out);
@@ -345,16 +472,55 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
     PyMem_Free(a.p);
     PyMem_Free(b.p);
     PyMem_Free(out.p);
+    PyMem_Free(starts.p);
     return res;
 fail:
     PyMem_Free(a.p);
     PyMem_Free(b.p);
     PyMem_Free(out.p);
+    PyMem_Free(starts.p);
     Py_DECREF(res);
     return NULL;
 }
 
+/* compact(keys) -> (distinct keys in order of first occurrence, uint32 position of each key as bytes);
+   the same as skeleton.compact_keys */
+static PyObject *py_compact(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *keys;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &keys)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    PyObject *index = PyDict_New(), *uniques = PyList_New(0);
+    PyObject *pos = PyBytes_FromStringAndSize(NULL, n * 4), *res = NULL;
+    if (!index || !uniques || !pos) goto done;
+    uint32_t *out = (uint32_t *)PyBytes_AS_STRING(pos);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        PyObject *u = PyDict_GetItemWithError(index, k); /* borrowed */
+        if (u) {
+            out[i] = (uint32_t)PyLong_AsUnsignedLong(u);
+            continue;
+        }
+        if (PyErr_Occurred()) goto done;
+        Py_ssize_t m = PyList_GET_SIZE(uniques);
+        if (m > (Py_ssize_t)UINT32_MAX) { PyErr_SetString(PyExc_OverflowError, "too many distinct keys"); goto done; }
+        PyObject *num = PyLong_FromSsize_t(m);
+        if (!num) goto done;
+        int bad = PyDict_SetItem(index, k, num) < 0 || PyList_Append(uniques, k) < 0;
+        Py_DECREF(num);
+        if (bad) goto done;
+        out[i] = (uint32_t)m;
+    }
+    res = PyTuple_Pack(2, uniques, pos);
+done:
+    Py_XDECREF(index);
+    Py_XDECREF(uniques);
+    Py_XDECREF(pos);
+    return res;
+}
+
 static PyMethodDef METHODS[] = {
+    {"compact", py_compact, METH_VARARGS, "Distinct keys in order of first occurrence and the uint32 position of each key (bytes)."},
     {"mask_drain3", py_mask_drain3, METH_VARARGS, "Apply the 7 drain3.ini masking rules in order (ASCII text; None otherwise)."},
     {"skeleton_key", py_skeleton_key, METH_VARARGS, "Tokenise a masked line for the default parser (ASCII text; None otherwise)."},
     {"keys", py_keys, METH_VARARGS, "Keys of many lines: drain3.ini masking (optional) and tokenising; None where Python must do it."},
@@ -363,4 +529,7 @@ static PyMethodDef METHODS[] = {
 
 static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad's parser.", -1, METHODS, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&MODULE); }
+PyMODINIT_FUNC PyInit__core(void) {
+    init_tables();
+    return PyModule_Create(&MODULE);
+}

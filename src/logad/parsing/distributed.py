@@ -2,12 +2,15 @@
 chunks of lines, the driver places them in input order. The ids are exactly those of one process
 on one machine, whatever the number of machines (same scheme as parallel.py).
 
-The driver reads the files and splits headers; the tasks do the masking and tokenising. A bounded
-number of chunks is in flight, so memory stays bounded on huge files.
+The driver reads the files and splits headers; the tasks do the masking and tokenising and send
+each block back compacted (its distinct keys and 4 bytes a line), which the driver places with one
+array lookup per line. A bounded number of chunks is in flight, so memory stays bounded on huge
+files.
 """
 
 from __future__ import annotations
 
+import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 
@@ -15,7 +18,7 @@ from logad.errors import require
 from logad.parsing.parallel import chunks, settings_of
 
 
-def ray_keys(
+def ray_compact(
     parser,
     contents: Iterable[str],
     *,
@@ -23,9 +26,10 @@ def ray_keys(
     num_cpus: int | None = None,
     chunk_size: int = 20_000,
     in_flight: int = 8,
-) -> Iterator[str]:
-    """Keys of `contents` computed by Ray tasks, yielded in input order. Starts a local Ray (with
-    `num_cpus`) unless one is running or `address` names a cluster."""
+) -> Iterator[tuple[list[str], bytes, int]]:
+    """Compacted keys (see parallel.py) of consecutive blocks of `contents`, computed by Ray tasks,
+    in input order. Starts a local Ray (with `num_cpus`) unless one is running or `address` names a
+    cluster."""
     ray = require("ray", "distributed")
     if not ray.is_initialized():
         if address:
@@ -34,23 +38,34 @@ def ray_keys(
             ray.init(num_cpus=num_cpus, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
 
     @ray.remote
-    def keys_task(settings: dict, block: list[str]) -> list[str]:
+    def compact_task(settings: dict, block: list[str]) -> tuple[list[str], bytes, int]:
+        from logad.parsing.parallel import compact_block
         from logad.parsing.skeleton import SkeletonParser
 
-        return SkeletonParser.from_dict(settings).keys(block)
+        return compact_block(SkeletonParser.from_dict(settings), block)
 
     settings = ray.put(settings_of(parser))
-    cut = parser.max_line_chars
     pending: deque = deque()
     for block in chunks(contents, chunk_size):
-        parser.stats["oversized"] += sum(1 for c in block if len(c) > cut)
-        pending.append(keys_task.remote(settings, block))
+        pending.append(compact_task.remote(settings, block))
         if len(pending) >= in_flight:
-            yield from ray.get(pending.popleft())
+            yield ray.get(pending.popleft())
     while pending:
-        yield from ray.get(pending.popleft())
+        yield ray.get(pending.popleft())
+
+
+def ray_keys(parser, contents: Iterable[str], **kwargs) -> Iterator[str]:
+    """Keys of `contents` computed by Ray tasks, yielded in input order (expanded from the compact
+    blocks; `add_many_ray` places the compact blocks directly)."""
+    for uniques, index, oversized in ray_compact(parser, contents, **kwargs):
+        parser.stats["oversized"] += oversized
+        yield from (uniques[i] for i in array.array("I", index))
 
 
 def add_many_ray(parser, contents: Iterable[str], **kwargs) -> list[int]:
     """`parser.add_many` with the keys computed on Ray (same ids as one process)."""
-    return parser.learn_keys(ray_keys(parser, contents, **kwargs))
+    ids: list[int] = []
+    for uniques, index, oversized in ray_compact(parser, contents, **kwargs):
+        parser.stats["oversized"] += oversized
+        ids += parser.learn_compact(uniques, index)
+    return ids

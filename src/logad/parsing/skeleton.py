@@ -30,6 +30,7 @@ template, the raw tokens under the template's ``<*>`` are the parameters, else t
 
 from __future__ import annotations
 
+import array
 import itertools
 import logging
 import re
@@ -67,8 +68,32 @@ def _blocks(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield block
 
 
+def compact_keys(keys: list[str]) -> tuple[list[str], bytes]:
+    """A block of keys as its distinct keys in order of first occurrence and, per line, the
+    position of its key there (uint32 bytes): what `learn_compact` places, and what worker
+    processes send back (a few hundred strings and 4 bytes a line instead of a string a line)."""
+    if _core is not None and isinstance(keys, list) and hasattr(_core, "compact"):
+        return _core.compact(keys)  # the same, at C speed
+    return _compact_py(keys)
+
+
+def _compact_py(keys: Iterable[str]) -> tuple[list[str], bytes]:
+    """The pure-Python reference of `compact_keys`."""
+    index: dict[str, int] = {}
+    setdefault = index.setdefault
+    positions = array.array("I", [setdefault(k, len(index)) for k in keys])
+    return list(index), positions.tobytes()
+
+
+def _oversized(block: list[str], cut: int) -> int:
+    """Lines of a block longer than `cut` (counted in `stats`)."""
+    if not block or max(map(len, block)) <= cut:  # the usual case, at C speed
+        return 0
+    return sum(1 for c in block if len(c) > cut)
+
+
 class _Template:
-    __slots__ = ("tid", "tokens", "size", "text", "wild")
+    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts")
 
     def __init__(self, tid: int, tokens: list[str], size: int) -> None:
         self.tid = tid
@@ -79,6 +104,7 @@ class _Template:
     def refresh(self) -> None:
         self.text = " ".join(self.tokens)
         self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
+        self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
 
 
 class SkeletonParser:
@@ -139,6 +165,12 @@ class SkeletonParser:
         self._templates: dict[int, _Template] = {}  # live templates
         self._alias: dict[int, int] = {}  # absorbed id -> survivor (may chain; `resolve` follows)
         self._bylen: dict[int, list[int]] = {}  # token count -> live template ids, oldest first
+        # (token count, first token) -> live template ids, oldest first. A template can only cover
+        # a key, or join its merge family, when its first token is a wildcard or the key's first
+        # token (a family differing at position 0 is never merged), and a template's first token
+        # never changes (merges never make position 0 a variable). So placing a new key scans one
+        # or two small buckets instead of every template of its length: O(1)-ish as templates grow.
+        self._byfirst: dict[tuple[int, str], list[int]] = {}
         self._keys: dict[str, int] = {}  # key -> id given when first seen
         self._next_id = 1
         self._changes: dict[int, ChangeType] = {}
@@ -181,6 +213,8 @@ class SkeletonParser:
                 out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
         if out is None:
             return [self._key(c if len(c) <= cut else c[:cut]) for c in lines]
+        if None not in out:  # the usual case (the scan runs at C speed)
+            return out
         for i, k in enumerate(out):
             if k is None:
                 c = lines[i]
@@ -238,25 +272,34 @@ class SkeletonParser:
         t = self._templates[tid]
         return ParsedLine(line_no, tid, t.text, self._params(t, content, k) if t.wild else ())
 
-    def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int = 20_000) -> list[int]:
+    def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int | None = None) -> list[int]:
         """Learn from many lines; returns their template ids (the fast path: no ParsedLine, no
         parameters; `parameters(line, id)` gives them when needed). With ``workers > 1`` the keys
         are computed in that many processes and placed here in input order, so the ids are exactly
-        those of one process."""
+        those of one process. `chunk_size`: lines per block (default 100,000 in one process, where
+        a block's cost has a part per distinct key; 20,000 per worker task, for balance). The
+        ids never depend on it."""
         if not self._ready:
             self._setup()
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
+        if chunk_size is None:
+            chunk_size = 100_000 if workers == 1 else 20_000
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidParameterError(f"`chunk_size` must be an integer >= 1, got {chunk_size!r}")
         if workers == 1:
             ids: list[int] = []
-            cut = self.max_line_chars
             for block in _blocks(contents, chunk_size):
-                self.stats["oversized"] += sum(1 for c in block if len(c) > cut)
-                ids += self.learn_keys(self.keys(block))
+                self.stats["oversized"] += _oversized(block, self.max_line_chars)
+                ids += self.learn_compact(*compact_keys(self.keys(block)))
             return ids
-        from logad.parsing.parallel import parallel_keys
+        from logad.parsing.parallel import parallel_compact
 
-        return self.learn_keys(parallel_keys(self, contents, workers=workers, chunk_size=chunk_size))
+        ids = []
+        for uniques, index, oversized in parallel_compact(self, contents, workers=workers, chunk_size=chunk_size):
+            self.stats["oversized"] += oversized
+            ids += self.learn_compact(uniques, index)
+        return ids
 
     def learn_keys(self, keys: Iterable[str]) -> list[int]:
         """Place precomputed keys (from `keys`, possibly computed elsewhere) in order."""
@@ -283,6 +326,80 @@ class SkeletonParser:
         self.stats["lines"] += n
         self.last_change = ChangeType.NONE if n else self.last_change
         return out
+
+    def learn_compact(self, uniques: list[str], index) -> list[int]:
+        """Place a block given as its distinct keys (in order of first occurrence) and, per line,
+        the position of its key in `uniques` (`compact_keys`; worker processes send blocks this
+        way). Same state and ids as `learn_keys` on the expanded keys, at one array lookup per line:
+        new keys are learnt in order of first occurrence (placement decisions do not depend on
+        counts), and the ids of the lines follow the aliases a merge inside the block creates only
+        from the line that caused it on, as `learn_keys` would answer them."""
+        import numpy as np
+
+        if not self._ready:
+            self._setup()
+        idx = np.frombuffer(index, dtype=np.uint32) if isinstance(index, (bytes, bytearray)) else \
+            np.asarray(index, dtype=np.uint32)
+        n = len(idx)
+        if not n:
+            return []
+        known, alias, templates = self._keys, self._alias, self._templates
+        counts = np.bincount(idx, minlength=len(uniques)).tolist()
+        events: list[tuple[int, list[tuple[int, int]]]] = []  # (unique whose learning merged, aliases added)
+        ids: list[int] = []
+        for u, k in enumerate(uniques):  # one pass over the distinct keys, in order of first occurrence
+            tid = known.get(k)
+            if tid is None:
+                before = len(alias)
+                tid = self._learn(k)
+                c = counts[u] - 1  # `_learn` counted its first line
+                if len(alias) != before:
+                    events.append((u, list(alias.items())[before:]))
+            else:
+                while tid in alias:
+                    tid = alias[tid]
+                c = counts[u]
+            templates[tid].size += c  # a later merge moves it with the rest (`_absorb`)
+            ids.append(tid)
+        if events:  # the ids at the end of the block
+            ids = [self.resolve(t) for t in ids]
+        ids_of = np.asarray(ids, dtype=np.int64)
+        if "" in uniques:
+            self.stats["empty"] += int(np.count_nonzero(idx == uniques.index("")))
+        self.stats["lines"] += n
+        self.last_change = ChangeType.NONE
+        if not events:
+            return ids_of[idx].tolist()
+        # a merge inside the block: lines before the merging key's first line keep the ids of
+        # the aliases as they were then
+        first_pos = np.full(len(uniques), n, dtype=np.int64)
+        np.minimum.at(first_pos, idx, np.arange(n, dtype=np.int64))
+        partial = dict(alias)
+        for _, added in events:
+            for a, _b in added:
+                del partial[a]
+        out: list[int] = []
+        start = 0
+        for u, added in events:
+            pos = int(first_pos[u])
+            out += self._ids_under(partial, uniques, idx[start:pos])
+            partial.update(added)
+            start = pos
+        out += ids_of[idx[start:]].tolist()
+        return out
+
+    def _ids_under(self, partial: dict[int, int], uniques: list[str], idx) -> list[int]:
+        """Ids of lines under an older alias table (`learn_compact` after a merge)."""
+        import numpy as np
+
+        known = self._keys
+        ids = []
+        for k in uniques:  # every key of the block is known by now (learnt before this is called)
+            tid = known[k]
+            while tid in partial:
+                tid = partial[tid]
+            ids.append(tid)
+        return np.asarray(ids, dtype=np.int64)[idx].tolist()
 
     def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
         """The template covering a line, or None. Strictly read-only."""
@@ -345,68 +462,80 @@ class SkeletonParser:
         """A key seen for the first time: place it, remember the decision."""
         toks = k.split(" ") if k else []
         self.last_merged = ()
-        tid = self._cover(toks)
+        tid, family = self._scan(toks)
         if tid is not None:
             self.last_change = ChangeType.NONE
         else:
-            tid = self._merge(toks)
+            tid = self._merge(toks, family)
             if tid is None:
                 tid = self._next_id
                 self._next_id += 1
                 self._templates[tid] = _Template(tid, list(toks), 0)
-                self._bylen.setdefault(len(toks), []).append(tid)
+                self._index(tid, toks)
                 self.last_change = ChangeType.CREATED
                 self._changes[tid] = ChangeType.CREATED
         self._templates[tid].size += 1
         self._keys[k] = tid
         return tid
 
+    def _index(self, tid: int, toks: list[str]) -> None:
+        self._bylen.setdefault(len(toks), []).append(tid)
+        self._byfirst.setdefault((len(toks), toks[0] if toks else ""), []).append(tid)
+
+    def _candidates(self, toks: list[str]) -> list[int]:
+        """Live templates of the key's length whose first token is a wildcard or the key's first
+        token, oldest first (the only ones `_cover` and `_merge` can pick; see `_byfirst`)."""
+        n = len(toks)
+        first = toks[0] if toks else ""
+        same = self._byfirst.get((n, first), [])
+        if first == WILDCARD or not n:
+            return same
+        wild = self._byfirst.get((n, WILDCARD))
+        if not wild:
+            return same
+        if not same:
+            return wild
+        return sorted(same + wild)
+
     def _cover(self, toks: list[str]) -> int | None:
         """The live template whose every constant equals the key's token there (most constants,
         then oldest). A template without constants covers only keys without constants."""
+        return self._scan(toks)[0]
+
+    def _scan(self, toks: list[str]) -> tuple[int | None, dict[int, list[int]]]:
+        """One pass over the candidates: the covering template (`_cover`) and the families of
+        `_merge` (position -> templates whose constants differ from the key only there)."""
         best, best_c = None, -1
         has_const = any(t != WILDCARD for t in toks)
-        for tid in self._bylen.get(len(toks), ()):
-            tt = self._templates[tid].tokens
-            c = 0
-            for a, b in zip(tt, toks):
-                if a != WILDCARD:
-                    if a != b:
-                        break
-                    c += 1
-            else:
-                if c == 0 and has_const:
-                    continue
-                if c > best_c:
+        family: dict[int, list[int]] = {}
+        templates = self._templates
+        for tid in self._candidates(toks):
+            consts = templates[tid].consts
+            diff = [i for i, a in consts if toks[i] != a]
+            if not diff:
+                c = len(consts)
+                if (c or not has_const) and c > best_c:
                     best, best_c = tid, c
-        return best
+            elif len(diff) == 1:
+                family.setdefault(diff[0], []).append(tid)
+        return best, family
 
-    def _merge(self, toks: list[str]) -> int | None:
+    def _merge(self, toks: list[str], family: dict[int, list[int]]) -> int | None:
         """Brain's rule on one position (see the module docstring): merge a family, or None."""
         n = len(toks)
-        family: dict[int, list[int]] = {}
-        for tid in self._bylen.get(n, ()):
-            tt = self._templates[tid].tokens
-            diff = -1
-            for j, (a, b) in enumerate(zip(tt, toks)):
-                if a != WILDCARD and a != b:
-                    if diff >= 0:
-                        diff = -2
-                        break
-                    diff = j
-            if diff >= 0:
-                family.setdefault(diff, []).append(tid)
         for j in sorted(family):
             if j == 0:  # the first token names the event far more often than it varies
                 continue
             tids = family[j]
             members = [self._templates[t].tokens for t in tids]
+            values = {m[j] for m in members}
+            values.add(toks[j])
+            if len(values) < self.min_distinct and toks[j] != WILDCARD:
+                continue  # no proof possible either (below): skip counting the constants
             consts = sum(1 for i, a in enumerate(toks)
                          if i != j and a != WILDCARD and all(m[i] != WILDCARD for m in members))
             if consts < 1:
                 continue
-            values = {m[j] for m in members}
-            values.add(toks[j])
             proof = toks[j] == WILDCARD and consts >= self.proof_constants
             if len(values) < self.min_distinct and not proof:
                 continue
@@ -433,6 +562,7 @@ class SkeletonParser:
         t = self._templates.pop(tid)
         self._templates[survivor].size += t.size
         self._bylen[len(t.tokens)].remove(tid)
+        self._byfirst[(len(t.tokens), t.tokens[0] if t.tokens else "")].remove(tid)
         self._alias[tid] = survivor
         self._changes[tid] = ChangeType.MERGED
         log.debug("template %d merged into %d", tid, survivor)
@@ -481,7 +611,7 @@ class SkeletonParser:
             for item in sorted(d["templates"], key=lambda t: int(t["id"])):  # oldest first, as built
                 t = _Template(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]))
                 parser._templates[t.tid] = t
-                parser._bylen.setdefault(len(t.tokens), []).append(t.tid)
+                parser._index(t.tid, t.tokens)
             parser._alias = {int(a): int(b) for a, b in d["alias"]}
             parser._keys = {str(k): int(v) for k, v in d["keys"]}
             parser._next_id = int(d["next_id"])
