@@ -61,7 +61,7 @@ COLUMNS = [("direction", "direction"), ("protocol", "protocol"), ("seed", "seed"
 SUMMARY_COLUMNS = [("direction", "direction"), ("protocol", "protocol"), ("seeds", "seeds"), ("f1", "MetaLog F1"),
                    ("target_only", "target-only F1"), ("source_only", "source-only F1"), ("fpr", "MetaLog FPR"),
                    ("met", f"F1 >= {TARGET_F1} and above both"), ("train_s", "MetaLog train s")]
-EMBED_COLUMNS = [("direction", "direction"), ("seed", "seed"), ("unique", "unique templates"),
+EMBED_COLUMNS = [("direction", "direction"), ("protocol", "protocol"), ("seed", "seed"), ("unique", "unique templates"),
                  ("computed", "vectors computed"), ("rate", "computed/s"), ("seconds", "computing s"),
                  ("load", "loading GloVe s"), ("total", "template space s")]
 
@@ -233,7 +233,7 @@ def embed_rows(runs: list[dict]) -> list[dict]:
     for r in runs:
         v = r["result"]["details"]["template_vectors"]
         rate = v["computed"] / v["seconds"] if v.get("seconds") else None
-        out.append({"direction": r["direction"], "seed": r["seed"], "unique": v.get("unique_templates"),
+        out.append({"direction": r["direction"], "protocol": proto_label(r), "seed": r["seed"], "unique": v.get("unique_templates"),
                     "computed": v.get("computed"), "rate": f"{rate:,.0f}" if rate else "-",
                     "seconds": v.get("seconds"), "load": v.get("load_seconds"), "total": v.get("seconds_total")})
     return out
@@ -247,13 +247,19 @@ def notes_of(runs: list[dict]) -> list[str]:
         pl = d["method"].get("pseudo_labels") or {}
         hist = d["method"]["history"]
         val = ", ".join(f"{x:.4f}" for x in hist["val_loss"])
+        if r["protocol"] == "original":  # the original's own cut: the --target-labels budget is not used
+            labelled = (f"labelled target = {pl.get('anchors')} training normals (the first 50 %), "
+                        f"{pl.get('unlabelled')} unlabelled (the ~1 % of training anomalies the filter keeps included); ")
+        else:
+            labelled = (f"labelled target {tl['labelled_sequences']} sequences ({tl['labelled_anomalies']} anomalous), "
+                        f"{tl['unlabelled_training_sequences']} unlabelled; ")
         lines.append(
-            f"- {r['direction']} ({proto_label(r)}, seed {r['seed']}): labelled target {tl['labelled_sequences']} "
-            f"sequences ({tl['labelled_anomalies']} anomalous), {tl['unlabelled_training_sequences']} unlabelled; "
-            f"pseudo-labels: {pl.get('pseudo_normal')} normal / {pl.get('pseudo_anomalous')} anomalous "
-            f"({pl.get('clusters')} clusters, {pl.get('normal_clusters')} anchored normal, status {pl.get('status')!r}); "
+            f"- {r['direction']} ({proto_label(r)}, seed {r['seed']}): {labelled}"
+            + (f"pseudo-labels: {pl.get('pseudo_normal')} normal / {pl.get('pseudo_anomalous')} anomalous "
+               f"({pl.get('clusters')} clusters, {pl.get('normal_clusters')} anchored normal, status {pl.get('status')!r}); "
+               if pl else "no pseudo-labels; ") +
             f"validation loss by epoch: {val}; stopped: {hist['stopped']}; wall {r['wall_seconds']:.0f}s "
-            f"(method and both baselines)."
+            f"(every model of the run)."
         )
         pc = r.get("pseudo_check")
         if pc and "error" not in pc:
@@ -290,6 +296,9 @@ def markdown(runs: list[dict], commands: list[str]) -> str:
         "",
         "## Template vectors (GloVe-50 TF-IDF, fresh cache: every vector computed)",
         "",
+        "Each unique (system, template) text is embedded once per run; GloVe is loaded once per process "
+        "(0 s when an earlier run of the same process loaded it).",
+        "",
         markdown_table(embed_rows(runs), EMBED_COLUMNS),
         "",
         "## Runs",
@@ -302,6 +311,39 @@ def markdown(runs: list[dict], commands: list[str]) -> str:
     return "\n".join(text)
 
 
+def save(out: Path | None, runs: list[dict], command: str, data: Path, loaded: dict, *, fresh: bool) -> str:
+    """Merge `runs` into the results JSON on disk (read afresh: another job may have written
+    meanwhile; a rerun replaces its own entries), add the pseudo-label diagnostic where missing,
+    write the JSON and the Markdown; return the Markdown."""
+    entries, commands = list(runs), [command] if command else []
+    path = out.with_suffix(".json") if out is not None else None
+    if path is not None and path.exists() and not fresh:
+        old = json.loads(path.read_text(encoding="utf-8"))
+
+        def ident(r):
+            return r["key"], r["protocol"], r["seed"], r["hdfs"], r["quick"], r.get("variant")
+
+        keys = {ident(r) for r in runs}
+        entries = [r for r in old.get("runs", []) if ident(r) not in keys] + entries
+        commands = [c for c in old.get("commands", []) if c != command] + commands
+    for r in entries:  # the pseudo-label diagnostic, for runs that lack it (honest protocol only)
+        if r["protocol"] == "honest" and "pseudo_check" not in r and not r.get("quick") and not r.get("variant"):
+            try:
+                r["pseudo_check"] = pseudo_check(data, r, loaded)
+            except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
+                r["pseudo_check"] = {"error": repr(exc)}
+    text = markdown(entries, commands)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"machine": f"{platform.machine()}, 2 shared CPU cores, torch threads 1", "target_f1": TARGET_F1,
+                "amount": AMOUNT, "commands": commands, "runs": entries}
+        for suffix, content in ((".json", json.dumps(meta, indent=1, default=str) + "\n"), (".md", text)):
+            tmp = out.with_suffix(suffix + ".tmp")
+            tmp.write_text(content, encoding="utf-8")
+            tmp.replace(out.with_suffix(suffix))
+    return text
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(REPO / ".." / "shared" / "data"))
@@ -312,6 +354,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="2 epochs: checks that everything runs; writes nothing")
     ap.add_argument("--out", help="results stem (default benchmarks/results/metalog; none with --quick)")
     ap.add_argument("--fresh", action="store_true", help="drop earlier entries of the results JSON")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the Markdown from the results JSON; run nothing")
     ap.add_argument("--param", action="append", default=[], metavar="K=V",
                     help="a MetaLog parameter (JSON value) for a POST-HOC variant run; needs --variant")
     ap.add_argument("--variant", help="name of a post-hoc variant: its rows are marked post-hoc, never the figure")
@@ -346,10 +389,16 @@ def main() -> int:
     out = Path(args.out) if args.out else (None if args.quick else REPO / "benchmarks" / "results" / "metalog")
     command = "python benchmarks/bench_metalog.py " + " ".join(sys.argv[1:])
     loaded: dict = {}
-    runs = []
+    if args.report_only:
+        if out is None:
+            ap.error("--report-only needs a results stem (not --quick without --out)")
+        print(save(out, [], "", data, loaded, fresh=False))
+        return 0
+    runs: list[dict] = []
     t_all = time.perf_counter()
-    for direction in directions:
-        for seed in seeds:
+    text = ""
+    for seed in seeds:  # seed-major: a stopped job keeps whole seeds (results are written after each run)
+        for direction in directions:
             print(f"== {direction} seed {seed} ({args.protocol}{', quick' if args.quick else ''})", flush=True)
             run = one_run(data, direction, seed, args, loaded)
             runs.append(run)
@@ -358,31 +407,11 @@ def main() -> int:
                       f"P {row['precision']}  R {row['recall']}  FPR {row['fpr']}  ({row['counts']})  "
                       f"train {row['train_s']}", flush=True)
             print(f"   target met: {met(run['result'])}; wall {run['wall_seconds']:.0f}s", flush=True)
+            text = save(out, runs, command, data, loaded, fresh=args.fresh)
     print(f"all runs: {time.perf_counter() - t_all:.0f}s wall")
-    entries, commands = runs, [command]
-    if out is not None and out.with_suffix(".json").exists() and not args.fresh:
-        old = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-        def ident(r):
-            return r["key"], r["protocol"], r["seed"], r["hdfs"], r["quick"], r.get("variant")
-
-        keys = {ident(r) for r in runs}
-        entries = [r for r in old.get("runs", []) if ident(r) not in keys] + runs
-        commands = [c for c in old.get("commands", []) if c != command] + [command]
-    for r in entries:  # the pseudo-label diagnostic, for runs that lack it (honest protocol only)
-        if r["protocol"] == "honest" and "pseudo_check" not in r and not r.get("quick") and not r.get("variant"):
-            try:
-                r["pseudo_check"] = pseudo_check(data, r, loaded)
-            except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
-                r["pseudo_check"] = {"error": repr(exc)}
-    text = markdown(entries, commands)
     print()
     print(text)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": f"{platform.machine()}, 2 shared CPU cores, torch threads 1", "target_f1": TARGET_F1,
-                "amount": AMOUNT, "commands": commands, "runs": entries}
-        out.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8")
-        out.with_suffix(".md").write_text(text, encoding="utf-8")
         print(f"written {out.with_suffix('.md')} and {out.with_suffix('.json')}")
     return 0
 
