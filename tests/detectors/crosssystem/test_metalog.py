@@ -184,6 +184,20 @@ def test_trainer_step_count_and_lr_schedule(glove, tmp_path):
     assert len(h.val_loss) == 2 and np.isfinite(h.train_loss).all() and np.isfinite(h.target_loss).all()
 
 
+def test_batches_cover_every_item_once_with_and_without_length_windows():
+    lengths = [random.Random(i).randrange(1, 50) for i in range(95)]
+    for window in (0, 3):
+        batches = ml._batches(95, 10, random.Random(0), lengths, window)
+        assert sorted(i for b in batches for i in b) == list(range(95))
+        assert all(len(b) == 10 for b in batches if len(b) != 5) and sum(len(b) == 5 for b in batches) == 1
+    # with windows of 3 batches, each batch holds a contiguous run of one window's length order
+    batches = ml._batches(95, 10, random.Random(0), lengths, 3)
+    spans = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    plain = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in ml._batches(95, 10, random.Random(0))]
+    assert np.mean(spans) < np.mean(plain)
+    assert ml.MetaLogDetector().length_buckets == 0  # the original's random batches by default
+
+
 # -- pseudo-labels -------------------------------------------------------------------------------------
 def _blobs(seed=0):
     rng = np.random.default_rng(seed)
@@ -264,7 +278,8 @@ def test_save_load_round_trip(glove, tmp_path):
 
 def test_single_system_fit_with_texts_and_new_templates_after_load(glove, tmp_path):
     data = cloud()
-    det = ml.MetaLogDetector(**params(glove, tmp_path, epochs=4)).set_templates(CLOUD)
+    # a larger step than the default: the tiny model must learn within ~60 steps, with a margin
+    det = ml.MetaLogDetector(**params(glove, tmp_path, epochs=6, lr=1e-2)).set_templates(CLOUD)
     det.fit(data.sequences, np.array([s.label for s in data.sequences]))
     s = det.score(data.sequences)
     y = np.array([q.label for q in data.sequences])
@@ -307,6 +322,16 @@ def test_run_transfer_contract(glove, tmp_path):
     assert "policy" not in res  # honest: nothing chosen on test labels
     with pytest.raises(InvalidParameterError, match="did you mean 'beta'"):
         method_runner("metalog")(setup, {"betta": 1.0})
+
+
+def test_ablation_without_pseudo_labels_trains_on_the_budget_alone(glove, tmp_path):
+    setup = make_setup([store()], cloud(), 0.2, seed=0)
+    res = ml.run_transfer(setup, params(glove, tmp_path, epochs=1, baselines=False, pseudo_labels=False))
+    d = res["details"]
+    assert d["training_mode"] == "mldg" and d["method"]["pseudo_labels"] is None
+    assert res["baselines"] == {} and d["params"]["pseudo_labels"] is False
+    with pytest.raises(InvalidParameterError, match="pseudo_labels"):
+        ml.run_transfer(setup, {"pseudo_labels": "no"})
 
 
 def test_target_with_no_labelled_anomaly_still_trains(glove, tmp_path):
