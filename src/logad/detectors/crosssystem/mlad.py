@@ -697,7 +697,7 @@ class MLADDetector(DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_batches, val_items=val_batches,
             lengths=lambda its: [1] * len(its), loss_of=loss_of, config=config, progress=progress,
-            name="mlad", on_epoch_start=lambda e: redraw(e) if e > 1 else None,
+            name="mlad", on_epoch_start=lambda e: redraw(e) if e > 1 else None, on_epoch_end=self.on_epoch_end,
         )
         self.model_.eval()
         if not self.no_gmm:
