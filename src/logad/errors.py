@@ -43,6 +43,18 @@ def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> Un
     return UnknownNameError(f"unknown {kind} {name!r}{hint} (known: {', '.join(sorted(known))})")
 
 
+def no_such_parameter(owner: str, bad: list[str], valid: list[str]) -> InvalidParameterError:
+    """InvalidParameterError for parameter names `owner` does not have, each with its nearest valid
+    name, and the valid ones listed."""
+    import difflib
+
+    hints = []
+    for name in bad:
+        close = difflib.get_close_matches(name, valid, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return InvalidParameterError(f"{owner} has no parameter {', '.join(hints)}; valid: {', '.join(valid) or 'none'}")
+
+
 def require(module: str, extra: str):
     """Import an optional dependency lazily, or raise MissingDependencyError naming the extra."""
     import importlib

@@ -68,19 +68,11 @@ def detector_class(name: str) -> type:
 def get_detector(name: str, **params):
     """A new, unfitted detector `name` with `params` (a bad parameter name raises
     InvalidParameterError naming the valid ones)."""
-    from logad.errors import InvalidParameterError
+    from logad.errors import no_such_parameter
 
     cls = detector_class(name)
     valid = cls._param_names()
     bad = [p for p in params if p not in valid]
     if bad:
-        import difflib
-
-        hints = []
-        for p in bad:
-            close = difflib.get_close_matches(p, valid, n=1)
-            hints.append(f"{p!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise InvalidParameterError(
-            f"detector {name!r} has no parameter {', '.join(hints)}; valid: {', '.join(valid) or 'none'}"
-        )
+        raise no_such_parameter(f"detector {name!r}", bad, valid)
     return cls(**params)

@@ -42,7 +42,6 @@ offers `fit_systems` for the cross-system form; `run_transfer` is the `logad tra
 from __future__ import annotations
 
 import copy
-import difflib
 import logging
 import math
 import random
@@ -58,7 +57,7 @@ from logad.detectors.crosssystem.data import MultiSystemTemplates
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import seed_everything, torch
 from logad.detectors.deep.persist import load_folder, save_folder
-from logad.errors import InputError, InvalidParameterError, require
+from logad.errors import InputError, InvalidParameterError, no_such_parameter, require
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
 
@@ -951,11 +950,7 @@ def _split_params(params: dict | None, setup) -> tuple[dict, dict]:
     valid = det_names + list(TRANSFER_PARAMS)
     bad = [k for k in params if k not in valid]
     if bad:
-        hints = []
-        for k in bad:
-            close = difflib.get_close_matches(k, valid, n=1)
-            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise InvalidParameterError(f"metalog has no parameter {', '.join(hints)}; valid: {', '.join(valid)}")
+        raise no_such_parameter("metalog", bad, valid)
     det = {k: v for k, v in params.items() if k in det_names}
     det.setdefault("seed", int(setup.seed))
     extra = {**TRANSFER_PARAMS, **{k: v for k, v in params.items() if k in TRANSFER_PARAMS}}

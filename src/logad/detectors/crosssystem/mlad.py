@@ -65,7 +65,7 @@ from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.crosssystem.data import MultiSystemTemplates
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import TrainConfig, torch, train
-from logad.errors import InputError, InvalidParameterError, NotFittedError, require
+from logad.errors import InputError, InvalidParameterError, NotFittedError, no_such_parameter, require
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
 from logad.splitting.original import register_split
@@ -937,11 +937,7 @@ def _detector_params(params: dict) -> dict:
     valid = MLADDetector._param_names()
     bad = [k for k in params if k not in valid]
     if bad:
-        import difflib
-
-        hints = [f"{k!r}" + (f" (did you mean {c[0]!r}?)" if (c := difflib.get_close_matches(k, valid, n=1)) else "")
-                 for k in bad]
-        raise InvalidParameterError(f"mlad has no parameter {', '.join(hints)}; valid: {', '.join(valid)}")
+        raise no_such_parameter("mlad", bad, valid)
     return dict(params)
 
 
