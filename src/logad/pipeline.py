@@ -8,7 +8,6 @@ without a label) so nothing is lost silently.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,11 +152,9 @@ def numeric_values(parameters) -> tuple[float, ...]:
 
 def _with_ids_in_blocks(records, parser, size: int = 20_000) -> Iterator[tuple]:
     """(record, template id) pairs, the ids learnt a block of lines at a time with `add_many`."""
-    it = iter(records)
-    while True:
-        block = list(itertools.islice(it, size))
-        if not block:
-            return
+    from logad.parsing.parallel import chunks
+
+    for block in chunks(records, size):
         yield from zip(block, parser.add_many([rec.content for rec in block]))
 
 

@@ -22,15 +22,12 @@ Ids are 1.. in creation order and never reused (also after eviction under `max_c
 from __future__ import annotations
 
 import enum
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 
 from logad.errors import InputError, InvalidParameterError
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
+from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
 log = logging.getLogger(__name__)
@@ -69,7 +66,7 @@ class _Cluster:
         )
 
 
-class DrainParser:
+class DrainParser(SavedState):
     """Streaming Drain with masking rules as data.
 
     Keyword-only; the constructor only stores its arguments (checked on first use).
@@ -333,11 +330,7 @@ class DrainParser:
     @classmethod
     def from_dict(cls, d: dict) -> DrainParser:
         """Rebuild a parser from `to_dict` data; InputError when it is not such data."""
-        if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
-            found = d.get("format") if isinstance(d, dict) else type(d).__name__
-            raise InputError(f"not a logad Drain state (expected format {STATE_FORMAT!r}, got {found!r})")
-        if d.get("version") != STATE_VERSION:
-            raise InputError(f"Drain state version {d.get('version')!r} is not supported (expected {STATE_VERSION})")
+        check_header(d, STATE_FORMAT, STATE_VERSION, "Drain")
         try:
             p = d["params"]
             parser = cls(
@@ -367,38 +360,6 @@ class DrainParser:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"Drain state is incomplete or corrupt: {exc!r}") from exc
         return parser
-
-    def save(self, path: str | Path) -> None:
-        """Write the state as JSON atomically (temp file in the same folder, fsync, os.replace)."""
-        write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> DrainParser:
-        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
-        from logad.parsing.state import read_state
-
-        return cls.from_dict(read_state(path))
-
-
-def write_json_atomic(path: str | Path, data: dict) -> None:
-    """Write JSON to a temp file in the same folder, fsync, then rename over `path`: a reader (or a
-    restart after a kill at any moment) sees the old complete file or the new complete file."""
-    path = Path(path)
-    text = json.dumps(data, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def same_or_wild(template: list[str], toks: list[str]) -> bool:

@@ -22,7 +22,12 @@ _WORKER_PARSER = None
 _SHARED_LINES: list[str] | None = None  # the lines, inherited by forked workers
 
 
-def chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive blocks of at most `size` items (a list is sliced, any other iterable streamed)."""
+    if isinstance(items, list):
+        for i in range(0, len(items), size):
+            yield items[i:i + size]
+        return
     it = iter(items)
     while True:
         block = list(itertools.islice(it, size))

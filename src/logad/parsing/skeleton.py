@@ -31,16 +31,16 @@ template, the raw tokens under the template's ``<*>`` are the parameters, else t
 from __future__ import annotations
 
 import array
-import itertools
 import logging
 import re
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 
 from logad.errors import InputError, InvalidParameterError
 from logad.parsing import _scan
-from logad.parsing.drain import ChangeType, write_json_atomic
+from logad.parsing.drain import ChangeType
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
+from logad.parsing.parallel import chunks
+from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
 try:  # the optional compiled core; the Python reference gives identical results
@@ -53,19 +53,6 @@ log = logging.getLogger(__name__)
 WILDCARD = "<*>"
 STATE_FORMAT = "logad-skeleton"
 STATE_VERSION = 1
-
-
-def _blocks(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    if isinstance(items, list):
-        for i in range(0, len(items), size):
-            yield items[i:i + size]
-        return
-    it = iter(items)
-    while True:
-        block = list(itertools.islice(it, size))
-        if not block:
-            return
-        yield block
 
 
 def compact_keys(keys: list[str]) -> tuple[list[str], bytes]:
@@ -107,7 +94,7 @@ class _Template:
         self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
 
 
-class SkeletonParser:
+class SkeletonParser(SavedState):
     """Streaming log parser (the default mode). Keyword-only; arguments are checked on first use.
 
     masking: rules applied first (see masking.py). mask_placeholder / mask_prefix / mask_suffix:
@@ -289,7 +276,7 @@ class SkeletonParser:
             raise InvalidParameterError(f"`chunk_size` must be an integer >= 1, got {chunk_size!r}")
         if workers == 1:
             ids: list[int] = []
-            for block in _blocks(contents, chunk_size):
+            for block in chunks(contents, chunk_size):
                 self.stats["oversized"] += _oversized(block, self.max_line_chars)
                 ids += self.learn_compact(*compact_keys(self.keys(block)))
             return ids
@@ -595,11 +582,7 @@ class SkeletonParser:
     @classmethod
     def from_dict(cls, d: dict) -> SkeletonParser:
         """Rebuild a parser from `to_dict` data; InputError when it is not such data."""
-        if not isinstance(d, dict) or d.get("format") != STATE_FORMAT:
-            found = d.get("format") if isinstance(d, dict) else type(d).__name__
-            raise InputError(f"not a logad skeleton state (expected format {STATE_FORMAT!r}, got {found!r})")
-        if d.get("version") != STATE_VERSION:
-            raise InputError(f"skeleton state version {d.get('version')!r} is not supported (expected {STATE_VERSION})")
+        check_header(d, STATE_FORMAT, STATE_VERSION, "skeleton")
         try:
             p = d["params"]
             parser = cls(masking=rules_from_data(p["masking"]), mask_prefix=p["mask_prefix"],
@@ -623,14 +606,3 @@ class SkeletonParser:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"skeleton state is incomplete or corrupt: {exc!r}") from exc
         return parser
-
-    def save(self, path: str | Path) -> None:
-        """Write the state as JSON atomically (a kill at any moment leaves the last good file)."""
-        write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> SkeletonParser:
-        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
-        from logad.parsing.state import read_state
-
-        return cls.from_dict(read_state(path))

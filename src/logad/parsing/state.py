@@ -6,6 +6,35 @@ import json
 from pathlib import Path
 
 from logad.errors import InputError
+from logad.io import atomic_write_text
+
+
+def write_state(path: str | Path, data: dict) -> None:
+    """Write a state as JSON atomically: a reader (or a restart after a kill at any moment) sees
+    the old complete file or the new complete file."""
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def check_header(data, state_format: str, version: int, what: str) -> None:
+    """InputError unless `data` is a state of `state_format` at `version`."""
+    if not isinstance(data, dict) or data.get("format") != state_format:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"not a logad {what} state (expected format {state_format!r}, got {found!r})")
+    if data.get("version") != version:
+        raise InputError(f"{what} state version {data.get('version')!r} is not supported (expected {version})")
+
+
+class SavedState:
+    """`save` / `load` for a parser that has `to_dict` / `from_dict`."""
+
+    def save(self, path: str | Path) -> None:
+        """Write the state as JSON atomically (a kill at any moment leaves the last good file)."""
+        write_state(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
+        return cls.from_dict(read_state(path))
 
 
 def read_state(path: str | Path) -> dict:
