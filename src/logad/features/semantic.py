@@ -473,35 +473,15 @@ class CachedTemplateVectors:
         return self._words
 
     def _load_shards(self) -> None:
+        from logad.features.vector_cache import load_shards
+
         self._loaded = True
-        if self.cache_path is None or not self.cache_path.is_dir():
-            return
-        for shard in sorted(self.cache_path.glob("vectors-*.npz")):
-            try:
-                with np.load(shard, allow_pickle=False) as npz:
-                    keys, vecs = npz["keys"], npz["vectors"]
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("ignoring a damaged template-vector cache shard %s (%s)", shard, exc)
-                continue
-            for k, v in zip(keys, vecs):
-                self._memory[bytes(k)] = v
+        self._memory.update(load_shards(self.cache_path, "template-vector cache"))
 
     def _save_shard(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        import os
-        import tempfile
-        import time
+        from logad.features.vector_cache import save_shard
 
-        if self.cache_path is None or not keys:
-            return
-        try:
-            self.cache_path.mkdir(parents=True, exist_ok=True)
-            (self.cache_path / "identity.txt").write_text(self.identity + "\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=self.cache_path, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, keys=np.array(keys, dtype="S20"), vectors=vectors.astype(np.float32))
-            os.replace(tmp, self.cache_path / f"vectors-{time.time_ns()}-{os.getpid()}.npz")
-        except OSError as exc:  # a read-only home must not stop a run
-            log.warning("cannot write the template-vector cache in %s (%s)", self.cache_path, exc)
+        save_shard(self.cache_path, self.identity, keys, vectors, "template-vector cache")
 
     def system_vectors(self, templates: dict[int, str]) -> tuple[dict[int, np.ndarray], TemplateEmbedder]:
         """{template id: float32 vector} of ONE system, with the IDF table over its templates

@@ -24,7 +24,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from logad.errors import InputError, InvalidParameterError, require
+from logad.features.vector_cache import load_shards, save_shard
 
 log = logging.getLogger(__name__)
 
@@ -201,33 +201,13 @@ class SentenceEncoder:
     # -- cache ----------------------------------------------------------------------------------
     def _load_shards(self) -> None:
         self._loaded_shards = True
-        if self.cache_path is None or not self.cache_path.is_dir():
-            return
-        for shard in sorted(self.cache_path.glob("vectors-*.npz")):
-            try:
-                with np.load(shard, allow_pickle=False) as npz:
-                    keys, vecs = npz["keys"], npz["vectors"]
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("ignoring a damaged embedding cache shard %s (%s)", shard, exc)
-                continue
-            if self._dim is None and len(vecs):
-                self._dim = int(vecs.shape[1])
-            for k, v in zip(keys, vecs):
-                self._memory[bytes(k).ljust(20, b"\0")] = v  # numpy strips trailing NUL bytes of S20 keys
+        stored = load_shards(self.cache_path, "embedding cache")
+        if self._dim is None and stored:
+            self._dim = int(next(iter(stored.values())).shape[0])
+        self._memory.update(stored)
 
     def _save_shard(self, keys: list[bytes], vectors: np.ndarray) -> None:
-        if self.cache_path is None or not keys:
-            return
-        try:
-            self.cache_path.mkdir(parents=True, exist_ok=True)
-            (self.cache_path / "identity.txt").write_text(self.identity() + "\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=self.cache_path, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, keys=np.array(keys, dtype="S20"), vectors=vectors.astype(np.float32))
-            name = f"vectors-{time.time_ns()}-{os.getpid()}.npz"
-            os.replace(tmp, self.cache_path / name)
-        except OSError as exc:  # a read-only home must not stop a run: the vectors stay in memory
-            log.warning("cannot write the embedding cache in %s (%s)", self.cache_path, exc)
+        save_shard(self.cache_path, self.identity(), keys, vectors, "embedding cache")
 
     # -- the one public operation ---------------------------------------------------------------
     def encode(self, texts: Iterable[str]) -> np.ndarray:
