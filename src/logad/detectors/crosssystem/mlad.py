@@ -873,27 +873,8 @@ class MLADDetector(DeepDetector):
         self._refresh_candidates()
 
     @classmethod
-    def load(cls, directory) -> MLADDetector:
-        from logad.detectors.deep.persist import load_folder
-
-        config, tensors, vocab = load_folder(directory, detector=cls.name)
-        try:
-            det = cls(**config["params"])
-            det._validate_params()
-            det.vocab_ = MultiSystemTemplates.from_dict(vocab)
-            det._restore_state(config.get("state", {}))
-            det.model_ = det._build_model()
-            det.model_.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-            det.model_.eval()
-            det._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
-        except InputError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise InputError(f"{directory} holds an incompatible or damaged {cls.name!r} model: {exc}") from exc
-        det._fitted = True
-        thr = config.get("threshold")
-        det.threshold_ = None if thr is None else float(thr)
-        return det
+    def _vocabulary_from_dict(cls, data: dict) -> MultiSystemTemplates:
+        return MultiSystemTemplates.from_dict(data)
 
 
 # ----------------------------------------------------------------------------- thresholds

@@ -85,6 +85,11 @@ class DeepDetector(Detector):
     def _restore_extra_tensors(self, tensors: dict) -> None:
         pass
 
+    @classmethod
+    def _vocabulary_from_dict(cls, data: dict):
+        """The saved vocabulary (a detector with another vocabulary class overrides this)."""
+        return KeyVocabulary.from_dict(data)
+
     def save(self, directory: str | Path) -> Path:
         self._check_fitted()
         tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
@@ -103,7 +108,7 @@ class DeepDetector(Detector):
         try:
             det = cls(**config["params"])
             det._validate_params()
-            det.vocab_ = KeyVocabulary.from_dict(vocab)
+            det.vocab_ = cls._vocabulary_from_dict(vocab)
             det._restore_state(config.get("state", {}))
             det.model_ = det._build_model()
             model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -112,7 +117,7 @@ class DeepDetector(Detector):
             det._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
         except InputError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(f"{directory} holds an incompatible or damaged {cls.name!r} model: {exc}") from exc
         det._fitted = True
         thr = config.get("threshold")
