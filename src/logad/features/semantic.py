@@ -386,11 +386,6 @@ class SemanticTemplates:
 
 
 # -- on-disk cache of TF-IDF template vectors -----------------------------------------------------
-def _default_vector_cache() -> Path:
-    import os
-
-    return Path(os.environ.get("LOGAD_CACHE") or Path.home() / ".cache" / "logad") / "template-vectors"
-
 
 def word_vectors_identity(source: str) -> str:
     """What a template vector depends on besides its text and IDF table: the word vectors.
@@ -455,13 +450,9 @@ class CachedTemplateVectors:
         self._words: WordVectors | None = None
         self._memory: dict[bytes, np.ndarray] = {}
         self._loaded = False
-        if cache_dir is False:
-            self.cache_path: Path | None = None
-        else:
-            import hashlib
+        from logad.features.vector_cache import cache_folder
 
-            root = _default_vector_cache() if cache_dir in (None, True) else Path(cache_dir)
-            self.cache_path = root / hashlib.sha1(self.identity.encode()).hexdigest()[:16]
+        self.cache_path = cache_folder(cache_dir, "template-vectors", self.identity)
 
     def words(self) -> WordVectors:
         if self._words is None:

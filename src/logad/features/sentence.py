@@ -32,16 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from logad.errors import InputError, InvalidParameterError, require
-from logad.features.vector_cache import load_shards, save_shard
+from logad.features.vector_cache import cache_folder, load_shards, save_shard
 
 log = logging.getLogger(__name__)
 
 POOLINGS = ("model", "mean", "mean-all")
 _MODELS: dict[tuple, object] = {}  # loaded models, shared by encoders in one process
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("LOGAD_CACHE") or Path.home() / ".cache" / "logad") / "embeddings"
 
 
 @dataclass
@@ -97,11 +93,8 @@ class SentenceEncoder:
         self._memory: dict[bytes, np.ndarray] = {}
         self._loaded_shards = False
         self._dim: int | None = hashing_dim if model == "hashing" else None
-        if cache_dir is False or model == "hashing":
-            self.cache_path: Path | None = None  # hashing is cheaper to recompute than to read
-        else:
-            root = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)
-            self.cache_path = root / self.identity_key()
+        # hashing is cheaper to recompute than to read: no cache
+        self.cache_path = None if model == "hashing" else cache_folder(cache_dir, "embeddings", self.identity())
 
     # -- identity -------------------------------------------------------------------------------
     def _model_folder(self) -> Path:
@@ -131,9 +124,6 @@ class SentenceEncoder:
             stamp = ",".join(f"{w.name}:{w.stat().st_size}" for w in weights)
             name = f"{folder}[{stamp}]"
         return f"{name}|{self.pooling}|{self.max_length}"
-
-    def identity_key(self) -> str:
-        return hashlib.sha1(self.identity().encode()).hexdigest()[:16]
 
     # -- model ----------------------------------------------------------------------------------
     def _load(self):

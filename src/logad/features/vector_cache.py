@@ -4,6 +4,7 @@ atomically under a new name, so concurrent runs never overwrite each other."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -15,6 +16,19 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 20  # sha1 digests
+
+
+def cache_folder(cache_dir: str | Path | bool | None, kind: str, identity: str) -> Path | None:
+    """The folder of one representation's vectors: under `cache_dir`, or by default
+    `$LOGAD_CACHE/KIND` (`~/.cache/logad/KIND`), named by a digest of `identity`; None when
+    `cache_dir` is False (memory only)."""
+    if cache_dir is False:
+        return None
+    if cache_dir in (None, True):
+        root = Path(os.environ.get("LOGAD_CACHE") or Path.home() / ".cache" / "logad") / kind
+    else:
+        root = Path(cache_dir)
+    return root / hashlib.sha1(identity.encode()).hexdigest()[:16]
 
 
 def load_shards(folder: Path | None, what: str) -> dict[bytes, np.ndarray]:
