@@ -499,11 +499,16 @@ def cmd_transfer(args) -> int:
     if args.target_labels is None or not args.target_labels > 0:
         raise InvalidParameterError(f"--target-labels must be > 0 (a fraction < 1 or a count >= 1), got {args.target_labels!r}")
     entries = args.method in ENTRY_LEVEL
+    if args.target_normal_labels is not None and entries:
+        raise InvalidParameterError(
+            f"--target-normal-labels applies to sequence-level methods; {args.method!r} labels entries "
+            "(give their number with --target-labels)"
+        )
     specs = [spec for group in args.source for spec in group]
     sources = [load_system(spec, window=args.window, step=args.step, entries=entries, progress=progress) for spec in specs]
     target = load_system(args.target, window=args.window, step=args.step, entries=entries, progress=progress)
     setup = make_setup(sources, target, args.target_labels, ratios=tuple(args.ratios), seed=args.seed,
-                       protocol=args.protocol)
+                       protocol=args.protocol, normal_amount=args.target_normal_labels)
     params = _parse_params(args.param)
     t0 = time.perf_counter()
     result = run(setup, params, progress)
@@ -689,6 +694,9 @@ def build_parser() -> argparse.ArgumentParser:
     tf.add_argument("--target-labels", type=float, required=True, metavar="AMOUNT",
                     help="labels of the target's training part: a fraction (< 1) of each class, or a count (>= 1; "
                     "entry-level methods read it as a number of labelled entries)")
+    tf.add_argument("--target-normal-labels", type=float, metavar="FRACTION",
+                    help="label this fraction of the target's training NORMALS instead, --target-labels then "
+                    "counting anomalies only (MetaLog's code labels 0.5 of the normals)")
     tf.add_argument("--protocol", choices=["honest", "original"], default="honest")
     tf.add_argument("--param", action="append", metavar="NAME=VALUE", help="method parameter (repeatable)")
     tf.add_argument("--window", type=int, help="count window of raw supercomputer logs (default 20)")

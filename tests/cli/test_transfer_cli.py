@@ -36,7 +36,8 @@ def test_transfer_prints_method_beside_both_baselines_and_writes_json(tmp_path, 
     tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
     out = tmp_path / "out" / "transfer.json"
     argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
-            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--json", str(out), "--quiet"]
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--target-normal-labels", "0.5",
+            "--json", str(out), "--quiet"]
     for p in TINY:
         argv += ["--param", p]
     assert main(argv) == 0
@@ -54,6 +55,7 @@ def test_transfer_prints_method_beside_both_baselines_and_writes_json(tmp_path, 
     assert sum(result["counts"].values()) == test_part["sequences"] and 20 <= test_part["sequences"] <= 24
     assert result["counts"]["tp"] + result["counts"]["fn"] == test_part["anomalous"]
     assert result["setup"]["target_labels"]["labelled_anomalies"] >= 1
+    assert result["setup"]["target_labels"]["normal_amount"] == 0.5
 
 
 def test_transfer_bad_arguments(tmp_path, capsys):
@@ -67,6 +69,9 @@ def test_transfer_bad_arguments(tmp_path, capsys):
     assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "10"]) == 2
     assert "no log entries" in capsys.readouterr().err
+    assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "10", "--target-normal-labels", "0.5"]) == 2
+    assert "--target-normal-labels" in capsys.readouterr().err
     assert main(["transfer", "--method", "mlad", "--source", f"hdfs-sessions={tmp_path / 'missing'}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "0.1"]) == 2
     assert "missing" in capsys.readouterr().err

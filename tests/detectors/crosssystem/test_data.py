@@ -92,6 +92,16 @@ def test_label_budget():
         label_budget(y, -0.1)
 
 
+def test_label_budget_with_its_own_share_of_normals():
+    y = np.array([0] * 200 + [1] * 50)
+    m = label_budget(y, 0.02, seed=0, normal_amount=0.5)
+    assert m[:200].sum() == 100 and m[200:].sum() == 1  # half the normals, 2 % of the anomalies
+    assert label_budget(y, 0.02, seed=0, normal_amount=1.0)[:200].all()
+    for bad in (-0.1, 1.5, float("nan"), True):
+        with pytest.raises(InvalidParameterError, match="normal label amount"):
+            label_budget(y, 0.01, normal_amount=bad)
+
+
 def test_multi_system_templates_never_mix_systems():
     v = MultiSystemTemplates().add("hdfs", {1: "Receiving block <*>", 2: "Deleting block <*>"}).add("bgl", {1: "parity error"})
     assert len(v) == 4

@@ -278,16 +278,23 @@ def split_system(
     )
 
 
-def label_budget(labels: np.ndarray, amount: float, seed: int = 0) -> np.ndarray:
+def label_budget(labels: np.ndarray, amount: float, seed: int = 0, normal_amount: float | None = None) -> np.ndarray:
     """Which training sequences have a known label: a boolean mask over `labels`.
 
     `amount` < 1 is a fraction of EACH class (so "1 %" labels 1 % of the anomalies and 1 % of
     the normal sequences); `amount` >= 1 is a number of sequences, drawn in proportion to the
-    classes. Whenever the amount is > 0 and the part holds an anomaly, at least one anomaly and
-    one normal sequence are labelled (a classifier needs both to learn anything)."""
+    classes. `normal_amount`, when given, is the fraction (< 1, or 1 = all) of the NORMAL
+    sequences labelled instead, `amount` then applying to the anomalies alone (MetaLog's code
+    labels 50 % of the target's normals and ~1 % of its anomalies: normal periods are cheap to
+    confirm, anomalies are not). Whenever the amount is > 0 and the part holds an anomaly, at least
+    one anomaly and one normal sequence are labelled (a classifier needs both to learn anything)."""
     y = np.asarray(labels, dtype=np.int64)
     if not np.isfinite(amount) or amount < 0:
         raise InvalidParameterError(f"the target label amount must be a fraction in [0, 1) or a count >= 1, got {amount!r}")
+    if normal_amount is not None and (
+        isinstance(normal_amount, bool) or not np.isfinite(normal_amount) or not 0 <= normal_amount <= 1
+    ):
+        raise InvalidParameterError(f"the normal label amount must be a fraction in [0, 1], got {normal_amount!r}")
     mask = np.zeros(y.size, dtype=bool)
     if amount == 0 or y.size == 0:
         return mask
@@ -297,7 +304,8 @@ def label_budget(labels: np.ndarray, amount: float, seed: int = 0) -> np.ndarray
         idx = np.flatnonzero(y == label)
         if idx.size == 0:
             continue
-        k = max(1, int(round(idx.size * fraction)))
+        share = float(normal_amount) if (label == 0 and normal_amount is not None) else fraction
+        k = max(1, int(round(idx.size * share)))
         mask[rng.permutation(idx)[:k]] = True
     return mask
 

@@ -45,6 +45,8 @@ class TransferSetup:
     labelled: np.ndarray
     amount: float
     seed: int = 0
+    # share of the target's training NORMALS labelled; None = `amount` of each class
+    normal_amount: float | None = None
     source_splits: dict[str, Split] = field(default_factory=dict)
     # "honest" (default) or "original": the method reproduces its paper's split and decision rule,
     # and marks any figure whose rule looked at test labels "oracle-on-test"
@@ -69,6 +71,7 @@ class TransferSetup:
             "target_split": self.target_split.describe(),
             "target_labels": {
                 "amount": self.amount,
+                "normal_amount": self.amount if self.normal_amount is None else self.normal_amount,
                 "labelled_sequences": int(self.labelled.sum()),
                 "labelled_anomalies": int(y.sum()),
                 "unlabelled_training_sequences": int((~self.labelled).sum()),
@@ -86,8 +89,10 @@ def make_setup(
     ratios: tuple[float, float, float] = (0.6, 0.1, 0.3),
     seed: int = 0,
     protocol: str = "honest",
+    normal_amount: float | None = None,
 ) -> TransferSetup:
-    """Split the target (time order where it has time) and draw its label budget."""
+    """Split the target (time order where it has time) and draw its label budget: `amount` of each
+    class, or `amount` of the anomalies and `normal_amount` of the normals when that is given."""
     if not sources:
         raise InvalidParameterError("a transfer needs at least one --source system")
     if protocol not in ("honest", "original"):
@@ -99,9 +104,10 @@ def make_setup(
         raise InvalidParameterError(f"a source is given twice: {names}")
     split = split_system(target, ratios, seed)
     y = np.array([s.label for s in split.train], dtype=np.int64)
-    mask = label_budget(y, amount, seed)
+    mask = label_budget(y, amount, seed, normal_amount)
     return TransferSetup(
         sources=sources, target=target, target_split=split, labelled=mask, amount=amount, seed=seed,
+        normal_amount=normal_amount,
         source_splits={s.name: split_system(s, ratios, seed) for s in sources}, protocol=protocol,
     )
 
