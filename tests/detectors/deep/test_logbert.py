@@ -89,6 +89,18 @@ def test_random_mask_mode_and_hypersphere(fitted):
     assert np.isfinite(s1).all() and s1.max() <= 2.0
 
 
+def test_single_mask_mode_predicts_each_key_from_all_others(fitted):
+    det = LogBERTDetector(**{**TINY, "mask_mode": "single"})
+    det.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k == "_fitted"})  # same model
+    ids = det._encode(TEST[0])
+    assert det._masks(ids) == [[j] for j in range(len(ids))]
+    (pos, _, _), = det._position_results([ids])
+    assert pos.tolist() == list(range(len(ids)))  # every position scored exactly once
+    s1, s2 = det.score(TEST), det.score(TEST[::-1])[::-1]
+    np.testing.assert_array_equal(s1, s2)
+    assert np.isfinite(s1).all() and not np.array_equal(s1, fitted.score(TEST))
+
+
 def test_save_load_roundtrip(fitted, tmp_path):
     fitted.threshold_ = 0.25
     fitted.save(tmp_path / "m")

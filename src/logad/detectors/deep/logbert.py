@@ -11,7 +11,9 @@ Faithful to the paper's intent, with the original code's bugs fixed (seed_method
   test); an empty or one-key sequence still gets a score;
 - scoring is deterministic: `mask_mode="all"` masks every position exactly once, spread over
   round(1 / mask_ratio) copies of the sequence that each mask every k-th position (so each
-  copy sees about the training mask density); `mask_mode="random"` draws masks from a
+  copy sees about the training mask density); `mask_mode="single"` masks one position per copy
+  (the pseudo-log-likelihood: each key predicted from all the others; about len/2 times the
+  cost of "all"); `mask_mode="random"` draws masks from a
   generator seeded by `score_seed` and the sequence's content (a sequence's score never
   depends on what else is scored with it);
 - validation uses masks drawn once from a fixed seeded generator, so validation losses are
@@ -169,7 +171,7 @@ class LogBERTDetector(DeepDetector):
         check_float("nu", self.nu, 0.0, 1.0, low_open=True, high_open=True)
         check_float("lr", self.lr, 0.0, 1.0, low_open=True)
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
-        check_choice("mask_mode", self.mask_mode, ("all", "random"))
+        check_choice("mask_mode", self.mask_mode, ("single", "all", "random"))
         if not isinstance(self.use_hypersphere, bool):
             raise InvalidParameterError(f"`use_hypersphere` must be True or False, got {self.use_hypersphere!r}")
         check_int("seed", self.seed, 0)
@@ -315,6 +317,8 @@ class LogBERTDetector(DeepDetector):
         n = len(ids)
         if n == 0:
             return []
+        if self.mask_mode == "single":  # pseudo-log-likelihood: each key predicted from all the others
+            return [[j] for j in range(n)]
         if self.mask_mode == "all":
             k = min(n, max(1, int(round(1.0 / self.mask_ratio))))
             return [list(range(r, n, k)) for r in range(k)]
