@@ -186,6 +186,8 @@ def main() -> int:
                     rows.append(budget_row("hdfs_sessions", name, ev, sessions, 0.99))
         if use(name) and name == "logbert":  # scoring by pseudo-log-likelihood: every key masked alone
             rows.append(run("hdfs_sessions", name, sessions, "honest", templates_of(data), {"mask_mode": "single"})[0])
+            paper_size = {"hidden": 256, "layers": 4, "heads": 4, "ff": 512, "patience": 10}  # the paper's model
+            rows.append(run("hdfs_sessions", name, sessions, "honest", templates_of(data), paper_size)[0])
     if use("logrobust"):
         loaded = load_dataset("hdfs", data / "hdfs_2pct")
         split = make_split(loaded, "chronological")
