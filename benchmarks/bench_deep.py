@@ -169,6 +169,9 @@ def main() -> int:
         print(f"no data at {data}: nothing to measure")
         return 0
     wanted = set(args.only.split(",")) if args.only else None
+    import torch
+
+    torch.set_num_threads(1)  # one thread per job: the 2 cores may be shared, and spinning threads cost 2-50x
     deep = set(list_detectors("deep"))
 
     def use(name: str) -> bool:
