@@ -56,7 +56,6 @@ from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.crosssystem.data import MultiSystemTemplates
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import seed_everything, torch
-from logad.detectors.deep.persist import load_folder, save_folder
 from logad.errors import InputError, InvalidParameterError, no_such_parameter, require
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
@@ -682,8 +681,8 @@ class MetaLogDetector(DeepDetector):
         fit_i = [i for i in range(len(sequences)) if i not in val_set]
         val_i = sorted(val_set)
         ids = {t for s in sequences for t in s.template_ids}
-        self.space_ = build_template_space({SINGLE: self.templates_}, word_vectors=self.word_vectors,
-                                           cache_dir=self._cache_arg(), seed=self.seed, ids={SINGLE: ids})
+        self._set_space(build_template_space({SINGLE: self.templates_}, word_vectors=self.word_vectors,
+                                             cache_dir=self._cache_arg(), seed=self.seed, ids={SINGLE: ids}))
         self.home_, self.compat_, self.compat_first_ = SINGLE, False, SINGLE
         train = self._items(SystemPart(SINGLE, [sequences[i] for i in fit_i], y[fit_i]))
         val = self._items(SystemPart(SINGLE, [sequences[i] for i in val_i], y[val_i]))
@@ -737,8 +736,8 @@ class MetaLogDetector(DeepDetector):
             ids.setdefault(part.name, set()).update(t for s in part.sequences for t in s.template_ids)
         ids.setdefault(home, set()).update(t for s in unlabelled for t in s.template_ids)
         t0 = time.perf_counter()
-        self.space_ = build_template_space(texts, word_vectors=self.word_vectors, cache_dir=self._cache_arg(),
-                                           seed=self.seed, ids=ids)
+        self._set_space(build_template_space(texts, word_vectors=self.word_vectors, cache_dir=self._cache_arg(),
+                                             seed=self.seed, ids=ids))
         self.vector_seconds_ = time.perf_counter() - t0
         self.home_, self.compat_, self.compat_first_ = home, bool(compat), home
         self._texts = dict(texts.get(home, {}))
@@ -870,13 +869,18 @@ class MetaLogDetector(DeepDetector):
     def _build_model(self):
         return _build_net(self.space_.dim, self.hidden, self.layers)
 
-    def save(self, directory: str | Path) -> Path:
-        self._check_fitted()
-        t = torch()
-        tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
-        tensors["extra.embedding"] = t.from_numpy(np.ascontiguousarray(self.space_.matrix))
+    # -- persistence: DeepDetector's save/load through these hooks ------------------------------------
+    def _set_space(self, space: TemplateSpace) -> None:
+        """The frozen embedding; its vocabulary is the one DeepDetector saves and restores."""
+        self.space_, self.vocab_ = space, space.vocab
+
+    @classmethod
+    def _vocabulary_from_dict(cls, data: dict) -> MultiSystemTemplates:
+        return MultiSystemTemplates.from_dict(data)
+
+    def _state(self) -> dict:
         hist = getattr(self, "history_", None)
-        state = {
+        return {
             "home": self.home_,
             "compat": bool(self.compat_),
             "compat_first": self.compat_first_,
@@ -886,39 +890,24 @@ class MetaLogDetector(DeepDetector):
             "history": hist.as_dict() if hist is not None else None,
             "pseudo_labels": getattr(self, "pseudo_info_", None),
         }
-        return save_folder(directory, detector=self.name,
-                           config={"params": self.get_params(), "threshold": self.threshold_, "state": state},
-                           tensors=tensors, vocab=self.space_.vocab.to_dict())
 
-    @classmethod
-    def load(cls, directory: str | Path) -> MetaLogDetector:
-        config, tensors, vocab = load_folder(directory, detector=cls.name)
-        try:
-            det = cls(**config["params"])
-            det._validate_params()
-            state = config["state"]
-            matrix = tensors["extra.embedding"].numpy().copy()
-            space_vocab = MultiSystemTemplates.from_dict(vocab)
-            if matrix.shape[0] != len(space_vocab):
-                raise ValueError(f"embedding of {matrix.shape[0]} rows for a vocabulary of {len(space_vocab)}")
-            det.space_ = TemplateSpace(vocab=space_vocab, matrix=matrix, idf=state.get("idf", {}),
-                                       no_text=state.get("no_text", {}))
-            det.home_ = str(state["home"])
-            det.compat_ = bool(state.get("compat", False))
-            det.compat_first_ = str(state.get("compat_first", det.home_))
-            det._texts = {int(k): str(v) for k, v in state.get("texts", [])}
-            det.pseudo_info_ = state.get("pseudo_labels")
-            det.model_ = det._build_model()
-            det.model_.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-            det.model_.eval()
-        except InputError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise InputError(f"{directory} holds an incompatible or damaged {cls.name!r} model: {exc}") from exc
-        det._fitted = True
-        thr = config.get("threshold")
-        det.threshold_ = None if thr is None else float(thr)
-        return det
+    def _restore_state(self, state: dict) -> None:
+        self.home_ = str(state["home"])
+        self.compat_ = bool(state.get("compat", False))
+        self.compat_first_ = str(state.get("compat_first", self.home_))
+        self._texts = {int(k): str(v) for k, v in state.get("texts", [])}
+        self.pseudo_info_ = state.get("pseudo_labels")
+        self._saved_tables = (state.get("idf", {}), state.get("no_text", {}))
+
+    def _extra_tensors(self) -> dict:
+        return {"embedding": torch().from_numpy(np.ascontiguousarray(self.space_.matrix))}
+
+    def _restore_extra_tensors(self, tensors: dict) -> None:
+        matrix = tensors["embedding"].numpy().copy()
+        if matrix.shape[0] != len(self.vocab_):
+            raise ValueError(f"embedding of {matrix.shape[0]} rows for a vocabulary of {len(self.vocab_)}")
+        idf, no_text = self.__dict__.pop("_saved_tables")
+        self._set_space(TemplateSpace(vocab=self.vocab_, matrix=matrix, idf=idf, no_text=no_text))
 
 
 # -- `logad transfer --method metalog` ---------------------------------------------------------------

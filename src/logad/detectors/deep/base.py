@@ -110,11 +110,12 @@ class DeepDetector(Detector):
             det._validate_params()
             det.vocab_ = cls._vocabulary_from_dict(vocab)
             det._restore_state(config.get("state", {}))
+            # extra tensors first: a model may be built from them (MetaLog's frozen embedding)
+            det._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
             det.model_ = det._build_model()
             model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
             det.model_.load_state_dict(model_state)
             det.model_.eval()
-            det._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
         except InputError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
