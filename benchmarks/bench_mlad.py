@@ -131,14 +131,16 @@ def main() -> int:
         print(f"seed {seed}: joint model on {', '.join(s[0] for s in systems)}", flush=True)
         joint, joint_s, det = fit_eval(params, systems)
         train_rows.append({"seed": seed, "model": "joint (4 systems)", "train_s": joint_s,
-                           "epochs": len(det.history_.train_loss), "best": det.history_.best_epoch})
+                           "epochs": len(det.history_.train_loss), "best": det.history_.best_epoch,
+                           "best_val": min(det.history_.val_loss, default=float("nan"))})
         print(f"  joint: {joint_s:.0f}s; " + ", ".join(f"{k} F1 {v['metrics']['f1']:.4f}" for k, v in joint.items()), flush=True)
         alone = {}
         for system in systems:
             res, s, det1 = fit_eval(params, [system])
             alone[system[0]] = res[system[0]]
             train_rows.append({"seed": seed, "model": f"alone: {system[0]}", "train_s": s,
-                               "epochs": len(det1.history_.train_loss), "best": det1.history_.best_epoch})
+                               "epochs": len(det1.history_.train_loss), "best": det1.history_.best_epoch,
+                               "best_val": min(det1.history_.val_loss, default=float("nan"))})
             print(f"  alone {system[0]}: {s:.0f}s, F1 {res[system[0]]['metrics']['f1']:.4f}", flush=True)
         for short, _, split, rule in systems:
             j, a = joint[short]["metrics"], alone[short]["metrics"]
@@ -164,7 +166,8 @@ def main() -> int:
         ("rate", "encoded/s"), ("cold_s", "embedding s (cold)"), ("load_s", "model load s"),
         ("warm_encoded", "encoded (warm cache)"), ("warm_wall_s", "s (warm cache)")])
     train_table = markdown_table(train_rows, [("seed", "seed"), ("model", "model"), ("train_s", "train s"),
-                                              ("epochs", "epochs run"), ("best", "best epoch")])
+                                              ("epochs", "epochs run"), ("best", "best epoch"),
+                                              ("best_val", "best held-out masked-template loss")])
     lines += ["## Detection (threshold per system from its validation part)", "", table, "",
               "## Embedding cost (templates; each unique text encoded once, cached on disk)", "", emb_table, "",
               "## Training time (2 shared CPU cores, torch 1 thread)", "", train_table, "",

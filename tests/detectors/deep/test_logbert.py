@@ -101,6 +101,26 @@ def test_single_mask_mode_predicts_each_key_from_all_others(fitted):
     assert np.isfinite(s1).all() and not np.array_equal(s1, fitted.score(TEST))
 
 
+def test_key_calibrated_scoring(fitted, tmp_path):
+    det = fitted  # the default scoring
+    assert det.scoring == "key-calibrated"
+    assert det.key_surprise_max_.shape == (len(det.vocab_),) and det.key_surprise_max_.max() > 0
+    # no training sequence is more surprising anywhere than its keys' training maxima (float32 noise aside)
+    assert (det.score(NORMAL) <= 1e-5).all()
+    raw = LogBERTDetector(**{**TINY, "scoring": "surprise"})
+    raw.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_") or k == "_fitted"})  # same model
+    plain, calibrated = raw.score(TEST), det.score(TEST)
+    assert (calibrated <= plain + 1e-5).all() and not np.array_equal(plain, calibrated)
+    n = len(TEST_NORMAL)
+    assert calibrated[n:].mean() > calibrated[:n].mean()
+    odd = det.score([_seq(1, (500, 501, 0)), _seq(2, ())])
+    assert (odd > 50).all()  # unseen keys and transitions keep the worst surprise
+    det.save(tmp_path / "cal")
+    loaded = LogBERTDetector.load(tmp_path / "cal")
+    np.testing.assert_array_equal(loaded.key_surprise_max_, det.key_surprise_max_)
+    np.testing.assert_array_equal(loaded.score(TEST), calibrated)
+
+
 def test_save_load_roundtrip(fitted, tmp_path):
     fitted.threshold_ = 0.25
     fitted.save(tmp_path / "m")
@@ -134,7 +154,7 @@ def test_load_refuses_other_or_corrupt_folder(fitted, tmp_path):
 @pytest.mark.parametrize(
     "params, match",
     [({"top_g": 0}, "top_g"), ({"mask_ratio": 0.0}, "mask_ratio"), ({"nu": 1.0}, "nu"),
-     ({"mask_mode": "some"}, "mask_mode"), ({"hidden": 15, "heads": 4}, "hidden")],
+     ({"mask_mode": "some"}, "mask_mode"), ({"scoring": "max"}, "scoring"), ({"hidden": 15, "heads": 4}, "hidden")],
 )
 def test_bad_params(params, match):
     det = LogBERTDetector(**params)  # construction only stores
