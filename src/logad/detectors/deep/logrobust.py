@@ -68,6 +68,25 @@ def _build_net(dim: int, hidden: int, layers: int, dropout: float, n_ids: int = 
     return AttentionBiLSTM()
 
 
+def _build_ensemble(members: list):
+    """Several nets trained from different seeds; P(anomalous) and attention are their means."""
+    t = torch()
+
+    class Ensemble(t.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = t.nn.ModuleList(members)
+
+        def forward(self, x, lengths, ids=None, return_attention: bool = False):
+            outs = [m(x, lengths, ids, return_attention=True) for m in self.members]
+            prob = t.stack([t.softmax(logits, dim=1) for logits, _ in outs]).mean(0)
+            logits = t.log(prob.clamp_min(1e-12))  # softmax(log p) = p: callers see one classifier
+            att = t.stack([a for _, a in outs]).mean(0)
+            return (logits, att) if return_attention else logits
+
+    return Ensemble()
+
+
 class LogRobustDetector(SemanticTemplates, DeepDetector):
     """Supervised: fit(sequences, labels) with both classes. Score = P(anomalous).
 
@@ -108,6 +127,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         word_vectors: str = "minilm",
         class_weight: str = "balanced",
         id_embedding: bool = True,
+        n_models: int = 1,
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -123,9 +143,10 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         self.word_vectors = word_vectors
         self.class_weight = class_weight
         self.id_embedding = id_embedding
+        self.n_models = n_models
 
     def _validate_params(self) -> None:
-        for name in ("hidden", "layers", "epochs", "batch_size", "patience", "max_len"):
+        for name in ("hidden", "layers", "epochs", "batch_size", "patience", "max_len", "n_models"):
             check_int(name, getattr(self, name), 1)
         check_float("lr", self.lr, 0.0, 1.0, low_open=True)
         check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
@@ -138,12 +159,18 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
             raise InvalidParameterError(f"`word_vectors` must be 'minilm', 'sentence:FOLDER', 'glove50' or a GloVe file path, got {self.word_vectors!r}")
 
     # -- model / persistence ----------------------------------------------------------------------
-    def _build_model(self):
+    def _build_net(self):
         return _build_net(self.dim_, self.hidden, self.layers, self.dropout, len(self.vocab_) if self.id_embedding else 0)
+
+    def _build_model(self):
+        if self.n_models == 1:  # a single net (the saved layout of models without an ensemble)
+            return self._build_net()
+        return _build_ensemble([self._build_net() for _ in range(self.n_models)])
 
     def _state(self) -> dict:
         hist = getattr(self, "history_", None)
-        return {"semantic": self._semantic_state(), "history": hist.as_dict() if hist is not None else None}
+        return {"semantic": self._semantic_state(), "history": hist.as_dict() if hist is not None else None,
+                "member_histories": [h.as_dict() for h in getattr(self, "histories_", [])]}
 
     def _restore_state(self, state: dict) -> None:
         self._restore_semantic_state(state["semantic"])
@@ -206,8 +233,6 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         # validation data either way)
         cw = n_cls.sum() / (2.0 * np.maximum(n_cls, 1.0)) if self.class_weight == "balanced" else np.ones(2)
         self.class_weights_ = cw.tolist()
-        t.manual_seed(self.seed)
-        self.model_ = self._build_model()
         class_w = t.tensor(cw, dtype=t.float32)
 
         def loss_of(model, batch):
@@ -217,16 +242,26 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
             per_item = t.nn.functional.cross_entropy(model(x, lengths, ids), target, reduction="none")
             return (per_item * weight).sum() / weight.sum()
 
-        config = TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience, seed=self.seed,
-            max_seconds=self.max_train_seconds,
-        )
-        self.history_ = train(
-            self.model_, train_items=train_items, val_items=val_items,
-            lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="logrobust", on_epoch_end=self.on_epoch_end,
-            weight_of=lambda batch: sum(c * cw[lab] for _, lab, c in batch),
-        )
+        # an ensemble's members share the data and its validation part; member i starts from seed
+        # `seed + i` (weights and batch order), and each stops early on its own validation loss
+        members, self.histories_ = [], []
+        for i in range(self.n_models):
+            t.manual_seed(self.seed + i)
+            net = self._build_net()
+            config = TrainConfig(
+                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
+                seed=self.seed + i, max_seconds=self.max_train_seconds,
+            )
+            name = "logrobust" if self.n_models == 1 else f"logrobust {i + 1}/{self.n_models}"
+            self.histories_.append(train(
+                net, train_items=train_items, val_items=val_items,
+                lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
+                progress=getattr(self, "progress", SILENT), name=name, on_epoch_end=self.on_epoch_end,
+                weight_of=lambda batch: sum(c * cw[lab] for _, lab, c in batch),
+            ))
+            members.append(net)
+        self.history_ = self.histories_[0]
+        self.model_ = members[0] if self.n_models == 1 else _build_ensemble(members)
 
     # -- scoring ----------------------------------------------------------------------------------
     def _forward(self, key_seqs: list[tuple[int, ...]]):
