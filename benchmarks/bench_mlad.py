@@ -8,8 +8,8 @@ Systems and splits (each system's threshold from its own validation part, never 
   normal, so the threshold is the 0.995 quantile of validation energies); test = the two test files.
 - openstack_sessions: every session pooled, seeded split stratified by label 60/10/30 (the files
   carry no time; `openstack_train` alone holds 50 sessions); threshold = best F1 on validation.
-- bgl_2k and thunderbird_slice: raw lines -> our parser -> 20-line windows -> chronological 60/10/30;
-  threshold = best F1 on validation.
+- bgl_2k and thunderbird_slice: raw lines -> our parser -> 20-line windows over each node's lines
+  -> chronological 60/10/30; threshold = best F1 on validation.
 Targets: per-system F1 of the joint model within 0.02 of the model trained on that system alone,
 and >= 0.95 on hdfs_sessions. Needs `pip install 'logad[deep,semantic]'`.
 """
@@ -38,9 +38,13 @@ from logad.pipeline import load_dataset  # noqa: E402
 SYSTEMS = [  # (short name, dataset, folder, split rule)
     ("hdfs_sessions", "hdfs-sessions", "hdfs_sessions", "session files"),
     ("openstack_sessions", "openstack-sessions", "openstack_sessions", "stratified shuffle 60/10/30"),
-    ("bgl_2k", "bgl", "bgl_2k", "20-line windows, chronological 60/10/30"),
-    ("thunderbird_slice", "thunderbird", "thunderbird_slice", "20-line windows, chronological 60/10/30"),
+    ("bgl_2k", "bgl", "bgl_2k", "20-line windows per node, chronological 60/10/30"),
+    ("thunderbird_slice", "thunderbird", "thunderbird_slice", "20-line windows per node, chronological 60/10/30"),
 ]
+# Windows over all lines left both raw systems unmeasurable (bgl_2k: 30 test windows;
+# thunderbird_slice: 76% of test windows inside one node's alert storm; ROC-AUC at chance for every
+# model): windows over each node's own lines give 535 (42 anomalous) and 357 (90) test windows.
+PER_NODE = {"bgl_2k", "thunderbird_slice"}
 HDFS_TARGET = 0.95
 WITHIN = 0.02
 
@@ -49,7 +53,7 @@ def load_all(data: Path, seed: int) -> list[tuple]:
     out = []
     for short, dataset, folder, rule in SYSTEMS:
         spec = f"{dataset}={data / folder}"
-        sysdata = load_system(spec, window=20)
+        sysdata = load_system(spec, window=20, per_entity=short in PER_NODE)
         if rule == "session files":
             split = load_dataset(dataset, data / folder).split
         else:

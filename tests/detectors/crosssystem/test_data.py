@@ -121,3 +121,23 @@ def test_real_systems_load():
     assert len(bgl.sequences) == 100 and bgl.ordered_by == "time"
     hdfs = load_system(f"hdfs-sessions={d / 'hdfs_sessions'}")
     assert len(hdfs.templates) == 33 and sum(s.label for s in hdfs.sequences) == 16838
+
+
+def test_per_node_windows(tmp_path):
+    """Windows over each node's own lines: a node's alert never shares a window with another node."""
+    lines = []
+    for i in range(12):
+        node = "R00-M0-N0" if i % 3 else "R01-M1-N1"
+        label = "KERNDTLB" if i == 9 else "-"
+        t = 1117838570 + i
+        lines.append(f"{label} {t} 2005.06.03 {node} 2005-06-03-15.42.{i:02d}.363779 {node} RAS KERNEL INFO "
+                     f"{'data TLB error interrupt' if label != '-' else f'instruction cache parity error corrected {i}'}")
+    (tmp_path / "BGL.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plain = load_system(f"bgl={tmp_path}", window=4)
+    nodes = load_system(f"bgl={tmp_path}", window=4, per_entity=True)
+    assert len(plain.sequences) == 3 and sum(s.label for s in plain.sequences) == 1
+    assert nodes.details["grouping"]["kind"] == "entity"
+    # node R01 has lines 0, 3, 6, 9 (one window, anomalous); node R00 has 8 lines (two normal windows)
+    assert sorted((len(s.template_ids), s.label) for s in nodes.sequences) == [(4, 0), (4, 0), (4, 1)]
+    with pytest.raises(InvalidParameterError, match="sessions"):
+        load_system(f"hdfs={tmp_path}", per_entity=True)

@@ -92,14 +92,16 @@ def load_system(
     window: int | None = None,
     step: int | None = None,
     entries: bool = False,
+    per_entity: bool = False,
     progress: Progress = SILENT,
 ) -> SystemData:
     """Load one system from `DATASET=DIR`.
 
     Raw supercomputer logs (bgl, thunderbird, spirit, liberty) are cut into count windows of
-    `window` lines (default 20, MLAD's choice; `step` defaults to `window`); HDFS raw logs into
-    block sessions; session files are read as they are. `entries=True` also keeps every line's
-    message text and label (entry-level methods).
+    `window` lines (default 20, MLAD's choice; `step` defaults to `window`); with `per_entity` the
+    windows run over each node's own lines (the format's entity field: BGL `Node`, Thunderbird
+    `User`) instead of all lines; HDFS raw logs into block sessions; session files are read as
+    they are. `entries=True` also keeps every line's message text and label (entry-level methods).
     """
     from logad.datasets.registry import get_dataset
 
@@ -111,7 +113,9 @@ def load_system(
         return _load_text_windows(info, folder, progress)
     if info.kind != "raw":
         raise InputError(f"dataset {info.name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")
-    return _load_raw(info, folder, window, step, entries, progress)
+    if per_entity and info.session_regex:
+        raise InvalidParameterError(f"dataset {info.name!r} is grouped into sessions: per-node windows do not apply")
+    return _load_raw(info, folder, window, step, entries, progress, per_entity)
 
 
 def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> SystemData:
@@ -138,7 +142,8 @@ def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> Sys
     )
 
 
-def _load_raw(info, folder: Path, window: int | None, step: int | None, entries: bool, progress: Progress) -> SystemData:
+def _load_raw(info, folder: Path, window: int | None, step: int | None, entries: bool, progress: Progress,
+              per_entity: bool = False) -> SystemData:
     from logad.datasets.local import labels_for, raw_log_path
     from logad.pipeline import Grouping, default_grouping, load_logs
 
@@ -146,7 +151,7 @@ def _load_raw(info, folder: Path, window: int | None, step: int | None, entries:
         grouping = default_grouping(info.format, info.session_regex)
     else:
         size = window or 20
-        grouping = Grouping(kind="count", size=size, step=step or size)
+        grouping = Grouping(kind="entity" if per_entity else "count", size=size, step=step or size)
     log_path = raw_log_path(info, folder)
     labels = labels_for(info, folder)
     loaded = load_logs([log_path], format=info.format, grouping=grouping, labels=labels, progress=progress)
