@@ -505,8 +505,11 @@ def cmd_transfer(args) -> int:
             "(give their number with --target-labels)"
         )
     specs = [spec for group in args.source for spec in group]
-    sources = [load_system(spec, window=args.window, step=args.step, entries=entries, progress=progress) for spec in specs]
-    target = load_system(args.target, window=args.window, step=args.step, entries=entries, progress=progress)
+    per_node = getattr(args, "per_node", False)
+    sources = [load_system(spec, window=args.window, step=args.step, entries=entries, per_entity=per_node,
+                           progress=progress) for spec in specs]
+    target = load_system(args.target, window=args.window, step=args.step, entries=entries, per_entity=per_node,
+                         progress=progress)
     setup = make_setup(sources, target, args.target_labels, ratios=tuple(args.ratios), seed=args.seed,
                        protocol=args.protocol, normal_amount=args.target_normal_labels)
     params = _parse_params(args.param)
@@ -701,6 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
     tf.add_argument("--param", action="append", metavar="NAME=VALUE", help="method parameter (repeatable)")
     tf.add_argument("--window", type=int, help="count window of raw supercomputer logs (default 20)")
     tf.add_argument("--step", type=int, help="window step (default: the window)")
+    tf.add_argument("--per-node", action="store_true",
+                    help="windows over each node's own lines (the format's node field) instead of all lines")
     tf.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
     tf.add_argument("--seed", type=int, default=0)
     tf.add_argument("--json", metavar="OUT", help="write metrics, baselines and setup as JSON")

@@ -75,3 +75,19 @@ def test_transfer_bad_arguments(tmp_path, capsys):
     assert main(["transfer", "--method", "mlad", "--source", f"hdfs-sessions={tmp_path / 'missing'}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "0.1"]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_transfer_passes_per_node_windows_to_every_system(monkeypatch):
+    import logad.detectors.crosssystem.data as data
+
+    seen = []
+
+    def fake_load_system(spec, **kw):
+        seen.append((spec, kw["per_entity"]))
+        raise SystemExit(0)  # stop after the first system: only the argument matters here
+
+    monkeypatch.setattr(data, "load_system", fake_load_system)
+    with pytest.raises(SystemExit):
+        main(["transfer", "--method", "metalog", "--source", "bgl=/x", "--target", "thunderbird=/y",
+              "--target-labels", "0.01", "--per-node"])
+    assert seen == [("bgl=/x", True)]

@@ -139,5 +139,7 @@ def test_per_node_windows(tmp_path):
     assert nodes.details["grouping"]["kind"] == "entity"
     # node R01 has lines 0, 3, 6, 9 (one window, anomalous); node R00 has 8 lines (two normal windows)
     assert sorted((len(s.template_ids), s.label) for s in nodes.sequences) == [(4, 0), (4, 0), (4, 1)]
-    with pytest.raises(InvalidParameterError, match="sessions"):
-        load_system(f"hdfs={tmp_path}", per_entity=True)
+    (tmp_path / "s").mkdir()
+    sessions = _session_folder(tmp_path / "s")  # session datasets keep their sessions
+    assert len(load_system(f"openstack-sessions={sessions}", per_entity=True).sequences) == len(
+        load_system(f"openstack-sessions={sessions}").sequences)

@@ -100,8 +100,8 @@ def load_system(
     Raw supercomputer logs (bgl, thunderbird, spirit, liberty) are cut into count windows of
     `window` lines (default 20, MLAD's choice; `step` defaults to `window`); with `per_entity` the
     windows run over each node's own lines (the format's entity field: BGL `Node`, Thunderbird
-    `User`) instead of all lines; HDFS raw logs into block sessions; session files are read as
-    they are. `entries=True` also keeps every line's message text and label (entry-level methods).
+    `User`) instead of all lines; HDFS raw logs into block sessions and session files are read as
+    they are, with or without `per_entity` (so one flag can serve a mix of systems). `entries=True` also keeps every line's message text and label (entry-level methods).
     """
     from logad.datasets.registry import get_dataset
 
@@ -113,8 +113,6 @@ def load_system(
         return _load_text_windows(info, folder, progress)
     if info.kind != "raw":
         raise InputError(f"dataset {info.name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")
-    if per_entity and info.session_regex:
-        raise InvalidParameterError(f"dataset {info.name!r} is grouped into sessions: per-node windows do not apply")
     return _load_raw(info, folder, window, step, entries, progress, per_entity)
 
 
@@ -147,7 +145,7 @@ def _load_raw(info, folder: Path, window: int | None, step: int | None, entries:
     from logad.datasets.local import labels_for, raw_log_path
     from logad.pipeline import Grouping, default_grouping, load_logs
 
-    if info.session_regex:
+    if info.session_regex:  # sessions already follow one entity (a block, an instance)
         grouping = default_grouping(info.format, info.session_regex)
     else:
         size = window or 20

@@ -49,6 +49,8 @@ def add_parser(subparsers) -> None:
                    help="e.g. hdfs-sessions=../shared/data/hdfs_sessions bgl=../shared/data/bgl_2k")
     p.add_argument("--split", choices=["auto", "pooled", "original"], default="auto")
     p.add_argument("--window_size", "--window-size", type=int, default=20, help="lines per window of raw logs")
+    p.add_argument("--per_node", "--per-node", action="store_true",
+                   help="windows over each node's own lines (the format's node field) instead of all lines")
     m = p.add_argument_group("model")
     m.add_argument("--d_model", "--d-model", type=int, default=100)
     m.add_argument("--n_heads", "--n-heads", type=int, default=4)
@@ -101,7 +103,7 @@ def _load(args, progress) -> list[tuple]:
 
     out = []
     for name, spec in _specs(args):
-        data = load_system(spec, window=args.window_size, progress=progress)
+        data = load_system(spec, window=args.window_size, per_entity=args.per_node, progress=progress)
         if args.split == "original":
             split = mlad_balanced_split(data.sequences, seed=args.seed)
         elif args.split == "auto" and get_dataset(name).kind == "sessions":
