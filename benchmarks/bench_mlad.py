@@ -102,6 +102,12 @@ def fit_eval(params: dict, systems: list[tuple]) -> tuple[dict, float, MLADDetec
     return out, fit_s, det
 
 
+def training_row(seed: int, model: str, seconds: float, det: MLADDetector) -> dict:
+    h = det.history_
+    return {"seed": seed, "model": model, "train_s": seconds, "epochs": len(h.train_loss), "best": h.best_epoch,
+            "best_val": min(h.val_loss, default=float("nan"))}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(REPO / ".." / "shared" / "data"))
@@ -134,17 +140,13 @@ def main() -> int:
                   "batch_size": args.batch_size, "alpha": args.alpha, **extra}
         print(f"seed {seed}: joint model on {', '.join(s[0] for s in systems)}", flush=True)
         joint, joint_s, det = fit_eval(params, systems)
-        train_rows.append({"seed": seed, "model": "joint (4 systems)", "train_s": joint_s,
-                           "epochs": len(det.history_.train_loss), "best": det.history_.best_epoch,
-                           "best_val": min(det.history_.val_loss, default=float("nan"))})
+        train_rows.append(training_row(seed, "joint (4 systems)", joint_s, det))
         print(f"  joint: {joint_s:.0f}s; " + ", ".join(f"{k} F1 {v['metrics']['f1']:.4f}" for k, v in joint.items()), flush=True)
         alone = {}
         for system in systems:
             res, s, det1 = fit_eval(params, [system])
             alone[system[0]] = res[system[0]]
-            train_rows.append({"seed": seed, "model": f"alone: {system[0]}", "train_s": s,
-                               "epochs": len(det1.history_.train_loss), "best": det1.history_.best_epoch,
-                               "best_val": min(det1.history_.val_loss, default=float("nan"))})
+            train_rows.append(training_row(seed, f"alone: {system[0]}", s, det1))
             print(f"  alone {system[0]}: {s:.0f}s, F1 {res[system[0]]['metrics']['f1']:.4f}", flush=True)
         for short, _, split, rule in systems:
             j, a = joint[short]["metrics"], alone[short]["metrics"]

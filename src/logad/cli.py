@@ -505,11 +505,9 @@ def cmd_transfer(args) -> int:
             "(give their number with --target-labels)"
         )
     specs = [spec for group in args.source for spec in group]
-    per_node = getattr(args, "per_node", False)
-    sources = [load_system(spec, window=args.window, step=args.step, entries=entries, per_entity=per_node,
-                           progress=progress) for spec in specs]
-    target = load_system(args.target, window=args.window, step=args.step, entries=entries, per_entity=per_node,
-                         progress=progress)
+    how = dict(window=args.window, step=args.step, entries=entries, per_entity=args.per_node, progress=progress)
+    sources = [load_system(spec, **how) for spec in specs]
+    target = load_system(args.target, **how)
     setup = make_setup(sources, target, args.target_labels, ratios=tuple(args.ratios), seed=args.seed,
                        protocol=args.protocol, normal_amount=args.target_normal_labels)
     params = _parse_params(args.param)

@@ -101,7 +101,8 @@ def load_system(
     `window` lines (default 20, MLAD's choice; `step` defaults to `window`); with `per_entity` the
     windows run over each node's own lines (the format's entity field: BGL `Node`, Thunderbird
     `User`) instead of all lines; HDFS raw logs into block sessions and session files are read as
-    they are, with or without `per_entity` (so one flag can serve a mix of systems). `entries=True` also keeps every line's message text and label (entry-level methods).
+    they are, with or without `per_entity` (so one flag can serve a mix of systems).
+    `entries=True` also keeps every line's message text and label (entry-level methods).
     """
     from logad.datasets.registry import get_dataset
 

@@ -25,13 +25,13 @@ Faithful to the paper's intent, with the original code's bugs fixed (seed_method
 - `scoring="surprise"` scores a sequence by the largest -log p of a masked true key,
   so a rare key (HDFS's "BlockInfo not found", in 2 of 5,583 training sessions) counts by how
   rare it is, not by whether it still ranks among the top g of ~30 keys; `scoring="key-calibrated"`
-  (default; adopted by a rule fixed before its run, on hdfs_2pct, not on the benchmark's test set:
-  benchmarks/README.md) subtracts from each masked key's -log p the largest -log p that key ever had in the normal
-  training sequences (same deterministic masks, final weights): a common key in an odd context
-  then counts only by how much more surprising it is than it ever was in normal data, while a
-  key the model rarely saw keeps its full surprise; unseen keys and transitions keep the worst
-  value; `scoring="ratio"` is the paper's share of masked keys outside the top g
-  (`--protocol original`);
+  (default; adopted by a rule fixed before its run, on hdfs_2pct, not on the benchmark's test
+  set: benchmarks/README.md) subtracts from each masked key's -log p the largest -log p that key
+  ever had in the normal training sequences (same deterministic masks, final weights): a common
+  key in an odd context then counts only by how much more surprising it is than it ever was in
+  normal data, while a key the model rarely saw keeps its full surprise; unseen keys and
+  transitions keep the worst value; `scoring="ratio"` is the paper's share of masked keys outside
+  the top g (`--protocol original`);
 - the threshold on the missed ratio comes from validation data (logad.evaluation), never from
   test labels; the original picked it on the test set;
 - plain Adam with the configured lr (the original's Noam schedule silently overrode it).

@@ -159,18 +159,20 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
             raise InvalidParameterError(f"`word_vectors` must be 'minilm', 'sentence:FOLDER', 'glove50' or a GloVe file path, got {self.word_vectors!r}")
 
     # -- model / persistence ----------------------------------------------------------------------
-    def _build_net(self):
+    def _new_net(self):
         return _build_net(self.dim_, self.hidden, self.layers, self.dropout, len(self.vocab_) if self.id_embedding else 0)
 
     def _build_model(self):
         if self.n_models == 1:  # a single net (the saved layout of models without an ensemble)
-            return self._build_net()
-        return _build_ensemble([self._build_net() for _ in range(self.n_models)])
+            return self._new_net()
+        return _build_ensemble([self._new_net() for _ in range(self.n_models)])
 
     def _state(self) -> dict:
-        hist = getattr(self, "history_", None)
-        return {"semantic": self._semantic_state(), "history": hist.as_dict() if hist is not None else None,
-                "member_histories": [h.as_dict() for h in getattr(self, "histories_", [])]}
+        hist = getattr(self, "history_", None)  # the first member's
+        state = {"semantic": self._semantic_state(), "history": hist.as_dict() if hist is not None else None}
+        if self.n_models > 1:
+            state["member_histories"] = [h.as_dict() for h in getattr(self, "histories_", [])]
+        return state
 
     def _restore_state(self, state: dict) -> None:
         self._restore_semantic_state(state["semantic"])
@@ -247,7 +249,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
         members, self.histories_ = [], []
         for i in range(self.n_models):
             t.manual_seed(self.seed + i)
-            net = self._build_net()
+            net = self._new_net()
             config = TrainConfig(
                 epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
                 seed=self.seed + i, max_seconds=self.max_train_seconds,
