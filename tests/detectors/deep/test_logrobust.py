@@ -68,3 +68,12 @@ def test_seed_ensemble_averages_members_and_round_trips(tmp_path):
     back = LogRobustDetector.load(tmp_path / "e")
     np.testing.assert_array_equal(back.score(probe), ens.score(probe))
     np.testing.assert_array_equal(_fit(n_models=2).score(probe), ens.score(probe))  # deterministic
+
+
+def test_bad_ensemble_size_is_named():
+    import pytest
+
+    from logad.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="n_models"):
+        _fit(n_models=0)
