@@ -198,6 +198,8 @@ def load_logs(
     grouping = grouping or default_grouping(fmt.name)
     if grouping.kind == "entity" and not (grouping.entity_field or getattr(fmt, "entity_field", None)):
         raise InvalidParameterError(f"format {fmt.name!r} has no entity field; pass --entity-field")
+    if grouping.kind == "entity" and not grouping.entity_field:  # name the field the format supplied,
+        grouping = dataclasses.replace(grouping, entity_field=fmt.entity_field)  # so a saved model records it
     if parser is None:
         parser = parser_for(fmt.name)
     files = [Path(p) for p in paths]

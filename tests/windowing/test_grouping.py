@@ -105,3 +105,17 @@ def test_tumbling_time_windows_partition_lines(times, size):
     assert sorted(seen) == list(range(1, len(times) + 1))  # each line exactly once
     for s in seqs:
         assert s.end_time - s.start_time < size + 1e-6
+
+
+def test_entity_grouping_records_the_field_the_format_supplied(tmp_path):
+    """A saved model must name the node field it grouped by, also when the format chose it."""
+    from logad.pipeline import Grouping, load_logs
+
+    log = tmp_path / "bgl.log"
+    log.write_text(
+        "- 1117838570 2005.06.03 R02-M1-N0 2005-06-03-15.42.50.363779 R02-M1-N0 RAS KERNEL INFO cache parity ok\n"
+        "- 1117838571 2005.06.03 R03-M1-N0 2005-06-03-15.42.51.363779 R03-M1-N0 RAS KERNEL INFO cache parity ok\n"
+    )
+    loaded = load_logs([log], format="bgl", grouping=Grouping(kind="entity", size=20))
+    assert loaded.grouping["entity_field"] == "Node"
+    assert len(loaded.sequences) == 2  # one window per node
