@@ -150,6 +150,53 @@ def test_one_model_separates_both_systems(joint):
     assert a != b and not np.allclose(joint.vectors_[a], joint.vectors_[b])
 
 
+def test_system_mixture_weights_score_a_system_by_its_own_density(joint, tmp_path):
+    phi = joint.system_phi_
+    assert set(phi) == {"storage", "compute"}
+    for v in phi.values():
+        assert len(v) == joint.mixture_components_ == 2 * TINY["n_components"]
+        assert abs(sum(v) - 1.0) < 1e-9 and min(v) >= 0.0
+    # a storage sequence written with compute's texts lands among compute's normal sequences: likely
+    # under the mixture of both systems, unlikely under storage's own weights
+    borrowed = {10 + k: v for k, v in COMPUTE.items()}
+    mimic = [Sequence(f"m{i}", tuple(10 + t for t in s.template_ids)) for i, s in enumerate(_sessions("c", 20, 0, 12))]
+    normal = _sessions("storage", 20, 0, 13)
+    joint.score_system("storage", mimic[:1], templates=borrowed)  # register the texts
+    try:
+        shared_mimic, shared_normal = joint.score_system("storage", mimic), joint.score_system("storage", normal)
+        joint.mixture_weights = "system"
+        own_mimic, own_normal = joint.score_system("storage", mimic), joint.score_system("storage", normal)
+        web = _sessions("w", 5, 0, 2)  # a system of its own name: the zero-shot test counts "web"'s rows
+        own_web = joint.score_system("mail", web, templates={1: "smtp <*>", 2: "queued as <*>", 3: "sent", 4: "bounced"})
+        joint.save(tmp_path / "m")
+        loaded = MLADDetector.load(tmp_path / "m")
+        np.testing.assert_array_equal(loaded.score_system("storage", normal), own_normal)
+        assert loaded.system_phi_ == phi
+        joint.mixture_weights = "shared"
+        np.testing.assert_array_equal(joint.score_system("mail", web), own_web)  # unseen system: shared weights
+    finally:
+        joint.mixture_weights = "shared"
+    assert own_mimic.mean() - shared_mimic.mean() > 1.0
+    assert np.abs(own_normal - shared_normal).max() < 0.5 * (own_mimic.mean() - shared_mimic.mean())
+    with pytest.raises(InvalidParameterError, match="mixture_weights"):
+        MLADDetector(**{**TINY, "mixture_weights": "per-node"}).fit(_sessions("s", 10, 0, 0))
+
+
+def test_components_per_system_size_the_mixture_by_the_systems_trained(tmp_path):
+    two = [("storage", STORAGE, _sessions("s", 60, 0, 0)), ("compute", COMPUTE, _sessions("c", 60, 0, 1))]
+    det = MLADDetector(**{**FAST, "components": "per-system"}).fit_systems(two)
+    assert det.mixture_components_ == 2 * FAST["n_components"] and det.model_.gmm_mu.shape[0] == 4
+    assert all(len(v) == 4 for v in det.system_phi_.values())
+    det.save(tmp_path / "m")
+    loaded = MLADDetector.load(tmp_path / "m")
+    test = _sessions("compute", 5, 3, 2)
+    np.testing.assert_array_equal(loaded.score_system("compute", test), det.score_system("compute", test))
+    one = MLADDetector(**{**FAST, "components": "per-system"}).fit_systems(two[:1])
+    assert one.mixture_components_ == FAST["n_components"]  # one system: the paper's K
+    with pytest.raises(InvalidParameterError, match="components"):
+        MLADDetector(**{**FAST, "components": "per-node"}).fit(_sessions("s", 10, 0, 0))
+
+
 def test_determinism_under_a_seed():
     seqs = _sessions("s", 80, 0, 0)
     test = _sessions("s", 20, 10, 5)
@@ -203,7 +250,11 @@ def test_no_gmm_scores_by_masked_template_prediction():
 
 
 def test_explain_points_at_the_unseen_template(joint):
-    top = joint.explain(Sequence("x", (1, 2, 77, 3)))
+    joint.system = "storage"  # explain() reads the detector's own system: make it a trained one
+    try:
+        top = joint.explain(Sequence("x", (1, 2, 77, 3)))
+    finally:
+        joint.system = "default"
     assert top and top[0][0] == 77
 
 

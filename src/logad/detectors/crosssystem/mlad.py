@@ -27,8 +27,18 @@ and fixes the third-party re-implementation's defects (section 2.6):
   benchmarks/README.md). The third party's negative lambda_cov on Frobenius norms rewarded huge
   covariances. A running
   estimate (exponential average of batch statistics) serves the E-step and validation; after
-  training, EM over the whole training set (float64, weighted by sequence counts) gives the final
-  mixture used for scoring.
+  training, EM over the whole training set (float64, weighted by sequence counts; from the running
+  estimate and from seeded k-means++ starts, the highest likelihood kept) gives the final mixture.
+- Mixture size (`components`): "per-system" (default) gives the mixture `n_components` for each
+  training system, so a joint model of four systems has 20 (the paper's K = 5 when one system is
+  trained); "total" keeps `n_components` in all. With 5 in all, the four-system model gave HDFS a
+  single component where a model of HDFS alone uses five (chosen by a rule fixed before the run,
+  on a development set: benchmarks/README.md).
+- Mixture weights at scoring time (`mixture_weights`): "shared" scores every system by its
+  density under all training systems together (the paper's one energy); "system" keeps the shared
+  components but weights them by the system's own phi_s (the mean responsibility of its training
+  sequences): the density of the system's normal data, so a sequence that resembles ANOTHER
+  system's normal data is not thereby normal. A system never seen in training uses phi.
 - Collapse ("identical shortcut", paper section on UniAD-style shortcuts; ambiguous, section 9):
   an encoder trained only to lower GMM energy can map every sequence, normal or not, to one tight
   cluster, and the energy then says nothing. We add an auxiliary self-supervised objective,
@@ -82,10 +92,17 @@ ALPHA_ABLATION = (1.0, 1.2, 1.5, 1.8)
 SCORE_BATCH_CELLS = 2_000_000  # batch * length^2 per scoring forward pass (attention memory)
 GMM_MOMENTUM = 0.8  # running mixture estimate: share of the previous estimate kept per step
 FINAL_EM_ITERS = 100
+FINAL_EM_RESTARTS = 2  # seeded k-means++ starts tried beside the running estimate (best likelihood wins)
 BISECT_STEPS = 30
 # weight of each system in joint training: its sequence count ("none"), the square root of it
 # ("sqrt"), or the same total for every system ("equal"); the exponent applied to the total
 BALANCES = ("none", "sqrt", "equal")
+# mixture weights of the energy: the shared phi (density under all training systems together), or
+# a seen system's own phi_s (its density under the shared components); unseen systems use phi
+MIXTURE_WEIGHTS = ("shared", "system")
+# n_components counts the mixture's components in all ("total") or for each training system
+# ("per-system": the mixture has n_components x systems; the same K when one system is trained)
+COMPONENTS = ("total", "per-system")
 _BALANCE_POWER = {"none": 1.0, "sqrt": 0.5, "equal": 0.0}
 SUB_BATCH = 64  # sequences per forward pass inside a training batch, grouped by length (less padding)
 
@@ -313,6 +330,7 @@ class MLADDetector(DeepDetector):
         dropout: float = 0.1,
         alpha: float = 1.5,
         n_components: int = 5,
+        components: str = "per-system",
         no_gmm: bool = False,
         mask_ratio: float = 0.15,
         lambda_energy: float = 0.1,
@@ -326,6 +344,7 @@ class MLADDetector(DeepDetector):
         val_fraction: float = 0.1,
         max_len: int = 512,
         balance: str = "none",
+        mixture_weights: str = "shared",
         seed: int = 0,
         max_train_seconds: float | None = None,
     ) -> None:
@@ -339,6 +358,7 @@ class MLADDetector(DeepDetector):
         self.dropout = dropout
         self.alpha = alpha
         self.n_components = n_components
+        self.components = components
         self.no_gmm = no_gmm
         self.mask_ratio = mask_ratio
         self.lambda_energy = lambda_energy
@@ -352,6 +372,7 @@ class MLADDetector(DeepDetector):
         self.val_fraction = val_fraction
         self.max_len = max_len
         self.balance = balance
+        self.mixture_weights = mixture_weights
         self.seed = seed
         self.max_train_seconds = max_train_seconds
 
@@ -362,6 +383,8 @@ class MLADDetector(DeepDetector):
             check_int(name, getattr(self, name), 1)
         check_int("seed", self.seed, 0)
         check_choice("balance", self.balance, BALANCES)
+        check_choice("mixture_weights", self.mixture_weights, MIXTURE_WEIGHTS)
+        check_choice("components", self.components, COMPONENTS)
         if self.d_model % self.n_heads:
             raise InvalidParameterError(
                 f"`d_model` must be divisible by `n_heads`, got d_model={self.d_model!r}, n_heads={self.n_heads!r}"
@@ -499,7 +522,7 @@ class MLADDetector(DeepDetector):
     # -- the model ------------------------------------------------------------------------------
     def _build_model(self):
         return _build_net(self.in_dim_, self.d_model, self.n_heads, self.n_layers, self.d_ff, self.dropout,
-                          float(self.alpha), self.n_components)
+                          float(self.alpha), self.mixture_components_)
 
     def _mtp_logits(self, model, tokens, cand_rows):
         """Scores of every candidate template for each token output: dot products with the
@@ -523,7 +546,7 @@ class MLADDetector(DeepDetector):
 
     def _init_gmm(self, model, h, w) -> None:
         t = torch()
-        phi, mu, cov, _ = gmm_fit(h, w, self.n_components, self.cov_eps, seed=self.seed, iters=10)
+        phi, mu, cov, _ = gmm_fit(h, w, self.mixture_components_, self.cov_eps, seed=self.seed, iters=10)
         with t.no_grad():
             model.gmm_phi.copy_(phi)
             model.gmm_mu.copy_(mu)
@@ -644,6 +667,7 @@ class MLADDetector(DeepDetector):
         val_counts: Counter = Counter()
         self.systems_ = []
         per_system_rows = []
+        self.mixture_components_ = self.n_components * (len(systems) if self.components == "per-system" else 1)
         for name, _, seqs in systems:  # texts were registered by set_templates
             # embed every template of the system once (also those not in training: cheaper in one go)
             all_ids = set(self.__dict__.get("_texts", {}).get(name, {})) | {t_ for s in seqs for t_ in s.template_ids}
@@ -705,31 +729,46 @@ class MLADDetector(DeepDetector):
             name="mlad", on_epoch_start=lambda e: redraw(e) if e > 1 else None, on_epoch_end=self.on_epoch_end,
         )
         self.model_.eval()
+        self.system_phi_: dict[str, list[float]] = {}
         if not self.no_gmm:
-            self._final_gmm(fit_items + val_items)
+            self._final_gmm(fit_items + val_items, [owner[r] for r, _ in fit_items + val_items])
 
     def _refresh_candidates(self) -> None:
         cand = np.full(len(self.vocab_), -1, dtype=np.int64)
         cand[self.train_rows_] = np.arange(self.train_rows_.size)
         self._cand_index = cand
 
-    def _final_gmm(self, items: list) -> None:
-        """EM over the representations of ALL training sequences (weighted by their counts),
-        started from the running estimate: the mixture used at scoring time."""
+    def _final_gmm(self, items: list, systems: list[str]) -> None:
+        """EM over the representations of ALL training sequences (weighted by their counts): the
+        mixture used at scoring time. EM only finds a local optimum: started from the running
+        estimate alone it can empty components (on a two-system fixture it put both systems in one
+        component, at a lower likelihood than one component per system), so it also starts from
+        FINAL_EM_RESTARTS seeded k-means++ centres and keeps the start with the highest training
+        log-likelihood, EM's own objective. Also each system's own weights phi_s: the
+        count-weighted mean responsibility of its sequences (`systems[i]` names the system of
+        `items[i]`)."""
         t = torch()
         rows = [r for r, _ in items]
         h = t.from_numpy(self._represent_rows(rows)).double()
         w = t.tensor([c for _, c in items], dtype=t.float64)
         m = self.model_
-        init = (m.gmm_phi, m.gmm_mu, m.gmm_cov) if float(m.gmm_ready) else None
-        phi, mu, cov, ll = gmm_fit(h, w, self.n_components, self.cov_eps, seed=self.seed, init=init,
-                                   iters=FINAL_EM_ITERS)
+        starts = [(m.gmm_phi, m.gmm_mu, m.gmm_cov)] if float(m.gmm_ready) else []
+        starts += [None] * FINAL_EM_RESTARTS
+        fits = [gmm_fit(h, w, self.mixture_components_, self.cov_eps, seed=self.seed + i, init=init, iters=FINAL_EM_ITERS)
+                for i, init in enumerate(starts)]
+        self.final_em_log_likelihoods_ = [f[3] for f in fits]
+        phi, mu, cov, ll = max(fits, key=lambda f: f[3])  # the first start wins ties
         with t.no_grad():
             m.gmm_phi.copy_(phi)
             m.gmm_mu.copy_(mu)
             m.gmm_cov.copy_(cov)
             m.gmm_ready.fill_(2.0)  # 2 = final estimate over the training set
+            gamma = t.softmax(gmm_log_components(h, phi, mu, cov), dim=1) * w.unsqueeze(1)
         self.train_log_likelihood_ = ll
+        for name in dict.fromkeys(systems):
+            pick = t.tensor([s_ == name for s_ in systems])
+            mass = gamma[pick].sum(0)
+            self.system_phi_[name] = [float(v) for v in mass / mass.sum()]
 
     # -- scoring --------------------------------------------------------------------------------
     def _chunks(self, row_seqs: list[tuple[int, ...]]):
@@ -752,12 +791,16 @@ class MLADDetector(DeepDetector):
                 out[chunk] = self.model_(x, lengths)[1].numpy()
         return out
 
-    def _energy_rows(self, row_seqs: list[tuple[int, ...]]) -> np.ndarray:
+    def _energy_rows(self, row_seqs: list[tuple[int, ...]], system: str | None = None) -> np.ndarray:
         t = torch()
         h = t.from_numpy(self._represent_rows(row_seqs)).double()
         m = self.model_
+        phi = m.gmm_phi
+        own = getattr(self, "system_phi_", {}).get(system)
+        if self.mixture_weights == "system" and own is not None:
+            phi = t.tensor(own, dtype=t.float64)
         with t.no_grad():
-            return gmm_energy(h, m.gmm_phi, m.gmm_mu, m.gmm_cov).numpy()
+            return gmm_energy(h, phi, m.gmm_mu, m.gmm_cov).numpy()
 
     def _mtp_rows(self, row_seqs: list[tuple[int, ...]], reduce: str = "mean") -> np.ndarray:
         """Mean negative log-likelihood of each position's template when it is masked; every
@@ -799,14 +842,14 @@ class MLADDetector(DeepDetector):
                 out[chunk] = (top if reduce == "max" else total / lengths.double()).numpy()
         return out
 
-    def _scores_rows(self, row_seqs: list[tuple[int, ...]]) -> np.ndarray:
+    def _scores_rows(self, row_seqs: list[tuple[int, ...]], system: str | None = None) -> np.ndarray:
         uniq = sorted(set(row_seqs), key=lambda r: (len(r), r))
         where = {r: i for i, r in enumerate(uniq)}
-        vals = self._mtp_rows(uniq) if self.no_gmm else self._energy_rows(uniq)
+        vals = self._mtp_rows(uniq) if self.no_gmm else self._energy_rows(uniq, system)
         return np.asarray(vals, dtype=np.float64)[[where[r] for r in row_seqs]]
 
     def _score(self, sequences: list[Sequence]) -> np.ndarray:
-        return self._scores_rows(self._rows(self.system, sequences))
+        return self._scores_rows(self._rows(self.system, sequences), self.system)
 
     def score_system(self, name: str, sequences: Iterable[Sequence], templates: dict[int, str] | None = None) -> np.ndarray:
         """Scores of `sequences` of system `name` (one seen in training, or a new one: its
@@ -817,7 +860,7 @@ class MLADDetector(DeepDetector):
         seqs = list(sequences)
         if not seqs:
             return np.zeros(0, dtype=np.float64)
-        return self._scores_rows(self._rows(name, seqs))
+        return self._scores_rows(self._rows(name, seqs), name)
 
     def represent_system(self, name: str, sequences: Iterable[Sequence]) -> np.ndarray:
         """The pooled representations h (n, d_model) of `sequences` of system `name`."""
@@ -852,9 +895,11 @@ class MLADDetector(DeepDetector):
             "texts": {name: [[k, v] for k, v in sorted(d.items())] for name, d in self.__dict__.get("_texts", {}).items()},
             "textless_rows": sorted(self.textless_),
             "systems": self.systems_,
+            "mixture_components": self.mixture_components_,
             "thresholds": self.thresholds_,
             "history": hist.as_dict() if hist is not None else None,
             "embedding": self.__dict__.get("embedding_stats_", {}),
+            "system_phi": getattr(self, "system_phi_", {}),
         }
 
     def _restore_state(self, state: dict) -> None:
@@ -862,8 +907,12 @@ class MLADDetector(DeepDetector):
         self._texts = {name: {int(k): str(v) for k, v in pairs} for name, pairs in state["texts"].items()}
         self.textless_ = {int(r) for r in state["textless_rows"]}
         self.systems_ = list(state["systems"])
+        # models saved before `components` existed: n_components was the whole mixture
+        self.mixture_components_ = int(state.get("mixture_components", self.n_components))
         self.thresholds_ = {str(k): float(v) for k, v in state["thresholds"].items()}
         self.embedding_stats_ = dict(state.get("embedding") or {})
+        # models saved before per-system weights existed have none: every system then uses phi
+        self.system_phi_ = {str(k): [float(x) for x in v] for k, v in (state.get("system_phi") or {}).items()}
 
     def _extra_tensors(self) -> dict:
         t = torch()

@@ -58,7 +58,13 @@ def add_parser(subparsers) -> None:
     m.add_argument("--d_ff", "--d-ff", type=int, default=256)
     m.add_argument("--dropout", type=float, default=0.1)
     m.add_argument("--alpha", type=float, default=1.5, help="entmax alpha (1 = softmax, 2 = sparsemax)")
-    m.add_argument("--n_components", "--n-components", type=int, default=5)
+    m.add_argument("--n_components", "--n-components", type=int, default=5,
+                   help="Gaussian components (per training system unless --components total)")
+    m.add_argument("--components", choices=["per-system", "total"], default="per-system",
+                   help="per-system: the mixture has n_components for each training system (default); "
+                        "total: n_components in all")
+    m.add_argument("--mixture_weights", "--mixture-weights", choices=["shared", "system"], default="shared",
+                   help="score a system by the density of all training systems (shared) or of its own (system)")
     m.add_argument("--no_gmm", "--no-gmm", action="store_true",
                    help="no GMM head: train and score by masked-template prediction alone")
     m.add_argument("--encoder", default="minilm", help="minilm | hashing | a local model folder")
@@ -122,7 +128,8 @@ def _params(args) -> dict:
     params = dict(
         encoder=args.encoder, cache_dir=args.cache_dir, d_model=args.d_model, n_heads=args.n_heads,
         n_layers=args.n_layers, d_ff=args.d_ff, dropout=args.dropout, alpha=args.alpha,
-        n_components=args.n_components, no_gmm=args.no_gmm, batch_size=args.batch_size, lr=args.lr,
+        n_components=args.n_components, components=args.components, mixture_weights=args.mixture_weights,
+        no_gmm=args.no_gmm, batch_size=args.batch_size, lr=args.lr,
         epochs=args.epochs, seed=args.seed,
     )
     params.update(_parse_params(args.param))
