@@ -105,7 +105,7 @@ def fit_eval(params: dict, systems: list[tuple]) -> tuple[dict, float, MLADDetec
 def training_row(seed: int, model: str, seconds: float, det: MLADDetector) -> dict:
     h = det.history_
     return {"seed": seed, "model": model, "train_s": seconds, "epochs": len(h.train_loss), "best": h.best_epoch,
-            "best_val": min(h.val_loss, default=float("nan"))}
+            "best_val": min(h.val_loss, default=float("nan")), "components": det.mixture_components_}
 
 
 def main() -> int:
@@ -173,6 +173,7 @@ def main() -> int:
         ("warm_encoded", "encoded (warm cache)"), ("warm_wall_s", "s (warm cache)")])
     train_table = markdown_table(train_rows, [("seed", "seed"), ("model", "model"), ("train_s", "train s"),
                                               ("epochs", "epochs run"), ("best", "best epoch"),
+                                              ("components", "mixture components"),
                                               ("best_val", "best held-out masked-template loss")])
     lines += ["## Detection (threshold per system from its validation part)", "", table, "",
               "## Embedding cost (templates; each unique text encoded once, cached on disk)", "", emb_table, "",
