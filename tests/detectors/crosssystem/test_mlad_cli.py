@@ -110,3 +110,12 @@ def test_download_only_and_errors(datasets, tmp_path, capsys):
     assert main(["mlad", "--transfer_learning", "--datasets", datasets[0]]) == 2
     assert _run(tmp_path, datasets[:1], "--alpha", "3") == 2
     assert "alpha" in capsys.readouterr().err
+
+
+def test_mixture_flags_reach_the_model(datasets, tmp_path):
+    assert _run(tmp_path, datasets, "--train_only", "--components", "total", "--mixture_weights", "system") == 0
+    saved = json.loads((tmp_path / "out" / "mlad_train_hdfs-sessions+openstack-sessions.json").read_text())
+    assert saved["params"]["components"] == "total" and saved["params"]["mixture_weights"] == "system"
+    assert _run(tmp_path, datasets, "--train_only") == 0  # the default: n_components per training system
+    saved = json.loads((tmp_path / "out" / "mlad_train_hdfs-sessions+openstack-sessions.json").read_text())
+    assert saved["params"]["components"] == "per-system"
