@@ -89,6 +89,32 @@ def budget_row(dataset: str, name: str, ev, split, q: float) -> dict:
             "rate": "", "target": ""}
 
 
+def rescored_row(dataset: str, name: str, ev, split, variant: dict) -> dict:
+    """The same fitted model scored another way (`variant` sets scoring parameters only, which
+    training does not read), its threshold picked again on validation: no second training."""
+    from logad.evaluation.metrics import binary_metrics
+    from logad.evaluation.runner import choose_threshold
+
+    det = ev.detector
+    before = {k: getattr(det, k) for k in variant}
+    try:
+        for k, v in variant.items():
+            setattr(det, k, v)
+        choose_threshold(det, split, "best-f1-validation")
+        threshold = det.threshold_
+        scores = det.score(ev.test)
+    finally:
+        for k, v in before.items():
+            setattr(det, k, v)
+        choose_threshold(det, split, "best-f1-validation")
+    m = binary_metrics([s.label for s in ev.test], scores, scores > threshold)
+    label = ", ".join(f"{k}={v}" for k, v in variant.items())
+    print(f"  {dataset} {name} honest, {label} (same model): F1 {m['f1']:.4f} FPR {m['fpr']:.5f}", flush=True)
+    return {"dataset": dataset, "detector": name, "protocol": f"honest, variant {label} (not the default)",
+            "f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "fpr": m["fpr"], "fit_s": "same model",
+            "rate": "", "target": ""}
+
+
 def localisation(det, seqs, flagged) -> tuple[float, float, int, int]:
     """(line precision, line recall, localised lines, windows) over flagged anomalous windows."""
     hits = total = anomalous = windows = 0
@@ -172,14 +198,14 @@ def lstm_w2v_rows(data: Path) -> tuple[list[dict], list[str]]:
     return rows, notes
 
 
-def logbert_development(data: Path) -> list[str]:
+def logbert_development(hdfs_2pct) -> list[str]:
     """How LogBERT's default scoring was chosen, on a development set that is not hdfs_sessions:
     hdfs_2pct (our parser, chronological 60/10/30), one model with the defaults, both scorings;
     the rule fixed before the run: key-calibrated is the default iff its PR-AUC over the labelled
     held-out sessions (validation + test parts) beats plain surprise's."""
     from sklearn.metrics import average_precision_score
 
-    split = make_split(load_dataset("hdfs", data / "hdfs_2pct"), "chronological")
+    split = make_split(hdfs_2pct, "chronological")
     det, _ = fit_detector(get_detector("logbert"), split)
     held = [s for s in split.validation + split.test if s.label is not None]
     y = np.array([s.label for s in held], dtype=int)
@@ -220,17 +246,19 @@ def main() -> int:
                 rows.append(row)
                 if protocol == "honest":  # the default budget is 0.5 %; 1 % shown beside it, same model
                     rows.append(budget_row("hdfs_sessions", name, ev, sessions, 0.99))
+                    if name == "logbert":  # the previous default: raw surprise, no key calibration
+                        rows.append(rescored_row("hdfs_sessions", name, ev, sessions, {"scoring": "surprise"}))
         if use(name) and name == "logbert":
-            for variant in ({"scoring": "surprise"},  # the previous default: raw surprise, no key calibration
-                            {"seed": 1}, {"seed": 2},  # the same defaults with other seeds
+            for variant in ({"seed": 1}, {"seed": 2},  # the same defaults with other seeds
                             {"mask_mode": "single"}):  # pseudo-log-likelihood: every key masked alone
                 rows.append(run("hdfs_sessions", name, sessions, "honest", templates_of(data), variant)[0])
             paper_size = {"hidden": 256, "layers": 4, "heads": 4, "ff": 512, "patience": 10}  # the paper's model
             rows.append(run("hdfs_sessions", name, sessions, "honest", templates_of(data), paper_size)[0])
+    hdfs_2pct = load_dataset("hdfs", data / "hdfs_2pct") if use("logbert") or use("logrobust") else None
     if use("logbert"):
-        notes += logbert_development(data)
+        notes += logbert_development(hdfs_2pct)
     if use("logrobust"):
-        loaded = load_dataset("hdfs", data / "hdfs_2pct")
+        loaded = hdfs_2pct
         split = make_split(loaded, "chronological")
         rows.append(run("hdfs_2pct", "knn", split)[0])
         rows.append(run("hdfs_2pct", "logrobust", split, templates=loaded.templates)[0])

@@ -72,9 +72,7 @@ def choose_threshold(detector, split: Split, policy_name: str | None = None, **p
         ref = split.validation or split.train
         scores = detector.score(ref)
         labels = np.array([s.label for s in ref], dtype=int)
-        if labels.sum() == 0:
-            # no anomaly to aim at: the policy falls back to a quantile of these normal scores
-            pass
+        # with no anomaly to aim at, the policy falls back to a quantile of these normal scores
         threshold = policy.fit(scores, labels)
     elif policy_name == "train-quantile":
         ref = [s for s in split.train + split.validation if s.label != 1]
