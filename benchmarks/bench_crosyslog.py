@@ -35,6 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.detectors.crosssystem import crosyslog as cx  # noqa: E402
 from logad.detectors.crosssystem.data import load_system  # noqa: E402
 from logad.detectors.crosssystem.transfer import make_setup  # noqa: E402
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-original", action="store_true")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "crosyslog.md"))
     args = ap.parse_args(argv)
-    data_dir = Path(args.data_dir).resolve()
+    data_dir = data_dir_or_none(Path(args.data_dir).resolve())
+    if data_dir is None:  # it crashed here before: benchmarks skip cleanly without the shared data
+        return 0
     seeds = [int(s) for s in args.seeds.split(",")]
     variants = [v for v in args.variants.split(",") if v]
     t_all = time.perf_counter()

@@ -29,6 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.detectors.registry import detector_class, get_detector, list_detectors  # noqa: E402
 from logad.evaluation.runner import evaluate_detector, fit_detector, markdown_table  # noqa: E402
 from logad.pipeline import Grouping, load_dataset, load_logs, make_split  # noqa: E402
@@ -223,9 +225,8 @@ def main() -> int:
     ap.add_argument("--data-dir", default=str(REPO / ".." / "shared" / "data"))
     ap.add_argument("--only", help="comma-separated detector names")
     args = ap.parse_args()
-    data = Path(args.data_dir)
-    if not data.exists():
-        print(f"no data at {data}: nothing to measure")
+    data = data_dir_or_none(args.data_dir)
+    if data is None:
         return 0
     wanted = set(args.only.split(",")) if args.only else None
     import torch

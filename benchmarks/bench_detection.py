@@ -24,6 +24,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.detectors.registry import detector_class, get_detector, list_detectors  # noqa: E402
 from logad.evaluation.runner import RESULT_COLUMNS, evaluate_detector, markdown_table, result_row  # noqa: E402
 from logad.pipeline import load_dataset, make_split  # noqa: E402
@@ -116,9 +118,8 @@ def main() -> int:
     ap.add_argument("--data-dir", default=str(REPO / ".." / "shared" / "data"))
     ap.add_argument("--only", choices=["sessions", "raw", "labels"])
     args = ap.parse_args()
-    data_dir = Path(args.data_dir)
-    if not data_dir.exists():
-        print(f"no data at {data_dir}: nothing to measure")
+    data_dir = data_dir_or_none(args.data_dir)
+    if data_dir is None:
         return 0
     out: list[str] = ["# Detection figures (classical detectors)", ""]
     if args.only in (None, "sessions"):

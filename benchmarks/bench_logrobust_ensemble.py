@@ -21,6 +21,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.detectors.registry import get_detector  # noqa: E402
 from logad.evaluation.runner import evaluate_detector  # noqa: E402
 from logad.evaluation.thresholds import best_f1_threshold  # noqa: E402
@@ -36,9 +38,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(REPO / ".." / "shared" / "data"))
     args = ap.parse_args()
-    data = Path(args.data_dir)
-    if not (data / "hdfs_2pct").exists():
-        print(f"no hdfs_2pct under {data}: nothing to measure")
+    data = data_dir_or_none(args.data_dir, "hdfs_2pct")
+    if data is None:
         return 0
     import torch
 

@@ -46,6 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.evaluation.runner import markdown_table  # noqa: E402
 
 TARGET_F1 = 0.80
@@ -366,9 +368,8 @@ def main() -> int:
                     "MetaLog's code labels 0.5 of them")
     ap.add_argument("--variant", help="name of a post-hoc variant: its rows are marked post-hoc, never the figure")
     args = ap.parse_args()
-    data = Path(args.data_dir)
-    if not data.exists():
-        print(f"no data at {data}: nothing to measure")
+    data = data_dir_or_none(args.data_dir)
+    if data is None:
         return 0
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]

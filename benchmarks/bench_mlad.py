@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 import numpy as np  # noqa: E402
+from common import data_dir_or_none  # noqa: E402
 
 from logad.detectors.crosssystem.data import load_system, split_system  # noqa: E402
 from logad.detectors.crosssystem.mlad import MLADDetector, choose_system_threshold  # noqa: E402
@@ -118,9 +119,8 @@ def main() -> int:
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="other mlad parameters")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "mlad.md"))
     args = ap.parse_args()
-    data = Path(args.data_dir)
-    if not data.exists():
-        print(f"no data at {data}: nothing to measure")
+    data = data_dir_or_none(args.data_dir)
+    if data is None:
         return 0
     import torch
 

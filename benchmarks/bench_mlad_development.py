@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numpy as np  # noqa: E402
 from bench_mlad import load_all  # noqa: E402
+from common import data_dir_or_none  # noqa: E402
 
 from logad.detectors.crosssystem.data import load_system, split_system  # noqa: E402
 from logad.detectors.crosssystem.mlad import MLADDetector  # noqa: E402
@@ -59,9 +60,8 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "mlad-development.md"))
     args = ap.parse_args()
-    data = Path(args.data_dir)
-    if not data.exists():
-        print(f"no data at {data}: nothing to measure")
+    data = data_dir_or_none(args.data_dir)
+    if data is None:
         return 0
     import torch
 

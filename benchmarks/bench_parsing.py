@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.formats.reader import read_records  # noqa: E402
 from logad.formats.registry import get_format  # noqa: E402
 from logad.parsing.accuracy import (  # noqa: E402
@@ -269,9 +271,8 @@ def main() -> int:
     ap.add_argument("--data-dir", default=str(REPO / ".." / "shared" / "data"))
     ap.add_argument("--only", choices=["speed", "accuracy"])
     args = ap.parse_args()
-    data_dir = Path(args.data_dir)
-    if not data_dir.exists():
-        print(f"no data at {data_dir}: nothing to measure")
+    data_dir = data_dir_or_none(args.data_dir)
+    if data_dir is None:
         return 0
     try:
         import drain3  # noqa: F401

@@ -29,6 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from common import data_dir_or_none  # noqa: E402
+
 from logad.detectors.registry import get_detector  # noqa: E402
 from logad.evaluation.runner import evaluate_detector, markdown_table  # noqa: E402
 from logad.pipeline import load_dataset, make_split  # noqa: E402
@@ -160,9 +162,8 @@ def main() -> int:
     ap.add_argument("--samples", type=int, help="override the number of sampled configurations")
     ap.add_argument("--keep", help="keep the tuning folders here (default: a temporary folder)")
     args = ap.parse_args()
-    data_dir = Path(args.data_dir)
-    if not data_dir.exists():
-        print(f"no data at {data_dir}; skipping")
+    data_dir = data_dir_or_none(args.data_dir)
+    if data_dir is None:
         return 0
     progress = Progress()
     out_root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-tune-"))
