@@ -729,7 +729,7 @@ class MLADDetector(DeepDetector):
             name="mlad", on_epoch_start=lambda e: redraw(e) if e > 1 else None, on_epoch_end=self.on_epoch_end,
         )
         self.model_.eval()
-        self.system_phi_: dict[str, list[float]] = {}
+        self.system_phi_: dict[str, list[float]] = {}  # set by the final EM; none without a mixture
         if not self.no_gmm:
             self._final_gmm(fit_items + val_items, [owner[r] for r, _ in fit_items + val_items])
 
@@ -765,10 +765,9 @@ class MLADDetector(DeepDetector):
             m.gmm_ready.fill_(2.0)  # 2 = final estimate over the training set
             gamma = t.softmax(gmm_log_components(h, phi, mu, cov), dim=1) * w.unsqueeze(1)
         self.train_log_likelihood_ = ll
-        for name in dict.fromkeys(systems):
-            pick = t.tensor([s_ == name for s_ in systems])
-            mass = gamma[pick].sum(0)
-            self.system_phi_[name] = [float(v) for v in mass / mass.sum()]
+        owner = np.asarray(systems)
+        masses = {name: gamma[t.from_numpy(owner == name)].sum(0) for name in dict.fromkeys(systems)}
+        self.system_phi_ = {name: [float(v) for v in mass / mass.sum()] for name, mass in masses.items()}
 
     # -- scoring --------------------------------------------------------------------------------
     def _chunks(self, row_seqs: list[tuple[int, ...]]):
@@ -796,7 +795,7 @@ class MLADDetector(DeepDetector):
         h = t.from_numpy(self._represent_rows(row_seqs)).double()
         m = self.model_
         phi = m.gmm_phi
-        own = getattr(self, "system_phi_", {}).get(system)
+        own = self.system_phi_.get(system)
         if self.mixture_weights == "system" and own is not None:
             phi = t.tensor(own, dtype=t.float64)
         with t.no_grad():
@@ -899,7 +898,7 @@ class MLADDetector(DeepDetector):
             "thresholds": self.thresholds_,
             "history": hist.as_dict() if hist is not None else None,
             "embedding": self.__dict__.get("embedding_stats_", {}),
-            "system_phi": getattr(self, "system_phi_", {}),
+            "system_phi": self.system_phi_,
         }
 
     def _restore_state(self, state: dict) -> None:
