@@ -75,46 +75,35 @@ def run(dataset: str, name: str, split, protocol: str = "honest", templates=None
     return row, ev
 
 
-def budget_row(dataset: str, name: str, ev, split, q: float) -> dict:
-    """The same fitted model at another alarm budget: threshold = the `q` quantile of the held-out
-    normal scores (the honest policy's fallback, here with 1 - q of normal sessions flagged)."""
+def same_model_row(dataset: str, name: str, ev, split, *, q: float = 0.995, variant: dict | None = None) -> dict:
+    """The fitted model of `ev` without a second training: at another alarm budget (threshold =
+    the `q` quantile of the held-out normal scores, the honest policy's fallback, so 1 - q of
+    normal sessions flagged), or scored another way (`variant` sets scoring parameters only, which
+    training does not read; threshold picked again on validation). The model is left as found."""
     from logad.evaluation.metrics import binary_metrics
     from logad.evaluation.runner import choose_threshold
 
     det = ev.detector
-    choose_threshold(det, split, "best-f1-validation", fallback_q=q)
-    y = [s.label for s in ev.test]
-    m = binary_metrics(y, ev.scores, ev.scores > det.threshold_)
-    print(f"  {dataset} {name} honest, q={q}: F1 {m['f1']:.4f} FPR {m['fpr']:.5f}", flush=True)
-    return {"dataset": dataset, "detector": name, "protocol": f"honest, {1 - q:.0%} normal-alarm budget",
-            "f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "fpr": m["fpr"], "fit_s": "same model",
-            "rate": "", "target": ""}
-
-
-def rescored_row(dataset: str, name: str, ev, split, variant: dict) -> dict:
-    """The same fitted model scored another way (`variant` sets scoring parameters only, which
-    training does not read), its threshold picked again on validation: no second training."""
-    from logad.evaluation.metrics import binary_metrics
-    from logad.evaluation.runner import choose_threshold
-
-    det = ev.detector
-    before = {k: getattr(det, k) for k in variant}
+    variant = variant or {}
+    before = ({k: getattr(det, k) for k in variant}, det.threshold_)
     try:
         for k, v in variant.items():
             setattr(det, k, v)
-        choose_threshold(det, split, "best-f1-validation")
+        choose_threshold(det, split, "best-f1-validation", fallback_q=q)
         threshold = det.threshold_
-        scores = det.score(ev.test)
+        scores = det.score(ev.test) if variant else ev.scores
     finally:
-        for k, v in before.items():
+        for k, v in before[0].items():
             setattr(det, k, v)
-        choose_threshold(det, split, "best-f1-validation")
+        det.threshold_ = before[1]
     m = binary_metrics([s.label for s in ev.test], scores, scores > threshold)
-    label = ", ".join(f"{k}={v}" for k, v in variant.items())
-    print(f"  {dataset} {name} honest, {label} (same model): F1 {m['f1']:.4f} FPR {m['fpr']:.5f}", flush=True)
-    return {"dataset": dataset, "detector": name, "protocol": f"honest, variant {label} (not the default)",
-            "f1": m["f1"], "precision": m["precision"], "recall": m["recall"], "fpr": m["fpr"], "fit_s": "same model",
-            "rate": "", "target": ""}
+    if variant:
+        protocol = "honest, variant " + ", ".join(f"{k}={v}" for k, v in variant.items()) + " (not the default)"
+    else:
+        protocol = f"honest, {1 - q:.0%} normal-alarm budget"
+    print(f"  {dataset} {name} {protocol} (same model): F1 {m['f1']:.4f} FPR {m['fpr']:.5f}", flush=True)
+    return {"dataset": dataset, "detector": name, "protocol": protocol, "f1": m["f1"], "precision": m["precision"],
+            "recall": m["recall"], "fpr": m["fpr"], "fit_s": "same model", "rate": "", "target": ""}
 
 
 def localisation(det, seqs, flagged) -> tuple[float, float, int, int]:
@@ -246,9 +235,9 @@ def main() -> int:
                 row, ev = run("hdfs_sessions", name, sessions, protocol, templates_of(data))
                 rows.append(row)
                 if protocol == "honest":  # the default budget is 0.5 %; 1 % shown beside it, same model
-                    rows.append(budget_row("hdfs_sessions", name, ev, sessions, 0.99))
+                    rows.append(same_model_row("hdfs_sessions", name, ev, sessions, q=0.99))
                     if name == "logbert":  # the previous default: raw surprise, no key calibration
-                        rows.append(rescored_row("hdfs_sessions", name, ev, sessions, {"scoring": "surprise"}))
+                        rows.append(same_model_row("hdfs_sessions", name, ev, sessions, variant={"scoring": "surprise"}))
         if use(name) and name == "logbert":
             for variant in ({"seed": 1}, {"seed": 2},  # the same defaults with other seeds
                             {"mask_mode": "single"}):  # pseudo-log-likelihood: every key masked alone
