@@ -33,8 +33,8 @@ from common import data_dir_or_none  # noqa: E402
 
 from logad.detectors.crosssystem.data import load_system, split_system  # noqa: E402
 from logad.detectors.crosssystem.mlad import MLADDetector  # noqa: E402
-from logad.evaluation.metrics import binary_metrics  # noqa: E402
 from logad.evaluation.runner import markdown_table  # noqa: E402
+from logad.tuning.objective import metric_of  # noqa: E402
 
 # (name, components, mixture weights); the first is the reference of the proviso
 CANDIDATES = [("A: 5 in all, shared weights", "total", "shared"), ("B: 5 in all, own weights", "total", "system"),
@@ -49,8 +49,7 @@ def held_out_pr_auc(det: MLADDetector, short: str, seqs: list) -> float | None:
     y = np.array([s.label for s in seqs], dtype=int)
     if not 0 < y.sum() < len(y):
         return None
-    scores = det.score_system(short, seqs)
-    return binary_metrics(y, scores, scores > np.inf)["pr_auc"]
+    return metric_of("pr-auc", det.score_system(short, seqs), y)
 
 
 def main() -> int:
