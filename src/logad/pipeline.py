@@ -17,30 +17,9 @@ from logad.errors import InputError, InvalidParameterError
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
 from logad.splitting import Split, chronological_split, session_files_split
-from logad.windowing.grouping import LineEvent, group_events, identifier_extractor
+from logad.windowing.grouping import Grouping, LineEvent, group_events, identifier_extractor
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Grouping:
-    """How lines become sequences. `kind` is one of logad.windowing.GROUPINGS."""
-
-    kind: str = "count"
-    size: float | None = 100
-    step: float | None = None
-    session_regex: str | None = None
-    entity_field: str | None = None
-
-    def describe(self) -> dict:
-        out = {"kind": self.kind}
-        if self.kind == "session":
-            out["session_regex"] = self.session_regex
-        else:
-            out.update(size=self.size, step=self.step or self.size)
-            if self.kind == "entity":
-                out["entity_field"] = self.entity_field
-        return out
 
 
 @dataclass

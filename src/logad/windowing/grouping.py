@@ -31,6 +31,27 @@ class LineEvent:
     values: tuple[float, ...] | None = None  # numeric parameters, when the loader extracts them
 
 
+@dataclass
+class Grouping:
+    """How lines become sequences. `kind` is one of logad.windowing.GROUPINGS."""
+
+    kind: str = "count"
+    size: float | None = 100
+    step: float | None = None
+    session_regex: str | None = None
+    entity_field: str | None = None
+
+    def describe(self) -> dict:
+        out = {"kind": self.kind}
+        if self.kind == "session":
+            out["session_regex"] = self.session_regex
+        else:
+            out.update(size=self.size, step=self.step or self.size)
+            if self.kind == "entity":
+                out["entity_field"] = self.entity_field
+        return out
+
+
 def _check_positive(name: str, value: float) -> None:
     if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
         raise InvalidParameterError(f"`{name}` must be > 0, got {value!r}")
