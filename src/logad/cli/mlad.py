@@ -123,7 +123,7 @@ def _load(args, progress) -> list[tuple]:
 
 
 def _params(args) -> dict:
-    from logad.cli import _parse_params
+    from logad.cli.common import parse_params
 
     params = dict(
         encoder=args.encoder, cache_dir=args.cache_dir, d_model=args.d_model, n_heads=args.n_heads,
@@ -132,7 +132,7 @@ def _params(args) -> dict:
         no_gmm=args.no_gmm, batch_size=args.batch_size, lr=args.lr,
         epochs=args.epochs, seed=args.seed,
     )
-    params.update(_parse_params(args.param))
+    params.update(parse_params(args.param))
     return params
 
 
@@ -190,11 +190,11 @@ def _finish(res: dict, det, name: str, out_dir: Path, args, prefix: str = "") ->
 
 
 def _write(path: Path, payload: dict) -> None:
-    from logad.cli import _json_default
+    from logad.cli.common import json_default
     from logad.io import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")
 
 
 def _model_dir(args, names: list[str], alpha: float) -> Path:

@@ -1,0 +1,138 @@
+"""What every command shares: reading --param and --params-file, the data-source and grouping
+arguments, loading the data they name, writing JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from logad.errors import InvalidParameterError
+
+
+def parse_params(pairs: list[str] | None) -> dict:
+    """`--param k=v` pairs -> kwargs, values read as JSON when they parse (numbers, true, null)."""
+    out: dict = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise InvalidParameterError(f"--param must look like name=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
+def params_file(args, default: str | None = None) -> tuple[str, dict]:
+    """(detector, params) from --detector and --params-file (a `logad tune` best.json or a JSON
+    object of parameters); explicit --param values override the file's."""
+    from logad.tuning.tuner import load_params_file, resolve_detector
+
+    file_detector, params = (None, {})
+    if getattr(args, "params_file", None):
+        file_detector, params = load_params_file(args.params_file)
+    return resolve_detector(args.detector, file_detector, default), params
+
+
+def grouping_from_args(args, format_name: str):
+    from logad.pipeline import Grouping, default_grouping
+
+    if getattr(args, "group", None) is None:
+        g = default_grouping(format_name, getattr(args, "session_regex", None))
+        if getattr(args, "window_size", None) is not None:
+            g.size = args.window_size
+        if getattr(args, "window_step", None) is not None:
+            g.step = args.window_step
+        return g
+    return Grouping(
+        kind=args.group,
+        size=args.window_size if args.window_size is not None else (100 if args.group in ("count",) else None),
+        step=args.window_step,
+        session_regex=args.session_regex or (r"(blk_-?\d+)" if args.group == "session" else None),
+        entity_field=args.entity_field,
+    )
+
+
+def add_grouping_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("grouping lines into sequences")
+    g.add_argument("--group", choices=["session", "entity", "count", "time"], help="default: by the format")
+    g.add_argument("--window-size", type=float, help="lines (count/entity) or seconds (time)")
+    g.add_argument("--window-step", type=float, help="step; default = size (no overlap)")
+    g.add_argument("--session-regex", help=r"session id regex, e.g. '(blk_-?\d+)'")
+    g.add_argument("--entity-field", help="header field naming the entity, e.g. Node")
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("data source (a dataset, or your own files)")
+    s.add_argument("--dataset", help="registered dataset name (see `logad data list`)")
+    s.add_argument("--data-dir", help="local folder in the layout of the dataset's download")
+    s.add_argument("--logs", nargs="+", metavar="FILE", help="raw log files (plain or gzip)")
+    s.add_argument("--format", help="format name (see `logad formats`) or a format string")
+    s.add_argument("--labels", help="session labels CSV (id,Normal|Anomaly), e.g. HDFS anomaly_label.csv")
+    s.add_argument("--input-data", nargs="+", metavar="CSV", help="LogPAI structured CSVs (EventId per line)")
+
+
+def wants_values(detector_name: str, params: dict) -> bool:
+    """Whether the detector, with these parameters, reads per-line values (parameter models)."""
+    from logad.detectors.registry import get_detector
+
+    return bool(getattr(get_detector(detector_name, **params), "uses_line_values", False))
+
+
+def load_source(args, progress, with_values: bool = False):
+    from logad.pipeline import load_dataset, load_logs, load_structured
+
+    if getattr(args, "input_data", None):
+        grouping = grouping_from_args(args, "structured")
+        return load_structured(args.input_data, grouping=grouping, progress=progress), Path(args.input_data[0]).name
+
+    if args.dataset:
+        if not args.data_dir:
+            raise InvalidParameterError(
+                f"--dataset {args.dataset} needs --data-dir DIR (a local copy; `logad data fetch {args.dataset}` downloads it)"
+            )
+        from logad.datasets.registry import get_dataset
+
+        info = get_dataset(args.dataset)
+        grouping = grouping_from_args(args, info.format) if (args.group or args.window_size) else None
+        loaded = load_dataset(args.dataset, args.data_dir, grouping=grouping, progress=progress, with_values=with_values)
+        return loaded, args.dataset
+    if args.logs:
+        if not args.format:
+            raise InvalidParameterError("--logs needs --format NAME or a format string")
+        from logad.formats.labels import read_block_labels
+        from logad.formats.registry import get_format
+
+        fmt = get_format(args.format)
+        labels = read_block_labels(args.labels) if args.labels else None
+        loaded = load_logs(
+            args.logs, format=args.format, grouping=grouping_from_args(args, fmt.name), labels=labels, progress=progress,
+            with_values=with_values,
+        )
+        return loaded, Path(args.logs[0]).name
+    raise InvalidParameterError("give --dataset NAME --data-dir DIR, or --logs FILE... --format NAME")
+
+
+def write_json(path: str, payload: dict) -> None:
+    from logad.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")
+
+
+def json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def fmt_metric(v) -> str:
+    return "-" if v is None else f"{v:.4f}"

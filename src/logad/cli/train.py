@@ -1,0 +1,87 @@
+"""`logad train` (learn normal operation, save a model) and `logad detect` (flag new logs with it)."""
+
+from __future__ import annotations
+
+import argparse
+
+from logad.cli.common import (
+    add_grouping_args,
+    add_source_args,
+    load_source,
+    params_file,
+    parse_params,
+    wants_values,
+)
+from logad.errors import InvalidParameterError
+
+
+def add_parser(sub) -> None:
+    tr = sub.add_parser("train", help="learn normal behaviour from your logs and save a model")
+    add_source_args(tr)
+    add_grouping_args(tr)
+    tr.add_argument("--detector", help="detector name (default: the --params-file's, else knn)")
+    tr.add_argument("--param", action="append", metavar="NAME=VALUE")
+    tr.add_argument("--params-file", metavar="JSON", help="parameters from `logad tune`'s best.json (--param overrides)")
+    tr.add_argument("--quantile", type=float, default=0.999, help="threshold = this quantile of held-out normal scores")
+    tr.add_argument("--save", required=True, metavar="DIR")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=cmd_train)
+    de = sub.add_parser("detect", help="flag anomalous sequences in new logs with a saved model")
+    de.add_argument("files", nargs="*", metavar="FILE")
+    de.add_argument("--input-data", nargs="+", metavar="CSV", help="LogPAI structured CSVs instead of raw logs")
+    de.add_argument("--model", required=True, metavar="DIR")
+    de.add_argument("--out", help="results CSV: one row per sequence with score, alarm and explanation")
+    de.add_argument("--output", help=argparse.SUPPRESS)  # the Morpheus inference script's name for --out
+    de.add_argument("--quiet", action="store_true")
+    de.set_defaults(func=cmd_detect)
+
+
+def cmd_train(args) -> int:
+    from logad.model import train_model
+    from logad.progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    args.detector, file_params = params_file(args, default="knn")
+    loaded, name = load_source(
+        args, progress, with_values=wants_values(args.detector, {**file_params, **parse_params(args.param)})
+    )
+    model = train_model(
+        loaded,
+        detector=args.detector,
+        params={**file_params, **parse_params(args.param)},
+        quantile=args.quantile,
+        format_name="structured" if args.input_data else (args.format or _dataset_format(args.dataset)),
+        progress=progress,
+    )
+    model.save(args.save)
+    print(f"trained {args.detector} on {name}: threshold {model.threshold:.6g}; saved to {args.save}")
+    return 0
+
+
+def _dataset_format(name: str | None) -> str:
+    from logad.datasets.registry import get_dataset
+
+    return get_dataset(name).format if name else ""
+
+
+def cmd_detect(args) -> int:
+    from logad.model import TrainedModel
+    from logad.progress import Progress
+
+    progress = Progress(enabled=not args.quiet)
+    model = TrainedModel.load(args.model)
+    files = list(args.files or []) + list(args.input_data or [])
+    out = args.out or args.output
+    if not files:
+        raise InvalidParameterError("give log files to scan, or --input-data STRUCTURED.csv")
+    if not out:
+        raise InvalidParameterError("give --out (or --output) for the results CSV")
+    if bool(args.input_data) != model.structured:
+        kind = "structured CSVs (--input-data)" if model.structured else "raw log files"
+        raise InvalidParameterError(f"this model was trained on {kind}; give the same kind of input")
+    summary = model.detect(files, out, progress=progress)
+    print(
+        f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {out}"
+        f" ({summary['unknown_template_lines']} lines with a template unseen in training)"
+    )
+    return 0
