@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO / "src"))
 from common import data_dir_or_none  # noqa: E402
 
 from logad.detectors.registry import get_detector  # noqa: E402
+from logad.detectors.thresholds import best_f1_threshold  # noqa: E402
 from logad.evaluation.runner import evaluate_detector  # noqa: E402
-from logad.evaluation.thresholds import best_f1_threshold  # noqa: E402
 from logad.pipeline import load_dataset, make_split  # noqa: E402
 
 

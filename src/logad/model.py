@@ -177,7 +177,7 @@ def train_model(
 ) -> TrainedModel:
     """Fit on the first 90% (by time) of the normal sequences, threshold on the last 10%."""
     from logad.detectors.registry import get_detector
-    from logad.evaluation.thresholds import TrainQuantile
+    from logad.detectors.thresholds import TrainQuantile
 
     if not 0 < quantile <= 1:
         raise InvalidParameterError(f"`quantile` must be in (0, 1], got {quantile}")

@@ -3,7 +3,7 @@
 Conventions (sklearn/pyod): keyword-only ``__init__`` stores parameters; ``fit`` validates them,
 learns, returns ``self``; ``score`` returns float64 (n,) where HIGHER = MORE ANOMALOUS;
 ``predict`` = ``score > threshold_``; ``threshold_`` is set by a threshold policy
-(``logad.evaluation.thresholds``), never by the detector itself.
+(``logad.detectors.thresholds``), never by the detector itself.
 
 Persistence: a folder with ``config.json`` (format marker, detector name, params, logad version,
 threshold, small JSON state) and ``arrays.npz`` (loaded with ``allow_pickle=False``). Loading runs
@@ -219,7 +219,7 @@ class Detector:
         self._check_fitted()
         if self.threshold_ is None:
             raise NotFittedError(
-                f"detector {self.name!r} has no threshold_; set one with a policy from logad.evaluation.thresholds"
+                f"detector {self.name!r} has no threshold_; set one with a policy from logad.detectors.thresholds"
             )
         return self.score(sequences) > self.threshold_
 

@@ -1,6 +1,5 @@
-"""logad.evaluation: metrics, threshold policies, the benchmark runner."""
+"""logad.evaluation: metrics and the benchmark runner (threshold policies live in logad.detectors.thresholds)."""
 
 from logad.evaluation.metrics import binary_metrics
-from logad.evaluation.thresholds import BestF1OnValidation, FixedThreshold, TrainQuantile, get_policy
 
-__all__ = ["BestF1OnValidation", "FixedThreshold", "TrainQuantile", "binary_metrics", "get_policy"]
+__all__ = ["binary_metrics"]

@@ -64,7 +64,7 @@ def fit_detector(
 
 def choose_threshold(detector, split: Split, policy_name: str | None = None, **policy_kw) -> dict:
     """Set `detector.threshold_` from validation (or training) scores; never from the test set."""
-    from logad.evaluation.thresholds import get_policy
+    from logad.detectors.thresholds import get_policy
 
     policy_name = policy_name or default_policy(detector)
     policy = get_policy(policy_name, **policy_kw)
@@ -93,7 +93,7 @@ def oracle_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """The threshold maximising test F1 (what LogBERT, DeepLog and LogAnomaly ports report).
 
     Only for `--protocol original`; every result made with it is marked oracle-on-test."""
-    from logad.evaluation.thresholds import BestF1OnValidation
+    from logad.detectors.thresholds import BestF1OnValidation
 
     return float(BestF1OnValidation().fit(scores, labels))
 

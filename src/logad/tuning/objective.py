@@ -100,7 +100,7 @@ def check_objective(objective: str, split: Split, detector: str, fixed: dict, se
 
 def metric_of(objective: str, scores: np.ndarray, labels: np.ndarray) -> float:
     """The objective from validation scores (higher = more anomalous) and labels."""
-    from logad.evaluation.thresholds import best_f1_threshold
+    from logad.detectors.thresholds import best_f1_threshold
 
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=np.int64)

@@ -638,7 +638,7 @@ def anomaly_probability(model, params: dict, windows_x, idx: np.ndarray, n: int)
 
 def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """The probability threshold with the best F1 on LABELLED SUPPORT entries (never the query)."""
-    from logad.evaluation.thresholds import BestF1OnValidation
+    from logad.detectors.thresholds import BestF1OnValidation
 
     if labels.sum() == 0:
         return 0.5

@@ -935,7 +935,7 @@ def choose_system_threshold(detector: MLADDetector, name: str, validation: list[
                             fixed: float | None = None, fallback_q: float = 0.995) -> dict:
     """The threshold of system `name`: `fixed` when given, else best F1 on its validation
     sequences (a quantile of their scores when they hold no anomaly). Never test data."""
-    from logad.evaluation.thresholds import BestF1OnValidation
+    from logad.detectors.thresholds import BestF1OnValidation
 
     if fixed is not None:
         detector.thresholds_[name] = float(fixed)
@@ -980,7 +980,7 @@ def _budget_threshold(det: MLADDetector, name: str, labelled: list[Sequence], un
     """Target threshold for `logad transfer`: best F1 on the labelled target budget; with no
     labelled anomaly, the q quantile of the labelled normal scores; with no label at all, the q
     quantile of the unlabelled target training scores (labels never used)."""
-    from logad.evaluation.thresholds import BestF1OnValidation
+    from logad.detectors.thresholds import BestF1OnValidation
 
     if labelled:
         policy = BestF1OnValidation(fallback_q=q)

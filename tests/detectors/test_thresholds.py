@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from logad.detectors.thresholds import BestF1OnValidation, FixedThreshold, TrainQuantile, get_policy
 from logad.errors import InvalidParameterError, UnknownNameError
-from logad.evaluation.thresholds import BestF1OnValidation, FixedThreshold, TrainQuantile, get_policy
 
 
 def test_best_f1_midpoint_between_classes():

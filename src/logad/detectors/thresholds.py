@@ -1,5 +1,8 @@
 """Threshold policies: turn scores (higher = more anomalous) into a threshold t, alarms = score > t.
 
+They sit beside the detectors that carry a threshold (`threshold_`), below the evaluation that
+chooses which data a policy may see.
+
 Policies see training or validation data only; the caller never passes test labels.
 """
 
