@@ -171,16 +171,26 @@ def train_model(
     *,
     detector: str,
     params: dict | None = None,
-    quantile: float = 0.999,
+    policy: str = "train-quantile:0.999",
+    holdout: float = 0.1,
     format_name: str,
     progress: Progress = SILENT,
 ) -> TrainedModel:
-    """Fit on the first 90% (by time) of the normal sequences, threshold on the last 10%."""
-    from logad.detectors.registry import get_detector
-    from logad.detectors.thresholds import TrainQuantile
+    """Fit on the earliest (1 - holdout) of the normal sequences (by time), threshold on the rest.
 
-    if not 0 < quantile <= 1:
-        raise InvalidParameterError(f"`quantile` must be in (0, 1], got {quantile}")
+    The threshold's provenance (policy, how many held-out scores) is kept in `threshold_info`, with
+    a warning when the held-out part is too small for the quantile asked for: the q quantile of n
+    scores is only more than their maximum's neighbour when n * (1 - q) >= 1."""
+    from logad.detectors.registry import get_detector
+    from logad.detectors.thresholds import get_policy
+
+    if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not 0 < holdout < 1:
+        raise InvalidParameterError(f"`holdout` must be a share in (0, 1), got {holdout!r}")
+    threshold_policy = get_policy(policy)
+    if threshold_policy.name not in ("train-quantile", "fixed"):
+        raise InvalidParameterError(
+            f"`logad train` learns from normal operation only, so its threshold policy is train-quantile:Q or "
+            f"fixed:VALUE, got {policy!r}")
     det = get_detector(detector, **(params or {}))
     if getattr(det, "supervised", False):
         raise InvalidParameterError(
@@ -192,14 +202,23 @@ def train_model(
         raise InvalidParameterError(f"training needs at least 2 sequences, got {len(seqs)}")
     order = sorted(range(len(seqs)), key=lambda i: (seqs[i].start_time is None, seqs[i].start_time or 0))
     seqs = [seqs[i] for i in order]
-    n_fit = max(1, int(round(len(seqs) * 0.9)))
-    fit, held = seqs[:n_fit], seqs[n_fit:] or seqs[:n_fit]
+    n_fit = min(len(seqs) - 1, max(1, int(round(len(seqs) * (1 - holdout)))))
+    fit, held = seqs[:n_fit], seqs[n_fit:]
     progress.stage(f"fitting {detector} on {len(fit)} sequences, threshold from {len(held)} held-out ones")
     from logad.evaluation.runner import give_templates
 
     give_templates(det, loaded.templates)
     det.fit(fit)
-    policy = TrainQuantile(q=quantile)
-    threshold = float(policy.fit(det.score(held)))
+    threshold = float(threshold_policy.fit(det.score(held)))
     det.threshold_ = threshold
-    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, threshold, policy.to_dict(), loaded.event_ids)
+    info = {**threshold_policy.to_dict(), "n_scores": len(held), "scores_from": "held-out normal sequences",
+            "holdout": holdout, "fitted_on": len(fit)}
+    if threshold_policy.name == "train-quantile":
+        needed = int(np.ceil(1.0 / (1.0 - threshold_policy.q))) if threshold_policy.q < 1 else None
+        if needed is None or len(held) < needed:
+            info["warning"] = (
+                f"the threshold is the {threshold_policy.q} quantile of only {len(held)} held-out normal sequences "
+                f"(it needs at least {needed or 'infinitely many'} to be more than their maximum): expect alarms "
+                "on normal data; train on more normal logs, raise --holdout, or ask for a lower quantile "
+                "(--threshold-policy train-quantile:0.99)")
+    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, threshold, info, loaded.event_ids)

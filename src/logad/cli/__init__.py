@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by `logad tune` in best.json
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="logad: %(message)s")
     try:
+        from logad.cli.config import apply_config
+
+        apply_config(args)
         return int(args.func(args) or 0)
     except LogadError as exc:
         if args.debug:

@@ -35,6 +35,23 @@ def params_file(args, default: str | None = None) -> tuple[str, dict]:
     return resolve_detector(args.detector, file_detector, default), params
 
 
+def detector_params(args, file_params: dict | None = None) -> dict:
+    """A detector's parameters: the --params-file's, then the --config file's, then --param flags."""
+    return {**(file_params or {}), **getattr(args, "config_params", {}), **parse_params(getattr(args, "param", None))}
+
+
+def describe_threshold(info: dict) -> str:
+    """How a threshold was made, in a few words: `train-quantile q=0.999 of 12 held-out normal sequences`."""
+    text = str(info.get("policy", "?"))
+    if "q" in info:
+        text += f" q={info['q']}"
+    if "fixed_value" in info:
+        text += f" = {info['fixed_value']}"
+    if info.get("n_scores") is not None:
+        text += f" of {info['n_scores']} {info.get('scores_from', 'scores')}"
+    return text
+
+
 def grouping_from_args(args, format_name: str):
     from logad.pipeline import Grouping, default_grouping
 
@@ -85,7 +102,7 @@ def load_source(args, progress, with_values: bool = False):
 
     if getattr(args, "input_data", None):
         grouping = grouping_from_args(args, "structured")
-        return load_structured(args.input_data, grouping=grouping, progress=progress), Path(args.input_data[0]).name
+        return load_structured(args.input_data, grouping=grouping, progress=progress), files_name(args.input_data)
 
     if args.dataset:
         if not args.data_dir:
@@ -110,8 +127,14 @@ def load_source(args, progress, with_values: bool = False):
             args.logs, format=args.format, grouping=grouping_from_args(args, fmt.name), labels=labels, progress=progress,
             with_values=with_values,
         )
-        return loaded, Path(args.logs[0]).name
+        return loaded, files_name(args.logs)
     raise InvalidParameterError("give --dataset NAME --data-dir DIR, or --logs FILE... --format NAME")
+
+
+def files_name(paths: list[str]) -> str:
+    """A short name for the inputs of a run: `a.log`, or `a.log and 11 more files`."""
+    first = Path(paths[0]).name
+    return first if len(paths) == 1 else f"{first} and {len(paths) - 1} more files"
 
 
 def write_json(path: str, payload: dict) -> None:

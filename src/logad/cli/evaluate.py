@@ -5,13 +5,14 @@ from __future__ import annotations
 from logad.cli.common import (
     add_grouping_args,
     add_source_args,
+    detector_params,
     fmt_metric,
     load_source,
     params_file,
-    parse_params,
     wants_values,
     write_json,
 )
+from logad.cli.config import add_config_arg
 from logad.errors import InvalidParameterError
 
 
@@ -24,7 +25,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--params-file", metavar="JSON", help="parameters from `logad tune`'s best.json (--param overrides)")
     ev.add_argument("--split", default="auto", help="chronological | session-files (default: by dataset)")
     ev.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
-    ev.add_argument("--threshold-policy", help="best-f1-validation (default) | train-quantile | fixed")
+    ev.add_argument("--threshold-policy", metavar="POLICY",
+                    help="best-f1-validation (default) | train-quantile[:Q] | fixed:VALUE")
     ev.add_argument(
         "--protocol",
         choices=["honest", "original"],
@@ -34,6 +36,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--json", help="write the full result JSON here")
     ev.add_argument("--predictions", help="write sequence_id,score,predicted,label per test sequence")
     ev.add_argument("--quiet", action="store_true")
+    add_config_arg(ev)
     ev.set_defaults(func=cmd_evaluate)
     be = sub.add_parser("bench", help="datasets x detectors matrix as a Markdown table")
     be.add_argument("--datasets", nargs="+", required=True, metavar="NAME=DIR")
@@ -53,7 +56,7 @@ def cmd_evaluate(args) -> int:
 
     progress = Progress(enabled=not args.quiet)
     args.detector, file_params = params_file(args)
-    params = {**file_params, **parse_params(args.param)}
+    params = detector_params(args, file_params)
     split_name = args.split
     if args.protocol == "original":
         from logad.detectors.registry import detector_class

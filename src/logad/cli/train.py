@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from logad.cli.common import (
     add_grouping_args,
     add_source_args,
+    describe_threshold,
+    detector_params,
     load_source,
     params_file,
-    parse_params,
     wants_values,
 )
+from logad.cli.config import add_config_arg
 from logad.errors import InvalidParameterError
 
 
@@ -22,9 +25,14 @@ def add_parser(sub) -> None:
     tr.add_argument("--detector", help="detector name (default: the --params-file's, else knn)")
     tr.add_argument("--param", action="append", metavar="NAME=VALUE")
     tr.add_argument("--params-file", metavar="JSON", help="parameters from `logad tune`'s best.json (--param overrides)")
-    tr.add_argument("--quantile", type=float, default=0.999, help="threshold = this quantile of held-out normal scores")
-    tr.add_argument("--save", required=True, metavar="DIR")
+    tr.add_argument("--threshold-policy", default="train-quantile:0.999",
+                    help="train-quantile:Q (default 0.999: this quantile of the held-out normal scores) | fixed:VALUE")
+    tr.add_argument("--quantile", type=float, help=argparse.SUPPRESS)  # older spelling of train-quantile:Q
+    tr.add_argument("--holdout", type=float, default=0.1,
+                    help="share of the normal sequences (the latest) held out to set the threshold (default 0.1)")
+    tr.add_argument("--save", metavar="DIR", help="model folder to write (required; or `save` in --config)")
     tr.add_argument("--quiet", action="store_true")
+    add_config_arg(tr)
     tr.set_defaults(func=cmd_train)
     de = sub.add_parser("detect", help="flag anomalous sequences in new logs with a saved model")
     de.add_argument("files", nargs="*", metavar="FILE")
@@ -41,20 +49,27 @@ def cmd_train(args) -> int:
     from logad.progress import Progress
 
     progress = Progress(enabled=not args.quiet)
+    if not args.save:
+        raise InvalidParameterError("give --save DIR (the model folder to write), or `save` in the --config file")
+    policy = f"train-quantile:{args.quantile}" if args.quantile is not None else args.threshold_policy
     args.detector, file_params = params_file(args, default="knn")
-    loaded, name = load_source(
-        args, progress, with_values=wants_values(args.detector, {**file_params, **parse_params(args.param)})
-    )
+    params = detector_params(args, file_params)
+    loaded, name = load_source(args, progress, with_values=wants_values(args.detector, params))
     model = train_model(
         loaded,
         detector=args.detector,
-        params={**file_params, **parse_params(args.param)},
-        quantile=args.quantile,
+        params=params,
+        policy=policy,
+        holdout=args.holdout,
         format_name="structured" if args.input_data else (args.format or _dataset_format(args.dataset)),
         progress=progress,
     )
     model.save(args.save)
-    print(f"trained {args.detector} on {name}: threshold {model.threshold:.6g}; saved to {args.save}")
+    info = model.threshold_info
+    print(f"trained {args.detector} on {name}: threshold {model.threshold:.6g} ({describe_threshold(info)}); "
+          f"saved to {args.save}")
+    if info.get("warning"):
+        print(f"warning: {info['warning']}", file=sys.stderr)
     return 0
 
 

@@ -79,14 +79,16 @@ class FixedThreshold(ThresholdPolicy):
 
     name = "fixed"
 
-    def __init__(self, value: float = 0.0) -> None:
+    def __init__(self, value: float | None = None) -> None:
         self.fixed_value = value
         self.threshold_ = None
 
     def fit(self, scores=None, labels=None) -> float:
         v = self.fixed_value
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or np.isnan(v):
-            raise InvalidParameterError(f"`value` must be a number, got {v!r}")
+        if v is None:
+            raise InvalidParameterError("the fixed threshold policy needs its value: fixed:VALUE, e.g. fixed:0.5")
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise InvalidParameterError(f"a fixed threshold must be a finite number, got {v!r}")
         self.threshold_ = float(v)
         return self.threshold_
 
@@ -170,12 +172,25 @@ POLICIES: dict[str, type[ThresholdPolicy]] = {
 }
 
 
+# the one number a policy spec may carry after its name: `fixed:0.5`, `train-quantile:0.99`
+SPEC_PARAMETER = {"fixed": "value", "train-quantile": "q", "best-f1-validation": "fallback_q"}
+
+
 def get_policy(name: str, **kw) -> ThresholdPolicy:
-    """A new policy by name: 'best-f1-validation', 'train-quantile' or 'fixed'."""
+    """A new policy by name or spec: 'best-f1-validation[:FALLBACK_Q]', 'train-quantile[:Q]' or
+    'fixed:VALUE' (what `--threshold-policy` takes); keyword arguments set the same parameters."""
+    name, sep, arg = str(name).partition(":")
     try:
         cls = POLICIES[name]
     except (KeyError, TypeError):
         raise unknown_name("threshold policy", str(name), list(POLICIES)) from None
+    if sep:
+        try:
+            number = float(arg)
+        except ValueError:
+            raise InvalidParameterError(
+                f"threshold policy {name!r} takes a number after ':', got {arg!r} (e.g. {name}:0.5)") from None
+        kw[SPEC_PARAMETER[name]] = number
     try:
         return cls(**kw)
     except TypeError as exc:

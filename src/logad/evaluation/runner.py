@@ -66,15 +66,14 @@ def choose_threshold(detector, split: Split, policy_name: str | None = None, **p
     """Set `detector.threshold_` from validation (or training) scores; never from the test set."""
     from logad.detectors.thresholds import get_policy
 
-    policy_name = policy_name or default_policy(detector)
-    policy = get_policy(policy_name, **policy_kw)
-    if policy_name == "best-f1-validation":
+    policy = get_policy(policy_name or default_policy(detector), **policy_kw)
+    if policy.name == "best-f1-validation":
         ref = split.validation or split.train
         scores = detector.score(ref)
         labels = np.array([s.label for s in ref], dtype=int)
         # with no anomaly to aim at, the policy falls back to a quantile of these normal scores
         threshold = policy.fit(scores, labels)
-    elif policy_name == "train-quantile":
+    elif policy.name == "train-quantile":
         ref = [s for s in split.train + split.validation if s.label != 1]
         threshold = policy.fit(detector.score(ref))
     else:
