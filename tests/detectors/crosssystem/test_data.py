@@ -1,4 +1,4 @@
-"""Multi-system data: loading, splits, label budgets, the (dataset, template) vocabulary."""
+"""Multi-system data: loading, splits, label budgets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from logad.detectors.crosssystem.data import (
-    MultiSystemTemplates,
     label_budget,
     load_system,
     parse_spec,
@@ -100,17 +99,6 @@ def test_label_budget_with_its_own_share_of_normals():
     for bad in (-0.1, 1.5, float("nan"), True):
         with pytest.raises(InvalidParameterError, match="normal label amount"):
             label_budget(y, 0.01, normal_amount=bad)
-
-
-def test_multi_system_templates_never_mix_systems():
-    v = MultiSystemTemplates().add("hdfs", {1: "Receiving block <*>", 2: "Deleting block <*>"}).add("bgl", {1: "parity error"})
-    assert len(v) == 4
-    assert v.encode("hdfs", [1, 2, 9]) == [1, 2, 0]
-    assert v.encode("bgl", [1]) == [3]  # template 1 of bgl is not template 1 of hdfs
-    assert v.texts[v.row("bgl", 1)] == "parity error"
-    back = MultiSystemTemplates.from_dict(json.loads(json.dumps(v.to_dict())))
-    assert back.index == v.index and back.texts == v.texts
-    assert v.systems() == ["bgl", "hdfs"]
 
 
 def test_real_systems_load():

@@ -4,10 +4,6 @@ A system is loaded from a registered dataset and a local folder (`DATASET=DIR`) 
 `SystemData`: its labelled sequences, its template texts, whether the sequences are in time order,
 and optionally its individual log entries (message text + label per line) for entry-level methods.
 
-Template ids are only meaningful inside one dataset, so every cross-system vocabulary is keyed by
-(dataset, template id) (`MultiSystemTemplates`): MetaLog's original looked source templates up in
-the target's rows (seed_methods.md section 1.5); keying by pair makes that impossible.
-
 Splits: chronological where the data has time; DeepLog-style session files carry no time, so
 their sessions are pooled and split by a seeded, stratified shuffle, and the split says so.
 """
@@ -312,52 +308,3 @@ def label_budget(labels: np.ndarray, amount: float, seed: int = 0, normal_amount
         k = max(1, int(round(idx.size * share)))
         mask[rng.permutation(idx)[:k]] = True
     return mask
-
-
-# -- one vocabulary over (dataset, template) -----------------------------------------------------
-class MultiSystemTemplates:
-    """Rows 1.. are (dataset, template id) pairs, each with its own system's text; row 0 = unknown.
-
-    `add(name, templates)` registers a system's templates; `encode(name, ids)` maps a sequence of
-    that system's template ids to rows (an id the system never registered maps to 0)."""
-
-    UNKNOWN = 0
-
-    def __init__(self) -> None:
-        self.index: dict[tuple[str, int], int] = {}
-        self.texts: list[str] = [""]
-        self.owners: list[tuple[str, int] | None] = [None]
-
-    def add(self, name: str, templates: dict[int, str]) -> MultiSystemTemplates:
-        for tid in sorted(templates):
-            key = (name, int(tid))
-            if key not in self.index:
-                self.index[key] = len(self.texts)
-                self.texts.append(str(templates[tid]))
-                self.owners.append(key)
-        return self
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def row(self, name: str, template_id: int) -> int:
-        return self.index.get((name, int(template_id)), self.UNKNOWN)
-
-    def encode(self, name: str, template_ids) -> list[int]:
-        get = self.index.get
-        return [get((name, int(t)), self.UNKNOWN) for t in template_ids]
-
-    def systems(self) -> list[str]:
-        return sorted({o[0] for o in self.owners if o is not None})
-
-    def to_dict(self) -> dict:
-        return {"rows": [[o[0], o[1], t] for o, t in zip(self.owners[1:], self.texts[1:])]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MultiSystemTemplates:
-        v = cls()
-        for name, tid, text in d["rows"]:
-            v.index[(str(name), int(tid))] = len(v.texts)
-            v.texts.append(str(text))
-            v.owners.append((str(name), int(tid)))
-        return v

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
-from logad.detectors.crosssystem.data import MultiSystemTemplates
+from logad.detectors.crosssystem.templates import MultiSystemTemplates
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import seed_everything, torch
 from logad.errors import InputError, InvalidParameterError, no_such_parameter, require

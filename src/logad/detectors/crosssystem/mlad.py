@@ -77,7 +77,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
-from logad.detectors.crosssystem.data import MultiSystemTemplates
+from logad.detectors.crosssystem.templates import MultiSystemTemplates
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InputError, InvalidParameterError, NotFittedError, no_such_parameter, require
