@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
-from logad.detectors.crosssystem.templates import MultiSystemTemplates
+from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import seed_everything, torch
 from logad.errors import InputError, InvalidParameterError, no_such_parameter, require
@@ -67,15 +67,6 @@ CHECKPOINTS = ("validation", "last")
 
 
 # -- template vectors: one frozen matrix over (dataset, template) ---------------------------------
-def _fallback_vector(seed: int, name: str, tid: int, dim: int) -> np.ndarray:
-    """A fixed pseudo-random unit vector for a template without text (id-only representation)."""
-    import zlib
-
-    rng = np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(tid) & 0xFFFFFFFF])
-    v = rng.standard_normal(dim)
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
 @dataclass
 class TemplateSpace:
     """The frozen embedding: `vocab` rows (row 0 = unknown/pad), `matrix` (rows, dim), each
@@ -140,7 +131,7 @@ def build_template_space(
             else:
                 log.warning("metalog: no template texts for %s (set_templates); using id-only vectors", name)
         table = {**{t: texts[t] for t in vecs}, **{t: "" for t in extra}}
-        all_vecs = {**vecs, **{t: _fallback_vector(seed, name, t, dim) for t in extra}}
+        all_vecs = {**vecs, **{t: fallback_vector(seed, name, t, dim) for t in extra}}
         vocab.add(name, table)
         for tid in sorted(table):
             rows.append(all_vecs[tid])

@@ -70,14 +70,13 @@ from __future__ import annotations
 
 import logging
 import math
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
-from logad.detectors.crosssystem.templates import MultiSystemTemplates
+from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InputError, InvalidParameterError, NotFittedError, no_such_parameter, require
@@ -290,13 +289,6 @@ def _build_net(in_dim: int, d_model: int, n_heads: int, n_layers: int, d_ff: int
     return MLADNet()
 
 
-def _fallback_vector(seed: int, system: str, tid: int, dim: int) -> np.ndarray:
-    """A fixed pseudo-random unit vector for a template without text (id-only representation)."""
-    rng = np.random.default_rng([int(seed), zlib.crc32(system.encode()), int(tid) & 0xFFFFFFFF])
-    v = rng.standard_normal(dim)
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
 def _unit_rows(m: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(m, axis=1, keepdims=True)
     return (m / np.where(n > 0, n, 1.0)).astype(np.float32)
@@ -489,7 +481,7 @@ class MLADDetector(DeepDetector):
             self.textless_.discard(r)
         for tid in without:
             r = self.vocab_.row(system, tid)
-            self.vectors_[r] = _fallback_vector(self.seed, system, tid, self.in_dim_)
+            self.vectors_[r] = fallback_vector(self.seed, system, tid, self.in_dim_)
             self.textless_.add(r)
         self._table = None
 

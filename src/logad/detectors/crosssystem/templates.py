@@ -1,4 +1,5 @@
-"""The cross-system vocabulary: one row per (dataset, template id).
+"""The cross-system vocabulary: one row per (dataset, template id), and the id-only vector of a
+template without text.
 
 Template ids are only meaningful inside one dataset, so every cross-system vocabulary is keyed by
 (dataset, template id): MetaLog's original looked source templates up in the target's rows
@@ -6,6 +7,18 @@ Template ids are only meaningful inside one dataset, so every cross-system vocab
 """
 
 from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+
+def fallback_vector(seed: int, name: str, tid: int, dim: int) -> np.ndarray:
+    """A fixed pseudo-random unit vector for template `tid` of system `name` when it has no text
+    (an id-only representation): the same for the same seed, system and id."""
+    rng = np.random.default_rng([int(seed), zlib.crc32(name.encode()), int(tid) & 0xFFFFFFFF])
+    v = rng.standard_normal(dim)
+    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 class MultiSystemTemplates:
