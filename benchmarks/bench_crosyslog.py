@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO / "src"))
 from common import data_dir_or_none  # noqa: E402
 
 from logad.detectors.crosssystem import crosyslog as cx  # noqa: E402
-from logad.detectors.crosssystem.data import load_system  # noqa: E402
-from logad.detectors.crosssystem.transfer import make_setup  # noqa: E402
 from logad.errors import InputError  # noqa: E402
+from logad.experiments.transfer import make_setup  # noqa: E402
+from logad.pipeline.systems import load_system  # noqa: E402
 
 LABELLED = 1000
 VARIANTS = {

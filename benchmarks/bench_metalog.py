@@ -76,7 +76,7 @@ def system_spec(data: Path, kind: str, hdfs: str) -> tuple[str, str]:
 
 def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
     from logad.detectors.crosssystem import metalog
-    from logad.detectors.crosssystem.transfer import make_setup
+    from logad.experiments.transfer import make_setup
     from logad.progress import Progress
 
     src_kind, tgt_kind = direction.split("-")
@@ -108,7 +108,7 @@ def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
 
 
 def load(data: Path, kind: str, hdfs: str, loaded: dict):
-    from logad.detectors.crosssystem.data import load_system
+    from logad.pipeline.systems import load_system
 
     spec, label = system_spec(data, kind, hdfs)
     if spec not in loaded:
@@ -124,7 +124,7 @@ def pseudo_check(data: Path, run: dict, loaded: dict) -> dict:
     import numpy as np
 
     from logad.detectors.crosssystem import metalog
-    from logad.detectors.crosssystem.transfer import make_setup
+    from logad.experiments.transfer import make_setup
 
     src_kind, tgt_kind = run["key"].split("-")
     source, target = load(data, src_kind, run["hdfs"], loaded)[0], load(data, tgt_kind, run["hdfs"], loaded)[0]

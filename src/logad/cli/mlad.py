@@ -88,7 +88,7 @@ def add_parser(subparsers) -> None:
 
 # ----------------------------------------------------------------------------- data
 def _specs(args) -> list[tuple[str, str]]:
-    from logad.detectors.crosssystem.data import parse_spec
+    from logad.pipeline.systems import parse_spec
 
     out = []
     for spec in args.datasets:
@@ -104,8 +104,9 @@ def _specs(args) -> list[tuple[str, str]]:
 def _load(args, progress) -> list[tuple]:
     """(name, SystemData, Split) per dataset."""
     from logad.datasets.registry import get_dataset
-    from logad.detectors.crosssystem.data import load_system, parse_spec, split_system
     from logad.detectors.crosssystem.mlad import mlad_balanced_split
+    from logad.experiments.transfer import split_system
+    from logad.pipeline.systems import load_system, parse_spec
 
     out = []
     for name, spec in _specs(args):
@@ -160,7 +161,7 @@ def _threshold(det, name: str, split, args) -> dict:
 
 
 def _evaluate(det, name: str, data, split, threshold: float) -> dict:
-    from logad.detectors.crosssystem.transfer import metrics_of
+    from logad.experiments.transfer import metrics_of
 
     test = [s for s in split.test if s.label is not None]
     t0 = time.perf_counter()
@@ -373,7 +374,7 @@ def _transfer(args, params, systems, out_dir: Path, progress) -> int:
         det.thresholds_[tname] = thr["value"]
         res = _evaluate(det, tname, tgt[1], tgt[2], thr["value"])
         _, labels, scores, _ = res["_arrays"]
-        from logad.detectors.crosssystem.transfer import metrics_of
+        from logad.experiments.transfer import metrics_of
 
         with_source_thr = metrics_of(labels, scores, scores > src_thr["value"])
         res = _finish(res, det, tname, run_dir, args)
@@ -427,7 +428,7 @@ def _download_only(args) -> int:
     """Report, per dataset, whether its folder exists and holds the whole layout."""
     from logad.datasets.local import check_layout
     from logad.datasets.registry import get_dataset
-    from logad.detectors.crosssystem.data import parse_spec
+    from logad.pipeline.systems import parse_spec
 
     complete = True
     for spec in args.datasets:

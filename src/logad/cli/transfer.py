@@ -39,8 +39,8 @@ def add_parser(sub) -> None:
 def cmd_transfer(args) -> int:
     import time
 
-    from logad.detectors.crosssystem.data import load_system
-    from logad.detectors.crosssystem.transfer import ENTRY_LEVEL, make_setup, method_runner
+    from logad.experiments.transfer import ENTRY_LEVEL, make_setup, method_runner
+    from logad.pipeline.systems import load_system
     from logad.progress import Progress
 
     progress = Progress(enabled=not args.quiet)

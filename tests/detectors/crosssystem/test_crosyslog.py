@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from logad.detectors.crosssystem.data import EntryData, SystemData, load_system
-from logad.detectors.crosssystem.transfer import make_setup
 from logad.errors import InputError, InvalidParameterError, MissingDependencyError, UnknownNameError
+from logad.experiments.transfer import make_setup
+from logad.pipeline.systems import EntryData, SystemData, load_system
 from tests.conftest import needs_torch
 
 torch = needs_torch()

@@ -18,11 +18,11 @@ torch = needs_torch()
 
 from logad.detectors import Detector, detector_class  # noqa: E402
 from logad.detectors.crosssystem import metalog as ml  # noqa: E402
-from logad.detectors.crosssystem.data import SystemData  # noqa: E402
-from logad.detectors.crosssystem.transfer import make_setup, method_runner  # noqa: E402
 from logad.errors import InvalidParameterError, MissingDependencyError  # noqa: E402
+from logad.experiments.transfer import make_setup, method_runner  # noqa: E402
 from logad.features import semantic  # noqa: E402
 from logad.features.semantic import WordVectors, template_vectors  # noqa: E402
+from logad.pipeline.systems import SystemData  # noqa: E402
 from logad.records import Sequence  # noqa: E402
 from logad.splitting.original import ORIGINAL_SPLITS, original_split  # noqa: E402
 

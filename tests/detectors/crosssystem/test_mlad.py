@@ -13,7 +13,6 @@ from tests.conftest import needs_torch
 
 torch = needs_torch()
 
-from logad.detectors.crosssystem.data import SystemData, split_system  # noqa: E402
 from logad.detectors.crosssystem.mlad import (  # noqa: E402
     MLADDetector,
     attention_weights,
@@ -23,8 +22,9 @@ from logad.detectors.crosssystem.mlad import (  # noqa: E402
     mlad_balanced_split,
     run_transfer,
 )
-from logad.detectors.crosssystem.transfer import TransferSetup, make_setup  # noqa: E402
 from logad.errors import InvalidParameterError, MissingDependencyError, NotFittedError  # noqa: E402
+from logad.experiments.transfer import TransferSetup, make_setup, split_system  # noqa: E402
+from logad.pipeline.systems import SystemData  # noqa: E402
 from logad.records import Sequence  # noqa: E402
 
 TINY = dict(encoder="hashing", d_model=16, n_heads=2, n_layers=1, d_ff=32, n_components=2, epochs=8,

@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from logad.detectors.crosssystem.data import EntryData, SystemData
 from logad.errors import InputError, InvalidParameterError, unknown_name
+from logad.pipeline.systems import EntryData, SystemData
 from logad.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
@@ -722,8 +722,8 @@ def run_transfer(setup, params: dict | None = None, progress: Progress = SILENT)
     """`logad transfer --method crosyslog`: meta-train on the sources' entries, adapt to the
     target's labelled support, evaluate every target entry after it; beside the target-only and
     source-only baselines. See the module docstring for the split and the label budget."""
-    from logad.detectors.crosssystem.transfer import metrics_of
     from logad.detectors.deep.engine import seed_everything
+    from logad.experiments.transfer import metrics_of
 
     cfg = CroSysLogConfig.from_params(params, protocol=setup.protocol, seed=setup.seed)
     meta = None
@@ -843,8 +843,8 @@ def _run_original(meta: MetaModel, sources: list[Prepared], target: Prepared, cf
     """The original's meta-test (seed_methods.md 3.7): `target_tasks` support/query blocks of the
     target (support and query may overlap), `oracle_steps` SGD steps, and per task the best F1 over
     the steps JUDGED ON THE QUERY LABELS [LEAK], averaged over tasks. Marked oracle-on-test."""
-    from logad.detectors.crosssystem.transfer import metrics_of
     from logad.evaluation.runner import ORACLE_WARNING
+    from logad.experiments.transfer import metrics_of
 
     torch = _torch()
     model = meta.module()
@@ -944,7 +944,7 @@ def tune_objective(
     meta-trained weights adapted with the fixed `adapt_steps`, then entry F1 on the query pooled
     over tasks. Returns {"objective": F1 (maximise), "mode": "max", "query_loss": ..., ...};
     `report(iteration, result)` is called every `validate_every` meta-iterations (for ASHA)."""
-    from logad.detectors.crosssystem.transfer import metrics_of
+    from logad.experiments.transfer import metrics_of
 
     cfg = CroSysLogConfig.from_params(params, seed=seed)
     if holdout not in ("blocks", "system"):

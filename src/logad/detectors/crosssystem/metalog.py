@@ -965,7 +965,7 @@ def _honest_parts(setup) -> _Parts:
     for s in setup.sources:
         split = setup.source_splits.get(s.name)
         if split is None:
-            from logad.detectors.crosssystem.data import split_system
+            from logad.experiments.transfer import split_system
 
             split = split_system(s, seed=setup.seed)
         sources.append(_labelled(s.name, split.train))
@@ -1008,7 +1008,7 @@ def _original_parts(setup, extra: dict) -> _Parts:
 
 
 def _figures(det: MetaLogDetector, name: str, test: list[Sequence], threshold: float) -> dict:
-    from logad.detectors.crosssystem.transfer import metrics_of
+    from logad.experiments.transfer import metrics_of
 
     scores = det._probabilities(name, test)
     labels = np.array([s.label for s in test], dtype=np.int64)
@@ -1026,7 +1026,7 @@ def _train_one(
     labels = np.array([s.label for s in test], dtype=np.int64)
 
     def on_epoch(epoch: int) -> dict:
-        from logad.detectors.crosssystem.transfer import metrics_of
+        from logad.experiments.transfer import metrics_of
 
         scores = det._probabilities(target, test)
         f1 = float(metrics_of(labels, scores, scores >= thr)["metrics"]["f1"])

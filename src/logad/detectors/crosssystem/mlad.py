@@ -1004,7 +1004,7 @@ def run_transfer(setup, params: dict, progress: Progress = SILENT) -> dict:
     target (method, target-only) or of the sources (source-only), as the third party's helper;
     no test labels are used.
     """
-    from logad.detectors.crosssystem.transfer import metrics_of
+    from logad.experiments.transfer import metrics_of
 
     kw = _detector_params(params)
     target = setup.target
