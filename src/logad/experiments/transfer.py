@@ -30,7 +30,7 @@ from logad.records import Sequence
 from logad.splitting import Split, chronological_split
 
 METHODS: dict[str, str] = {
-    "metalog": "logad.detectors.crosssystem.metalog:run_transfer",
+    "metalog": "logad.experiments.metalog:run_transfer",
     "mlad": "logad.detectors.crosssystem.mlad:run_transfer",
     "crosyslog": "logad.detectors.crosssystem.crosyslog:run_transfer",
 }
