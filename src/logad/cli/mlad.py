@@ -104,9 +104,9 @@ def _specs(args) -> list[tuple[str, str]]:
 def _load(args, progress) -> list[tuple]:
     """(name, SystemData, Split) per dataset."""
     from logad.datasets.registry import get_dataset
-    from logad.detectors.crosssystem.mlad import mlad_balanced_split
     from logad.experiments.transfer import split_system
     from logad.pipeline.systems import load_system, parse_spec
+    from logad.splitting.original import mlad_balanced_split
 
     out = []
     for name, spec in _specs(args):

@@ -19,13 +19,13 @@ from logad.detectors.crosssystem.mlad import (  # noqa: E402
     choose_system_threshold,
     gmm_energy,
     gmm_fit,
-    mlad_balanced_split,
     run_transfer,
 )
 from logad.errors import InvalidParameterError, MissingDependencyError, NotFittedError  # noqa: E402
 from logad.experiments.transfer import TransferSetup, make_setup, split_system  # noqa: E402
 from logad.pipeline.systems import SystemData  # noqa: E402
 from logad.records import Sequence  # noqa: E402
+from logad.splitting.original import mlad_balanced_split  # noqa: E402
 
 TINY = dict(encoder="hashing", d_model=16, n_heads=2, n_layers=1, d_ff=32, n_components=2, epochs=8,
             batch_size=32, lr=3e-3, seed=3)

@@ -82,8 +82,7 @@ from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InputError, InvalidParameterError, NotFittedError, no_such_parameter, require
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
-from logad.splitting.original import register_split
-from logad.splitting.splits import Split
+from logad.splitting.original import mlad_balanced_split
 
 log = logging.getLogger(__name__)
 
@@ -939,23 +938,6 @@ def choose_system_threshold(detector: MLADDetector, name: str, validation: list[
     value = policy.fit(detector.score_system(name, ref), np.array([s.label for s in ref], dtype=int))
     detector.thresholds_[name] = float(value)
     return {"value": float(value), **policy.to_dict(), "validation_sequences": len(ref)}
-
-
-# ----------------------------------------------------------------------------- original split
-@register_split("mlad-balanced", "MLAD third-party: test = every anomalous sequence + as many normal ones drawn "
-                "at random (seed 42); train = the remaining normal sequences; no validation")
-def mlad_balanced_split(sequences: list[Sequence], seed: int = 42) -> Split:
-    labelled = [s for s in sequences if s.label is not None]
-    anomalies = [s for s in labelled if s.label == 1]
-    normal = [s for s in labelled if s.label == 0]
-    rng = np.random.default_rng(seed)
-    pick = set(rng.permutation(len(normal))[: len(anomalies)].tolist())
-    test_normal = [s for i, s in enumerate(normal) if i in pick]
-    train_part = [s for i, s in enumerate(normal) if i not in pick]
-    if not train_part:
-        raise InvalidParameterError("the mlad-balanced split leaves no normal sequence for training")
-    return Split(train=train_part, validation=[], test=test_normal + anomalies, protocol="mlad-balanced",
-                 details={"seed": seed, "test": "all anomalies + as many random normal sequences"})
 
 
 # ----------------------------------------------------------------------------- logad transfer
