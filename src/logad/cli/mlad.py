@@ -149,7 +149,7 @@ def _train(params: dict, systems: list[tuple], progress):
 
 
 def _threshold(det, name: str, split, args) -> dict:
-    from logad.detectors.crosssystem.mlad import choose_system_threshold
+    from logad.experiments.mlad import choose_system_threshold
 
     if args.threshold is None and args.split == "original":
         train = [s for s in split.train if s.label != 1]
@@ -394,7 +394,7 @@ def _transfer(args, params, systems, out_dir: Path, progress) -> int:
 
 
 def _alpha_ablation(args, params, systems, out_dir: Path, progress) -> int:
-    from logad.detectors.crosssystem.mlad import ALPHA_ABLATION
+    from logad.experiments.mlad import ALPHA_ABLATION
 
     name, data, split = systems[0]
     base = out_dir / f"ablation_alpha_{name}"
