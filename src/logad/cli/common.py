@@ -114,25 +114,5 @@ def load_source(args, progress, with_values: bool = False):
     raise InvalidParameterError("give --dataset NAME --data-dir DIR, or --logs FILE... --format NAME")
 
 
-def write_json(path: str, payload: dict) -> None:
-    from logad.io import atomic_write_text
-
-    atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")
-
-
-def json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def fmt_metric(v) -> str:
     return "-" if v is None else f"{v:.4f}"

@@ -10,9 +10,9 @@ from logad.cli.common import (
     params_file,
     parse_params,
     wants_values,
-    write_json,
 )
 from logad.errors import InvalidParameterError
+from logad.io import write_json
 
 
 def add_parser(sub) -> None:

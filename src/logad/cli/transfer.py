@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from logad.cli.common import json_default, parse_params
+from logad.cli.common import parse_params
 from logad.errors import InvalidParameterError
+from logad.io import json_default
 
 
 def add_parser(sub) -> None:
