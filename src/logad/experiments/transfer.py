@@ -32,7 +32,7 @@ from logad.splitting import Split, chronological_split
 METHODS: dict[str, str] = {
     "metalog": "logad.experiments.metalog:run_transfer",
     "mlad": "logad.experiments.mlad:run_transfer",
-    "crosyslog": "logad.detectors.crosssystem.crosyslog:run_transfer",
+    "crosyslog": "logad.experiments.crosyslog:run_transfer",
 }
 # methods that classify single log entries: their systems are loaded with every line's text and label
 ENTRY_LEVEL = {"crosyslog"}
