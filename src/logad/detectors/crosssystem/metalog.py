@@ -196,7 +196,8 @@ class MetaLogDetector(DeepDetector):
 
     `fit(sequences, labels)`: one system, plain supervised (no meta-learning is possible with one
     system); call `set_templates({id: text})` first (ids without text get id-only vectors).
-    `fit_systems(...)`: the cross-system form (MLDG + pseudo-labels), see `run_transfer`.
+    `fit_systems(...)`: the cross-system form (MLDG + pseudo-labels), see
+    `logad.experiments.metalog.run_transfer`.
     """
 
     name = "metalog"
