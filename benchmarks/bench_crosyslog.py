@@ -37,10 +37,11 @@ sys.path.insert(0, str(REPO / "src"))
 
 from common import data_dir_or_none  # noqa: E402
 
-from logad.detectors.crosssystem import crosyslog as cx  # noqa: E402
-from logad.detectors.crosssystem.data import load_system  # noqa: E402
-from logad.detectors.crosssystem.transfer import make_setup  # noqa: E402
+from logad.detectors.crosssystem.crosyslog import CroSysLogConfig  # noqa: E402
 from logad.errors import InputError  # noqa: E402
+from logad.experiments.crosyslog import prepare, run_transfer  # noqa: E402
+from logad.experiments.transfer import make_setup  # noqa: E402
+from logad.pipeline.systems import load_system  # noqa: E402
 
 LABELLED = 1000
 VARIANTS = {
@@ -69,10 +70,10 @@ def load(data_dir: Path) -> tuple:
 
 def embedding_cost(systems: list, params: dict, cache: str) -> list[dict]:
     """Encode every dataset once into an EMPTY cache: the real embedding cost."""
-    cfg = cx.CroSysLogConfig.from_params({**params, "encoder_cache": cache})
+    cfg = CroSysLogConfig.from_params({**params, "encoder_cache": cache})
     rows = []
     for s in systems:
-        st = cx.prepare(s, cfg).embedding
+        st = prepare(s, cfg).embedding
         rows.append({"dataset": s.name, "pooling": cfg.pooling, "max_length": cfg.max_length_for(s.system),
                      "entries": st["entries"], "unique": st["unique_messages"], "encoded": st["encoded"],
                      "per_s": st["encoded_per_second"], "encode_s": st["encode_seconds"],
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 params = {**VARIANTS[v], "encoder_cache": cache}
                 params["save_dir" if i == 0 and v not in REUSE else "model_dir"] = str(model_dir)
                 t0 = time.perf_counter()
-                r = cx.run_transfer(make_setup([source], target, LABELLED, seed=seed), params)
+                r = run_transfer(make_setup([source], target, LABELLED, seed=seed), params)
                 runs[(v, target.name, seed)] = r
                 f = figures(r)
                 print(f"  seed {seed} {v:11s} {target.name:16s} crosyslog F1 {f['crosyslog']['f1']:.3f} | "
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in targets:
             params = {**ORIGINAL, "encoder_cache": cache, "model_dir": str(work / f"model-default-{seeds[0]}")}
             try:
-                r = cx.run_transfer(make_setup([source], target, LABELLED, seed=seeds[0], protocol="original"), params)
+                r = run_transfer(make_setup([source], target, LABELLED, seed=seeds[0], protocol="original"), params)
             except InputError as exc:  # the original's block constraints may have no solution here
                 original[target.name] = {"error": str(exc)}
                 print(f"  original protocol {target.name}: {exc}", flush=True)

@@ -75,8 +75,8 @@ def system_spec(data: Path, kind: str, hdfs: str) -> tuple[str, str]:
 
 
 def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
-    from logad.detectors.crosssystem import metalog
-    from logad.detectors.crosssystem.transfer import make_setup
+    from logad.experiments.metalog import run_transfer
+    from logad.experiments.transfer import make_setup
     from logad.progress import Progress
 
     src_kind, tgt_kind = direction.split("-")
@@ -89,7 +89,7 @@ def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="metalog-vectors-") as cache:
         params["cache_dir"] = cache  # a fresh cache: the embedding cost is measured, not read back
         t0 = time.perf_counter()
-        res = metalog.run_transfer(setup, params, Progress())
+        res = run_transfer(setup, params, Progress())
         wall = time.perf_counter() - t0
     return {
         "direction": f"{systems[src_kind][1]} -> {systems[tgt_kind][1]}",
@@ -108,7 +108,7 @@ def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
 
 
 def load(data: Path, kind: str, hdfs: str, loaded: dict):
-    from logad.detectors.crosssystem.data import load_system
+    from logad.pipeline.systems import load_system
 
     spec, label = system_spec(data, kind, hdfs)
     if spec not in loaded:
@@ -123,8 +123,9 @@ def pseudo_check(data: Path, run: dict, loaded: dict) -> dict:
     labels of the unlabelled target sequences. Nothing is chosen on it."""
     import numpy as np
 
-    from logad.detectors.crosssystem import metalog
-    from logad.detectors.crosssystem.transfer import make_setup
+    from logad.detectors.crosssystem.metalog import build_template_space
+    from logad.detectors.crosssystem.metalog_pseudo_labels import pseudo_label
+    from logad.experiments.transfer import make_setup
 
     src_kind, tgt_kind = run["key"].split("-")
     source, target = load(data, src_kind, run["hdfs"], loaded)[0], load(data, tgt_kind, run["hdfs"], loaded)[0]
@@ -132,8 +133,8 @@ def pseudo_check(data: Path, run: dict, loaded: dict) -> dict:
     p = run["result"]["details"]["params"]
     with tempfile.TemporaryDirectory(prefix="metalog-vectors-") as cache:
         ids = {target.name: {t for s in setup.target_split.train for t in s.template_ids}}
-        space = metalog.build_template_space({target.name: target.templates}, word_vectors=p["word_vectors"],
-                                             cache_dir=cache, seed=p["seed"], ids=ids)
+        space = build_template_space({target.name: target.templates}, word_vectors=p["word_vectors"],
+                                     cache_dir=cache, seed=p["seed"], ids=ids)
     vecs = space.system_vectors(target.name)
 
     def vec(s):
@@ -146,7 +147,7 @@ def pseudo_check(data: Path, run: dict, loaded: dict) -> dict:
     lab, y = setup.labelled_target()
     unl = [s for s, m in zip(setup.target_split.train, setup.labelled) if not m]  # with their hidden labels
     truth = np.array([s.label for s in unl])
-    pl = metalog.pseudo_label(np.array([vec(s) for s in unl]), np.array([vec(s) for s, c in zip(lab, y) if c == 0]),
+    pl = pseudo_label(np.array([vec(s) for s in unl]), np.array([vec(s) for s, c in zip(lab, y) if c == 0]),
                               np.array([vec(s) for s, c in zip(lab, y) if c == 1]).reshape(-1, space.dim),
                               min_cluster_size=p["min_cluster_size"], min_samples=p["min_samples"],
                               reduce_dimension=p["reduce_dimension"], seed=p["seed"])

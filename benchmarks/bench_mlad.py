@@ -29,12 +29,13 @@ sys.path.insert(0, str(REPO / "src"))
 import numpy as np  # noqa: E402
 from common import data_dir_or_none  # noqa: E402
 
-from logad.detectors.crosssystem.data import load_system, split_system  # noqa: E402
-from logad.detectors.crosssystem.mlad import MLADDetector, choose_system_threshold  # noqa: E402
-from logad.detectors.crosssystem.transfer import metrics_of  # noqa: E402
+from logad.detectors.crosssystem.mlad import MLADDetector  # noqa: E402
 from logad.evaluation.runner import markdown_table  # noqa: E402
+from logad.experiments.mlad import choose_system_threshold  # noqa: E402
+from logad.experiments.transfer import metrics_of, split_system  # noqa: E402
 from logad.features.sentence import SentenceEncoder  # noqa: E402
 from logad.pipeline import load_dataset  # noqa: E402
+from logad.pipeline.systems import load_system  # noqa: E402
 
 SYSTEMS = [  # (short name, dataset, folder, split rule)
     ("hdfs_sessions", "hdfs-sessions", "hdfs_sessions", "session files"),

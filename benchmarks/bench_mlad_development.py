@@ -31,9 +31,10 @@ import numpy as np  # noqa: E402
 from bench_mlad import load_all  # noqa: E402
 from common import data_dir_or_none  # noqa: E402
 
-from logad.detectors.crosssystem.data import load_system, split_system  # noqa: E402
 from logad.detectors.crosssystem.mlad import MLADDetector  # noqa: E402
 from logad.evaluation.runner import markdown_table  # noqa: E402
+from logad.experiments.transfer import split_system  # noqa: E402
+from logad.pipeline.systems import load_system  # noqa: E402
 from logad.tuning.objective import metric_of  # noqa: E402
 
 # (name, components, mixture weights); the first is the reference of the proviso

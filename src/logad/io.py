@@ -1,8 +1,9 @@
-"""Atomic file writes: a reader never sees a half-written output or state file."""
+"""Atomic file writes: a reader never sees a half-written output or state file; JSON results."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -33,3 +34,23 @@ def atomic_writer(path: str | Path, mode: str = "w", encoding: str | None = "utf
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_writer(path) as fh:
         fh.write(text)
+
+
+def json_default(o):
+    """JSON for what results hold besides plain types: NumPy scalars and arrays, paths."""
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: str | Path, payload: dict) -> None:
+    """`payload` as indented JSON, written atomically (the folder is created when missing)."""
+    atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")

@@ -78,7 +78,7 @@ def test_transfer_bad_arguments(tmp_path, capsys):
 
 
 def test_transfer_passes_per_node_windows_to_every_system(monkeypatch):
-    import logad.detectors.crosssystem.data as data
+    import logad.pipeline.systems as data
 
     seen = []
 

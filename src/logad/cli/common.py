@@ -137,25 +137,5 @@ def files_name(paths: list[str]) -> str:
     return first if len(paths) == 1 else f"{first} and {len(paths) - 1} more files"
 
 
-def write_json(path: str, payload: dict) -> None:
-    from logad.io import atomic_write_text
-
-    atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")
-
-
-def json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def fmt_metric(v) -> str:
     return "-" if v is None else f"{v:.4f}"

@@ -10,10 +10,10 @@ from logad.cli.common import (
     load_source,
     params_file,
     wants_values,
-    write_json,
 )
 from logad.cli.config import add_config_arg
 from logad.errors import InvalidParameterError
+from logad.io import write_json
 
 
 def add_parser(sub) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from logad.cli.common import json_default, parse_params
+from logad.cli.common import parse_params
 from logad.errors import InvalidParameterError
+from logad.io import json_default
 
 
 def add_parser(sub) -> None:
@@ -39,8 +40,8 @@ def add_parser(sub) -> None:
 def cmd_transfer(args) -> int:
     import time
 
-    from logad.detectors.crosssystem.data import load_system
-    from logad.detectors.crosssystem.transfer import ENTRY_LEVEL, make_setup, method_runner
+    from logad.experiments.transfer import ENTRY_LEVEL, make_setup, method_runner
+    from logad.pipeline.systems import load_system
     from logad.progress import Progress
 
     progress = Progress(enabled=not args.quiet)

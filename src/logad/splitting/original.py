@@ -14,7 +14,7 @@ from logad.errors import unknown_name
 from logad.records import Sequence
 from logad.splitting.splits import Split
 
-# name -> (function, one-line description); filled below and by the methods' modules
+# name -> (function, one-line description); filled below
 ORIGINAL_SPLITS: dict[str, tuple[Callable[..., Split], str]] = {}
 
 
@@ -184,3 +184,27 @@ def cut_by_253_filter(sequences: list[Sequence], *, seed: int = 6, keep_anomalie
 @register_split("cut_all", "MetaLog source cut (BGL->HDFS): every instance, shuffled, is training data (no test part)")
 def cut_all(sequences: list[Sequence], *, seed: int = 6) -> Split:
     return _metalog_cut(sequences, 1.0, 0.0, keep_anomalies=None, seed=seed, name="cut_all")
+
+
+# -- MLAD (third-party code, seed_methods.md 2.7) -------------------------------------------------
+@register_split("mlad-balanced", "MLAD third-party: test = every anomalous sequence + as many normal ones drawn "
+                "at random (seed 42); train = the remaining normal sequences; no validation")
+def mlad_balanced_split(sequences: list[Sequence], seed: int = 42) -> Split:
+    """The third-party MLAD split: a test set balanced 50/50 (every anomaly and as many normal
+    sequences drawn at random), the other normal sequences to training, no validation part. F1 on
+    a balanced test set is not comparable with a chronological split's."""
+    import numpy as np
+
+    from logad.errors import InvalidParameterError
+
+    labelled = [s for s in sequences if s.label is not None]
+    anomalies = [s for s in labelled if s.label == 1]
+    normal = [s for s in labelled if s.label == 0]
+    rng = np.random.default_rng(seed)
+    pick = set(rng.permutation(len(normal))[: len(anomalies)].tolist())
+    test_normal = [s for i, s in enumerate(normal) if i in pick]
+    train_part = [s for i, s in enumerate(normal) if i not in pick]
+    if not train_part:
+        raise InvalidParameterError("the mlad-balanced split leaves no normal sequence for training")
+    return Split(train=train_part, validation=[], test=test_normal + anomalies, protocol="mlad-balanced",
+                 details={"seed": seed, "test": "all anomalies + as many random normal sequences"})

@@ -1,4 +1,4 @@
-"""MetaLog: (dataset, template) rows, MLDG, pseudo-labels, the transfer experiment, persistence.
+"""MetaLog the detector: (dataset, template) rows, fitting one or several systems, persistence.
 
 Two tiny synthetic systems and a tiny GloVe-format word-vector file written in tmp_path: no GloVe
 package and no real data needed.
@@ -6,7 +6,6 @@ package and no real data needed.
 
 from __future__ import annotations
 
-import random
 import sys
 
 import numpy as np
@@ -18,78 +17,14 @@ torch = needs_torch()
 
 from logad.detectors import Detector, detector_class  # noqa: E402
 from logad.detectors.crosssystem import metalog as ml  # noqa: E402
-from logad.detectors.crosssystem.data import SystemData  # noqa: E402
-from logad.detectors.crosssystem.transfer import make_setup, method_runner  # noqa: E402
 from logad.errors import InvalidParameterError, MissingDependencyError  # noqa: E402
 from logad.features import semantic  # noqa: E402
 from logad.features.semantic import WordVectors, template_vectors  # noqa: E402
 from logad.records import Sequence  # noqa: E402
-from logad.splitting.original import ORIGINAL_SPLITS, original_split  # noqa: E402
-
-# system "store": storage-like; anomalies carry template 4 (an error)
-STORE = {1: "open file <*>", 2: "read block <*> of file", 3: "close file <*>", 4: "disk error failure on block <*>"}
-# system "cloud": VM-like; same ids 1..4, different texts; anomalies carry template 3 (an error)
-CLOUD = {1: "start instance <*>", 2: "claim memory <*> for instance", 3: "instance error failure <*>", 4: "stop instance <*>"}
-# a system sharing no template and no word with the others
-OTHER = {7: "alpha beta", 8: "gamma delta", 9: "epsilon zeta"}
-
-WORDS = ["open", "file", "read", "block", "of", "close", "disk", "error", "failure", "on", "start", "instance",
-         "claim", "memory", "for", "stop", "alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster, and far faster on a shared, oversubscribed machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.synthetic.metalog import CLOUD, STORE, TINY, cloud, one_thread, params, store  # noqa: E402, F401
 
 
-TINY = dict(hidden=8, layers=1, epochs=3, batch_size=16, min_cluster_size=5, min_samples=5)
-
-
-@pytest.fixture
-def glove(tmp_path):
-    """A GloVe-format text file; 'error' and 'failure' share a direction (what transfers)."""
-    rng = np.random.default_rng(0)
-    lines = []
-    for w in WORDS:
-        v = rng.normal(0, 0.3, 8)
-        if w in ("error", "failure"):
-            v[0] = 3.0
-        lines.append(w + " " + " ".join(f"{x:.5f}" for x in v))
-    path = tmp_path / "tiny-glove.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def _system(name: str, templates: dict, normal_paths, anomaly_tid: int, n: int, n_anom: int, seed: int) -> SystemData:
-    rng = random.Random(seed)
-    seqs = []
-    for i in range(n):
-        path = list(rng.choice(normal_paths))
-        label = 0
-        if i % (n // n_anom) == 0 and sum(s.label for s in seqs) < n_anom:
-            path.insert(rng.randrange(1, len(path)), anomaly_tid)
-            label = 1
-        seqs.append(Sequence(f"{name}{i}", tuple(path), label=label))
-    return SystemData(name=name, system=name, sequences=seqs, templates=dict(templates),
-                      ordered_by="file order (no timestamps)", source="synthetic")
-
-
-def store(n=160, n_anom=32, seed=0):
-    return _system("store", STORE, [(1, 2, 2, 3), (1, 2, 3), (1, 2, 2, 2, 3)], 4, n, n_anom, seed)
-
-
-def cloud(n=200, n_anom=40, seed=1):
-    return _system("cloud", CLOUD, [(1, 2, 4), (1, 2, 2, 4), (1, 4)], 3, n, n_anom, seed)
-
-
-def params(glove, tmp_path, **kw):
-    return {**TINY, "word_vectors": glove, "cache_dir": str(tmp_path / "cache"), **kw}
-
-
-# -- template rows -----------------------------------------------------------------------------------
+# -- template rows ---------------------------------------------------------------------------------
 def test_rows_hold_each_systems_own_vectors(glove, tmp_path):
     space = ml.build_template_space({"cloud": CLOUD, "store": STORE}, word_vectors=glove, cache_dir=tmp_path / "c")
     words = WordVectors.from_text(glove)
@@ -147,31 +82,7 @@ def test_glove_package_missing_names_the_extra(monkeypatch, tmp_path):
         det.fit(seqs, np.array([s.label for s in seqs]))
 
 
-# -- MLDG ----------------------------------------------------------------------------------------------
-def test_first_order_mldg_gradient_matches_the_formula():
-    torch.manual_seed(0)
-    model = torch.nn.Linear(3, 1, bias=False)
-    a, b = torch.randn(5, 3), torch.randn(5, 1)
-    c, d = torch.randn(4, 3), torch.randn(4, 1)
-    alpha, beta = 0.1, 2.0
-
-    def loss_at(params, batch):
-        x, y = batch
-        out = model(x) if params is None else torch.func.functional_call(model, params, (x,))
-        return ((out - y) ** 2).sum()
-
-    ml.mldg_backward(model, loss_at, (a, b), (c, d), alpha=alpha, beta=beta)
-    w = model.weight.detach().clone().reshape(3, 1)
-    g_s = 2 * a.T @ (a @ w - b)
-    w2 = w - alpha * g_s
-    expected = g_s + beta * 2 * c.T @ (c @ w2 - d)  # first order: d theta'/d theta = I
-    np.testing.assert_allclose(model.weight.grad.reshape(3, 1).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
-    # and not the second-order gradient (which has the extra (I - alpha * H_s) factor)
-    h_s = 2 * a.T @ a
-    second = g_s + beta * (torch.eye(3) - alpha * h_s) @ (2 * c.T @ (c @ w2 - d))
-    assert not np.allclose(expected.numpy(), second.numpy(), atol=1e-4)
-
-
+# -- MLDG ------------------------------------------------------------------------------------------
 def test_trainer_step_count_and_lr_schedule(glove, tmp_path):
     src, tgt = store(n=160), cloud(n=40, n_anom=8)
     det = ml.MetaLogDetector(**params(glove, tmp_path, epochs=2, batch_size=16, lr_decay_steps=5))
@@ -184,63 +95,7 @@ def test_trainer_step_count_and_lr_schedule(glove, tmp_path):
     assert len(h.val_loss) == 2 and np.isfinite(h.train_loss).all() and np.isfinite(h.target_loss).all()
 
 
-def test_batches_cover_every_item_once_with_and_without_length_windows():
-    lengths = [random.Random(i).randrange(1, 50) for i in range(95)]
-    for window in (0, 3):
-        batches = ml._batches(95, 10, random.Random(0), lengths, window)
-        assert sorted(i for b in batches for i in b) == list(range(95))
-        assert all(len(b) == 10 for b in batches if len(b) != 5) and sum(len(b) == 5 for b in batches) == 1
-    # with windows of 3 batches, each batch holds a contiguous run of one window's length order
-    batches = ml._batches(95, 10, random.Random(0), lengths, 3)
-    spans = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
-    plain = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in ml._batches(95, 10, random.Random(0))]
-    assert np.mean(spans) < np.mean(plain)
-    assert ml.MetaLogDetector().length_buckets == 0  # the original's random batches by default
-
-
-# -- pseudo-labels -------------------------------------------------------------------------------------
-def _blobs(seed=0):
-    rng = np.random.default_rng(seed)
-    normal = rng.normal(0, 0.05, (60, 4))
-    other = rng.normal(0, 0.05, (40, 4)) + np.array([5.0, 0, 0, 0])
-    return normal, other
-
-
-def test_pseudo_labels_follow_the_anchor_clusters():
-    normal, other = _blobs()
-    pl = ml.pseudo_label(np.vstack([normal[10:], other]), normal[:10], min_cluster_size=10, min_samples=5,
-                         reduce_dimension=-1)
-    assert pl.info["clusters"] >= 2 and pl.info["status"] == "ok"
-    assert (pl.labels[:50] == 0).mean() > 0.9 and (pl.labels[50:] == 1).mean() > 0.9
-    assert ((pl.confidence >= 0) & (pl.confidence <= 1)).all()
-    t = pl.soft_targets()
-    assert ((t >= 0) & (t <= 1)).all()
-    # clustered points: soft target on the pseudo class = 1 - c/2
-    i = int(np.flatnonzero((pl.labels == 1) & pl.used)[0])
-    assert t[i] == pytest.approx(1 - pl.confidence[i] / 2)
-
-
-def test_pseudo_label_edge_cases():
-    normal, other = _blobs()
-    assert ml.pseudo_label(np.zeros((0, 4)), normal).info["status"].startswith("no unlabelled")
-    none = ml.pseudo_label(other, np.zeros((0, 4)))
-    assert not none.used.any() and "no labelled normal" in none.info["status"]
-    # far-apart points: HDBSCAN finds no cluster -> only copies of labelled normals are used
-    spread = np.arange(40, dtype=float).reshape(10, 4) ** 2
-    pl = ml.pseudo_label(np.vstack([spread, spread[:1]]), spread[:1], min_cluster_size=5, min_samples=5,
-                         reduce_dimension=-1)
-    assert pl.info["clusters"] == 0 and "no cluster" in pl.info["status"]
-    assert pl.used.tolist() == [True] + [False] * 9 + [True] and (pl.labels[pl.used] == 0).all()
-    # all-identical points: GLOSH scores are NaN -> confidence 1 (a 50/50 soft target)
-    same = np.ones((30, 4))
-    pl = ml.pseudo_label(same, same[:3], min_cluster_size=5, min_samples=5, reduce_dimension=2)
-    assert np.isfinite(pl.confidence).all()
-    assert (pl.labels == 0).all()
-    # sizes are clamped on small data
-    assert ml._clamp(100, 30) == 6 and ml._clamp(100, 3) == 2 and ml._clamp(5, 1000) == 5
-
-
-# -- the detector --------------------------------------------------------------------------------------
+# -- the detector ----------------------------------------------------------------------------------
 def _fit_cross(glove, tmp_path, **kw):
     src, tgt = store(), cloud()
     ys = np.array([s.label for s in src.sequences])
@@ -298,89 +153,3 @@ def test_bad_parameters(glove, tmp_path):
     for bad in ({"checkpoint": "test"}, {"reduce_dimension": 0}, {"beta": -1.0}, {"word_vectors": str(tmp_path / "nope")}):
         with pytest.raises(InvalidParameterError):
             ml.MetaLogDetector(**{**TINY, **bad}).fit(seqs, y)
-
-
-# -- the transfer experiment ---------------------------------------------------------------------------
-def _check_result(res):
-    for figs in (res, res["baselines"]["target-only"], res["baselines"]["source-only"]):
-        assert set(figs["metrics"]) >= {"f1", "precision", "recall", "fpr"}
-        assert set(figs["counts"]) == {"tp", "fp", "tn", "fn"}
-    assert res["threshold"]["value"] == 0.5 and res["threshold"]["policy"] == "fixed"
-
-
-def test_run_transfer_contract(glove, tmp_path):
-    setup = make_setup([store()], cloud(), 0.2, seed=0)
-    res = method_runner("metalog")(setup, params(glove, tmp_path))
-    _check_result(res)
-    n_test = len(setup.target_split.test)
-    c = res["counts"]
-    assert c["tp"] + c["fp"] + c["tn"] + c["fn"] == n_test
-    d = res["details"]
-    assert d["training_mode"] == "mldg" and d["method"]["checkpoint"]["policy"] == "validation"
-    assert d["method"]["pseudo_labels"]["unlabelled"] == int((~setup.labelled).sum())
-    assert d["template_vectors"]["unique_templates"] == 8
-    assert "policy" not in res  # honest: nothing chosen on test labels
-    with pytest.raises(InvalidParameterError, match="did you mean 'beta'"):
-        method_runner("metalog")(setup, {"betta": 1.0})
-
-
-def test_ablation_without_pseudo_labels_trains_on_the_budget_alone(glove, tmp_path):
-    setup = make_setup([store()], cloud(), 0.2, seed=0)
-    res = ml.run_transfer(setup, params(glove, tmp_path, epochs=1, baselines=False, pseudo_labels=False))
-    d = res["details"]
-    assert d["training_mode"] == "mldg" and d["method"]["pseudo_labels"] is None
-    assert res["baselines"] == {} and d["params"]["pseudo_labels"] is False
-    with pytest.raises(InvalidParameterError, match="pseudo_labels"):
-        ml.run_transfer(setup, {"pseudo_labels": "no"})
-
-
-def test_target_with_no_labelled_anomaly_still_trains(glove, tmp_path):
-    setup = make_setup([store()], cloud(), 0.2, seed=0)
-    y = np.array([s.label for s in setup.target_split.train])
-    setup.labelled = setup.labelled & (y == 0)  # the budget happens to hold normals only
-    assert setup.labelled.any() and setup.labelled_target()[1].sum() == 0
-    res = ml.run_transfer(setup, params(glove, tmp_path))
-    _check_result(res)
-    assert any("NO anomaly" in n for n in res["details"]["notes"])
-    assert res["details"]["training_mode"] == "mldg"
-
-
-def test_source_and_target_sharing_no_template(glove, tmp_path):
-    rng = random.Random(3)
-    seqs = [Sequence(f"o{i}", (7, 8, 8, 9) if i % 5 else (7, 9, 9, 9, 9), label=int(i % 5 == 0)) for i in range(120)]
-    rng.shuffle(seqs)
-    other = SystemData("other", "other", seqs, dict(OTHER), "file order (no timestamps)", "synthetic")
-    setup = make_setup([store()], other, 0.1, seed=0)
-    res = ml.run_transfer(setup, params(glove, tmp_path))
-    _check_result(res)
-    assert res["details"]["template_vectors"]["unique_templates"] == 7
-
-
-def test_no_labelled_target_trains_on_sources_only(glove, tmp_path):
-    setup = make_setup([store()], cloud(), 0.0, seed=0)
-    res = ml.run_transfer(setup, params(glove, tmp_path))
-    assert res["details"]["training_mode"] == "supervised"
-    assert res["baselines"]["target-only"]["metrics"] is None
-    assert res["baselines"]["source-only"]["metrics"] is not None
-
-
-def test_original_protocol_cutters_and_oracle_checkpoint(glove, tmp_path):
-    for name in ("cut_by_415", "cut_by_316_filter", "cut_by_253_filter", "cut_all"):
-        assert name in ORIGINAL_SPLITS
-    seqs = cloud(n=200, n_anom=40).sequences
-    s = original_split("cut_by_316_filter", seqs, keep_anomalies=0.0)
-    assert len(s.validation) == 20 and len(s.test) == 120 and sum(q.label for q in s.train) == 0
-    assert s.details["dropped_training_anomalies"] > 0
-    s = original_split("cut_by_415", seqs)
-    assert (len(s.train), len(s.validation), len(s.test)) == (80, 20, 100)
-    assert len(original_split("cut_all", seqs).train) == 200
-    again = original_split("cut_by_253_filter", seqs)
-    assert [q.sequence_id for q in again.train] == [q.sequence_id for q in original_split("cut_by_253_filter", seqs).train]
-
-    setup = make_setup([store()], cloud(), 0.3, seed=0, protocol="original")
-    res = ml.run_transfer(setup, params(glove, tmp_path))
-    _check_result(res)
-    assert res["policy"] == "oracle-on-test" and res["checkpoint"]["policy"] == "oracle-on-test"
-    assert len(res["details"]["method"]["history"]["epoch_scores"]) == TINY["epochs"]
-    assert res["details"]["splits"]["cloud"]["protocol"] == "cut_by_316_filter"
-    assert res["details"]["params"]["beta"] == 1.0

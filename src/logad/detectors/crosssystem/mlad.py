@@ -58,42 +58,41 @@ and fixes the third-party re-implementation's defects (section 2.6):
   the batch's mixture statistics), early stopping on the masked-template loss of a held-out share
   of the training sequences (deterministic masks).
 - Threshold: never here. `logad evaluate` picks it on validation (best F1, or a quantile of normal
-  validation energies when validation holds no anomaly); the multi-system API does the same per
-  system (`choose_system_threshold`).
+  validation energies when validation holds no anomaly); the experiments do the same per system
+  (`logad.experiments.mlad.choose_system_threshold`) and store it in `thresholds_`.
 
 Multi-system API: `fit_systems([(name, templates, train_sequences), ...])`, then
 `score_system(name, sequences)` for any system, also one never seen in training (zero-shot: its
-templates are embedded from their texts). `run_transfer` is the `logad transfer` entry point.
+templates are embedded from their texts). The network and its alpha-entmax attention are
+`mlad_network`, the Gaussian-mixture maths `mlad_mixture`; `logad transfer --method mlad` and
+`logad mlad` are `logad.experiments.mlad` and `logad.experiments.mlad_runs`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
-from logad.detectors.crosssystem.data import MultiSystemTemplates
+from logad.detectors.crosssystem.mlad_mixture import gmm_energy, gmm_fit, gmm_log_components, gmm_m_step
+from logad.detectors.crosssystem.mlad_network import build_network
+from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import TrainConfig, torch, train
-from logad.errors import InputError, InvalidParameterError, NotFittedError, no_such_parameter, require
+from logad.errors import InputError, InvalidParameterError, NotFittedError, require
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
-from logad.splitting.original import register_split
-from logad.splitting.splits import Split
 
 log = logging.getLogger(__name__)
 
-ALPHA_ABLATION = (1.0, 1.2, 1.5, 1.8)
 SCORE_BATCH_CELLS = 2_000_000  # batch * length^2 per scoring forward pass (attention memory)
 GMM_MOMENTUM = 0.8  # running mixture estimate: share of the previous estimate kept per step
 FINAL_EM_ITERS = 100
 FINAL_EM_RESTARTS = 2  # seeded k-means++ starts tried beside the running estimate (best likelihood wins)
-BISECT_STEPS = 30
 # weight of each system in joint training: its sequence count ("none"), the square root of it
 # ("sqrt"), or the same total for every system ("equal"); the exponent applied to the total
 BALANCES = ("none", "sqrt", "equal")
@@ -105,196 +104,6 @@ MIXTURE_WEIGHTS = ("shared", "system")
 COMPONENTS = ("total", "per-system")
 _BALANCE_POWER = {"none": 1.0, "sqrt": 0.5, "equal": 0.0}
 SUB_BATCH = 64  # sequences per forward pass inside a training batch, grouped by length (less padding)
-
-
-# ----------------------------------------------------------------------------- building blocks
-def attention_weights(scores, key_valid, alpha: float):
-    """alpha-entmax over the last axis of `scores`, with invalid keys (key_valid False) at 0.
-
-    alpha = 1 is softmax exactly; 1 < alpha <= 2 is `entmax.entmax_bisect`, except alpha = 1.5
-    (`entmax.entmax15`, exact) and alpha = 2 (`entmax.sparsemax`): the same mappings, faster.
-    Every row needs at least one valid key.
-    """
-    t = torch()
-    masked = scores.masked_fill(~key_valid, float("-inf"))
-    if alpha == 1.0:
-        return t.softmax(masked, dim=-1)
-    entmax = require("entmax", "semantic")
-    if alpha == 1.5:  # the same mapping, computed exactly by sorting: ~6x faster than 50 bisection steps
-        return entmax.entmax15(masked, dim=-1)
-    if alpha == 2.0:
-        return entmax.sparsemax(masked, dim=-1)
-    # the bracket halves each step: 30 steps locate tau to ~1e-9, below float32 resolution
-    return entmax.entmax_bisect(masked, alpha=float(alpha), dim=-1, n_iter=BISECT_STEPS)
-
-
-def _cholesky(cov):
-    """Cholesky factors of (K, d, d) covariances; more jitter when one is not positive definite."""
-    t = torch()
-    factor, info = t.linalg.cholesky_ex(cov)
-    jitter = 1e-6
-    eye = t.eye(cov.shape[-1], dtype=cov.dtype)
-    while bool((info != 0).any()):
-        if jitter > 1e3:
-            raise InvalidParameterError("the mixture covariances are not positive definite (non-finite representations?)")
-        factor, info = t.linalg.cholesky_ex(cov + jitter * eye)
-        jitter *= 10.0
-    return factor
-
-
-def gmm_log_components(h, phi, mu, cov):
-    """(N, K) log(phi_k N(h_i; mu_k, cov_k)), computed from Cholesky factors (no exp, no underflow)."""
-    t = torch()
-    d = h.shape[1]
-    factor = _cholesky(cov)  # (K, d, d)
-    diff = (h.unsqueeze(0) - mu.unsqueeze(1)).transpose(1, 2)  # (K, d, N)
-    sol = t.linalg.solve_triangular(factor, diff, upper=False)  # L^-1 (h - mu)
-    maha = (sol * sol).sum(dim=1)  # (K, N)
-    logdet = 2.0 * t.log(t.diagonal(factor, dim1=-2, dim2=-1)).sum(-1)  # (K,)
-    log_norm = -0.5 * (d * math.log(2.0 * math.pi) + logdet.unsqueeze(1) + maha)
-    return (log_norm + t.log(phi.clamp_min(1e-30)).unsqueeze(1)).transpose(0, 1)
-
-
-def gmm_energy(h, phi, mu, cov):
-    """Sample energy E(h) = -log sum_k phi_k N(h; mu_k, cov_k), via log-sum-exp; shape (N,)."""
-    t = torch()
-    return -t.logsumexp(gmm_log_components(h, phi, mu, cov), dim=1)
-
-
-def gmm_m_step(h, gamma, weights, eps: float):
-    """Weighted M-step: phi (K,), mu (K, d), cov (K, d, d) + eps*I, and the component masses nk."""
-    t = torch()
-    wg = gamma * weights.unsqueeze(1)  # (N, K)
-    nk = wg.sum(0)
-    safe = nk.clamp_min(1e-12)
-    phi = nk / nk.sum().clamp_min(1e-12)
-    mu = (wg.transpose(0, 1) @ h) / safe.unsqueeze(1)
-    diff = h.unsqueeze(0) - mu.unsqueeze(1)  # (K, N, d)
-    cov = t.einsum("kn,knd,kne->kde", wg.transpose(0, 1), diff, diff) / safe.view(-1, 1, 1)
-    cov = cov + eps * t.eye(h.shape[1], dtype=h.dtype).unsqueeze(0)
-    return phi, mu, cov, nk
-
-
-def gmm_fit(h, weights, k: int, eps: float, *, seed: int, init=None, iters: int = 50, tol: float = 1e-7):
-    """EM for a K-component full-covariance mixture on rows of `h` (float64 tensors), weighted.
-
-    Starts from `init` = (phi, mu, cov) when given, else from weighted k-means++ centres (seeded).
-    Returns (phi, mu, cov, mean log-likelihood)."""
-    t = torch()
-    w = weights / weights.sum()
-    if init is None:
-        x = h.numpy()
-        wn = w.numpy()
-        rng = np.random.default_rng(seed)
-        centres = [x[rng.choice(len(x), p=wn)]]
-        for _ in range(1, k):
-            d2 = np.min(((x[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1) * wn
-            p = d2 / d2.sum() if d2.sum() > 0 else wn
-            centres.append(x[rng.choice(len(x), p=p)])
-        mu = t.tensor(np.asarray(centres), dtype=h.dtype)
-        var = ((h - (w.unsqueeze(1) * h).sum(0)) ** 2 * w.unsqueeze(1)).sum(0) + eps
-        cov = t.diag_embed(var).unsqueeze(0).repeat(k, 1, 1)
-        phi = t.full((k,), 1.0 / k, dtype=h.dtype)
-    else:
-        phi, mu, cov = (p.clone() for p in init)
-    last = -math.inf
-    ll = last
-    for _ in range(iters):
-        logc = gmm_log_components(h, phi, mu, cov)
-        lse = t.logsumexp(logc, dim=1)
-        ll = float((lse * w).sum())
-        gamma = t.exp(logc - lse.unsqueeze(1))
-        new_phi, new_mu, new_cov, nk = gmm_m_step(h, gamma, w, eps)
-        empty = nk < 1e-8  # an empty component keeps its parameters (and a tiny weight)
-        phi = t.where(empty, t.full_like(new_phi, 1e-8), new_phi)
-        phi = phi / phi.sum()
-        mu = t.where(empty.unsqueeze(1), mu, new_mu)
-        cov = t.where(empty.view(-1, 1, 1), cov, new_cov)
-        if abs(ll - last) <= tol * max(1.0, abs(ll)):
-            break
-        last = ll
-    return phi, mu, cov, ll
-
-
-def _positions(length: int, dim: int):
-    t = torch()
-    pos = t.arange(length, dtype=t.float32).unsqueeze(1)
-    div = t.exp(t.arange(0, dim, 2, dtype=t.float32) * (-math.log(10000.0) / dim))
-    pe = t.zeros(length, dim)
-    pe[:, 0::2] = t.sin(pos * div)
-    pe[:, 1::2] = t.cos(pos * div)[:, : dim // 2]
-    return pe
-
-
-def _build_net(in_dim: int, d_model: int, n_heads: int, n_layers: int, d_ff: int, dropout: float,
-               alpha: float, n_components: int):
-    t = torch()
-    nn = t.nn
-    head_dim = d_model // n_heads
-
-    class EntmaxLayer(nn.Module):
-        """Pre-norm Transformer layer whose attention weights are alpha-entmax."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.ln1 = nn.LayerNorm(d_model)
-            self.qkv = nn.Linear(d_model, 3 * d_model)
-            self.out = nn.Linear(d_model, d_model)
-            self.ln2 = nn.LayerNorm(d_model)
-            self.ff = nn.Sequential(nn.Linear(d_model, d_ff), nn.CELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
-            self.drop = nn.Dropout(dropout)
-
-        def forward(self, x, key_valid):
-            b, n, _ = x.shape
-            q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, n_heads, head_dim).permute(2, 0, 3, 1, 4)
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(head_dim)
-            att = attention_weights(scores, key_valid[:, None, None, :], alpha)
-            y = (att @ v).transpose(1, 2).reshape(b, n, d_model)
-            x = x + self.drop(self.out(y))
-            return x + self.drop(self.ff(self.ln2(x)))
-
-    class MLADNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.proj = nn.Linear(in_dim, d_model)  # sentence vectors -> d_model
-            self.mask_vector = nn.Parameter(t.randn(d_model) * 0.02)
-            self.drop = nn.Dropout(dropout)
-            self.layers = nn.ModuleList(EntmaxLayer() for _ in range(n_layers))
-            self.norm = nn.LayerNorm(d_model)
-            self.mtp = nn.Linear(d_model, d_model)  # masked-template prediction head
-            k, d = n_components, d_model
-            self.register_buffer("gmm_phi", t.full((k,), 1.0 / k, dtype=t.float64))
-            self.register_buffer("gmm_mu", t.zeros(k, d, dtype=t.float64))
-            self.register_buffer("gmm_cov", t.eye(d, dtype=t.float64).repeat(k, 1, 1))
-            self.register_buffer("gmm_ready", t.zeros((), dtype=t.float64))
-
-        def project(self, vectors):
-            # unit-length sentence vectors scaled to unit-variance entries, then projected
-            return self.proj(vectors * math.sqrt(in_dim))
-
-        def forward(self, x, lengths, masked=None):
-            """Token outputs (B, L, d) and masked mean pooling h (B, d)."""
-            b, n, _ = x.shape
-            valid = t.arange(n).unsqueeze(0) < lengths.unsqueeze(1)
-            e = self.project(x)
-            if masked is not None:
-                e = t.where(masked.unsqueeze(-1), self.mask_vector.expand_as(e), e)
-            z = self.drop(e + _positions(n, d_model).unsqueeze(0))
-            for layer in self.layers:
-                z = layer(z, valid)
-            z = self.norm(z)
-            vm = valid.unsqueeze(-1).to(z.dtype)
-            h = (z * vm).sum(1) / vm.sum(1).clamp_min(1.0)
-            return z, h
-
-    return MLADNet()
-
-
-def _fallback_vector(seed: int, system: str, tid: int, dim: int) -> np.ndarray:
-    """A fixed pseudo-random unit vector for a template without text (id-only representation)."""
-    rng = np.random.default_rng([int(seed), zlib.crc32(system.encode()), int(tid) & 0xFFFFFFFF])
-    v = rng.standard_normal(dim)
-    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 def _unit_rows(m: np.ndarray) -> np.ndarray:
@@ -489,7 +298,7 @@ class MLADDetector(DeepDetector):
             self.textless_.discard(r)
         for tid in without:
             r = self.vocab_.row(system, tid)
-            self.vectors_[r] = _fallback_vector(self.seed, system, tid, self.in_dim_)
+            self.vectors_[r] = fallback_vector(self.seed, system, tid, self.in_dim_)
             self.textless_.add(r)
         self._table = None
 
@@ -521,7 +330,7 @@ class MLADDetector(DeepDetector):
 
     # -- the model ------------------------------------------------------------------------------
     def _build_model(self):
-        return _build_net(self.in_dim_, self.d_model, self.n_heads, self.n_layers, self.d_ff, self.dropout,
+        return build_network(self.in_dim_, self.d_model, self.n_heads, self.n_layers, self.d_ff, self.dropout,
                           float(self.alpha), self.mixture_components_)
 
     def _mtp_logits(self, model, tokens, cand_rows):
@@ -928,157 +737,3 @@ class MLADDetector(DeepDetector):
     @classmethod
     def _vocabulary_from_dict(cls, data: dict) -> MultiSystemTemplates:
         return MultiSystemTemplates.from_dict(data)
-
-
-# ----------------------------------------------------------------------------- thresholds
-def choose_system_threshold(detector: MLADDetector, name: str, validation: list[Sequence], *,
-                            fixed: float | None = None, fallback_q: float = 0.995) -> dict:
-    """The threshold of system `name`: `fixed` when given, else best F1 on its validation
-    sequences (a quantile of their scores when they hold no anomaly). Never test data."""
-    from logad.detectors.thresholds import BestF1OnValidation
-
-    if fixed is not None:
-        detector.thresholds_[name] = float(fixed)
-        return {"value": float(fixed), "policy": "fixed", "source": "--threshold"}
-    ref = [s for s in validation if s.label is not None]
-    if not ref:
-        raise InvalidParameterError(f"system {name!r} has no labelled validation sequence to pick a threshold on")
-    policy = BestF1OnValidation(fallback_q=fallback_q)
-    value = policy.fit(detector.score_system(name, ref), np.array([s.label for s in ref], dtype=int))
-    detector.thresholds_[name] = float(value)
-    return {"value": float(value), **policy.to_dict(), "validation_sequences": len(ref)}
-
-
-# ----------------------------------------------------------------------------- original split
-@register_split("mlad-balanced", "MLAD third-party: test = every anomalous sequence + as many normal ones drawn "
-                "at random (seed 42); train = the remaining normal sequences; no validation")
-def mlad_balanced_split(sequences: list[Sequence], seed: int = 42) -> Split:
-    labelled = [s for s in sequences if s.label is not None]
-    anomalies = [s for s in labelled if s.label == 1]
-    normal = [s for s in labelled if s.label == 0]
-    rng = np.random.default_rng(seed)
-    pick = set(rng.permutation(len(normal))[: len(anomalies)].tolist())
-    test_normal = [s for i, s in enumerate(normal) if i in pick]
-    train_part = [s for i, s in enumerate(normal) if i not in pick]
-    if not train_part:
-        raise InvalidParameterError("the mlad-balanced split leaves no normal sequence for training")
-    return Split(train=train_part, validation=[], test=test_normal + anomalies, protocol="mlad-balanced",
-                 details={"seed": seed, "test": "all anomalies + as many random normal sequences"})
-
-
-# ----------------------------------------------------------------------------- logad transfer
-def _detector_params(params: dict) -> dict:
-    valid = MLADDetector._param_names()
-    bad = [k for k in params if k not in valid]
-    if bad:
-        raise no_such_parameter("mlad", bad, valid)
-    return dict(params)
-
-
-def _budget_threshold(det: MLADDetector, name: str, labelled: list[Sequence], unlabelled: list[Sequence],
-                      q: float = 0.995) -> dict:
-    """Target threshold for `logad transfer`: best F1 on the labelled target budget; with no
-    labelled anomaly, the q quantile of the labelled normal scores; with no label at all, the q
-    quantile of the unlabelled target training scores (labels never used)."""
-    from logad.detectors.thresholds import BestF1OnValidation
-
-    if labelled:
-        policy = BestF1OnValidation(fallback_q=q)
-        y = np.array([s.label for s in labelled], dtype=int)
-        value = policy.fit(det.score_system(name, labelled), y)
-        return {"value": float(value), **policy.to_dict(), "source": "the labelled target budget",
-                "sequences": len(labelled)}
-    value = float(np.quantile(det.score_system(name, unlabelled), q))
-    return {"value": value, "policy": "unlabelled-quantile", "q": q,
-            "source": "no target label: quantile of the unlabelled target training scores"}
-
-
-def run_transfer(setup, params: dict, progress: Progress = SILENT) -> dict:
-    """MLAD in `logad transfer`.
-
-    Honest protocol (default):
-    - method: ONE model trained on the normal training sequences of every source (their labels
-      drop known anomalies) AND the target's unlabelled training sequences (labels hidden, so
-      they may hold anomalies: an unsupervised method cannot remove them). The labelled target
-      budget is NOT trained on: it is held out to pick the target threshold (best F1 on it; a
-      quantile of its normal scores when it holds no anomaly; the 0.995 quantile of the
-      unlabelled target scores when the budget is empty).
-    - target-only: the same model trained on the target's unlabelled training sequences alone.
-    - source-only: trained on the sources alone (zero-shot on the target's sequences).
-    All three use the same threshold rule on the same budget and are scored on the target test part.
-
-    Original protocol: the third-party split (`mlad-balanced`) of every system; models trained on
-    the remaining normal sequences; threshold = the 0.99 quantile of the training energies of the
-    target (method, target-only) or of the sources (source-only), as the third party's helper;
-    no test labels are used.
-    """
-    from logad.detectors.crosssystem.transfer import metrics_of
-
-    kw = _detector_params(params)
-    target = setup.target
-    tname = target.name
-
-    def evaluate(det: MLADDetector, test: list[Sequence]) -> dict:
-        scores = det.score_system(tname, test, templates=target.templates)
-        labels = np.array([s.label for s in test], dtype=int)
-        thr = det.thresholds_[tname]
-        return {**metrics_of(labels, scores, scores > thr), "scores": scores}
-
-    def fit(systems) -> MLADDetector:
-        det = MLADDetector(**kw)
-        det.progress = progress
-        return det.fit_systems(systems)
-
-    if setup.protocol == "original":
-        splits = {s.name: mlad_balanced_split(s.sequences) for s in setup.sources}
-        t_split = mlad_balanced_split(target.sequences)
-        src = [(s.name, s.templates, splits[s.name].train) for s in setup.sources]
-        tgt = (tname, target.templates, t_split.train)
-        out: dict = {}
-        for variant, systems in (("method", src + [tgt]), ("target-only", [tgt]), ("source-only", src)):
-            det = fit(systems)
-            if variant == "source-only":
-                ref = np.concatenate([det.score_system(n, seqs) for n, _, seqs in src])
-            else:
-                ref = det.score_system(tname, t_split.train)
-            value = float(np.quantile(ref, 0.99))
-            det.thresholds_[tname] = value
-            res = evaluate(det, t_split.test)
-            res.pop("scores")
-            res["threshold"] = {"value": value, "policy": "train-quantile", "q": 0.99,
-                                "source": "training energies (" + ("sources" if variant == "source-only" else "target") + ")"}
-            out[variant] = res
-        method = out.pop("method")
-        return {**method, "baselines": out,
-                "details": {"protocol": "original", "split": t_split.describe(),
-                            "note": "MLAD third-party protocol: balanced test set; F1 not comparable with the honest split"}}
-
-    labelled, _ = setup.labelled_target()
-    unlabelled = setup.unlabelled_target()
-    src = [(s.name, s.templates, [x for x in setup.source_splits[s.name].train if x.label == 0]) for s in setup.sources]
-    tgt = (tname, target.templates, unlabelled)
-    test = [s for s in setup.target_split.test if s.label is not None]
-    out = {}
-    thresholds = {}
-    details: dict = {"setup": setup.describe(), "training": {}}
-    variants = [("method", src + [tgt] if unlabelled else src), ("target-only", [tgt] if unlabelled else None),
-                ("source-only", src)]
-    for variant, systems in variants:
-        if systems is None:
-            out[variant] = {"metrics": None, "counts": None, "note": "the target has no unlabelled training sequence"}
-            continue
-        progress.stage(f"mlad transfer: training the {variant} model on {', '.join(n for n, _, _ in systems)}")
-        det = fit(systems)
-        thr = _budget_threshold(det, tname, labelled, unlabelled)
-        det.thresholds_[tname] = thr["value"]
-        res = evaluate(det, test)
-        res.pop("scores")
-        thresholds[variant] = thr
-        out[variant] = {**res, "threshold": thr}
-        details["training"][variant] = {"systems": det.systems_, "history": det.history_.as_dict(),
-                                        "embedding": det.embedding_stats_}
-    method = out.pop("method")
-    details["rule"] = ("unsupervised: sources' normal training sequences + the target's unlabelled training "
-                       "sequences; the labelled target budget only picks the threshold")
-    return {"metrics": method["metrics"], "counts": method["counts"], "threshold": thresholds["method"],
-            "baselines": out, "details": details}

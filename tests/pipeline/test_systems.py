@@ -1,31 +1,16 @@
-"""Multi-system data: loading, splits, label budgets, the (dataset, template) vocabulary."""
+"""Whole systems for cross-system experiments: loading sessions, raw logs, text windows, per-node windows."""
 
 from __future__ import annotations
 
 import gzip
 import json
 
-import numpy as np
 import pytest
 
-from logad.detectors.crosssystem.data import (
-    MultiSystemTemplates,
-    label_budget,
-    load_system,
-    parse_spec,
-    split_system,
-)
 from logad.errors import InputError, InvalidParameterError, UnknownNameError
+from logad.pipeline.systems import load_system, parse_spec
 from tests.conftest import shared_data
-
-
-def _session_folder(tmp_path, with_templates=True):
-    (tmp_path / "openstack_train").write_text("a,1 2 3\nb,1 2 3\n", encoding="utf-8")
-    (tmp_path / "openstack_test_normal").write_text("".join(f"n{i},1 2 3\n" for i in range(20)), encoding="utf-8")
-    (tmp_path / "openstack_test_abnormal").write_text("".join(f"x{i},1 4\n" for i in range(10)), encoding="utf-8")
-    if with_templates:
-        (tmp_path / "OpenStack_templates.csv").write_text("start <*>\nclaim <*>\nstop\nerror <*>\n", encoding="utf-8")
-    return tmp_path
+from tests.synthetic.session_folders import _session_folder
 
 
 def test_sessions_system_with_template_texts(tmp_path):
@@ -36,18 +21,6 @@ def test_sessions_system_with_template_texts(tmp_path):
     assert data.ordered_by.startswith("file order")
     with pytest.raises(InvalidParameterError, match="no log entries"):
         load_system(f"openstack-sessions={tmp_path}", entries=True)
-
-
-def test_stratified_split_without_time_is_seeded_and_says_so(tmp_path):
-    data = load_system(f"openstack-sessions={_session_folder(tmp_path)}")
-    a, b = split_system(data, seed=3), split_system(data, seed=3)
-    assert [s.sequence_id for s in a.test] == [s.sequence_id for s in b.test]
-    assert a.protocol == "stratified-shuffle" and "no timestamps" in a.details["ordered_by"]
-    ids = [s.sequence_id for part in (a.train, a.validation, a.test) for s in part]
-    assert sorted(ids) == sorted(s.sequence_id for s in data.sequences)  # nothing lost, nothing twice
-    assert sum(s.label for s in a.train) == 6 and sum(s.label for s in a.test) == 3
-    with pytest.raises(InvalidParameterError, match="ratios"):
-        split_system(data, ratios=(0.5, 0.5, 0.5))
 
 
 def test_text_windows_entries(tmp_path):
@@ -77,40 +50,6 @@ def test_bad_specs(tmp_path):
     with pytest.raises(InputError, match="layout"):
         load_system(f"openstack-sessions={tmp_path}")  # empty folder
     assert parse_spec("hdfs")[1].name == "hdfs"
-
-
-def test_label_budget():
-    y = np.array([0] * 200 + [1] * 50)
-    m = label_budget(y, 0.01, seed=0)
-    assert m[:200].sum() == 2 and m[200:].sum() == 1  # 1 % of each class, at least one anomaly
-    assert label_budget(y, 0.01, seed=0).tolist() == m.tolist()
-    assert label_budget(y, 0.0).sum() == 0
-    counted = label_budget(y, 25, seed=1)
-    assert counted.sum() == 25 and counted[200:].sum() == 5
-    assert label_budget(np.zeros(10, dtype=int), 0.5).sum() == 5  # no anomaly to label
-    with pytest.raises(InvalidParameterError):
-        label_budget(y, -0.1)
-
-
-def test_label_budget_with_its_own_share_of_normals():
-    y = np.array([0] * 200 + [1] * 50)
-    m = label_budget(y, 0.02, seed=0, normal_amount=0.5)
-    assert m[:200].sum() == 100 and m[200:].sum() == 1  # half the normals, 2 % of the anomalies
-    assert label_budget(y, 0.02, seed=0, normal_amount=1.0)[:200].all()
-    for bad in (-0.1, 1.5, float("nan"), True):
-        with pytest.raises(InvalidParameterError, match="normal label amount"):
-            label_budget(y, 0.01, normal_amount=bad)
-
-
-def test_multi_system_templates_never_mix_systems():
-    v = MultiSystemTemplates().add("hdfs", {1: "Receiving block <*>", 2: "Deleting block <*>"}).add("bgl", {1: "parity error"})
-    assert len(v) == 4
-    assert v.encode("hdfs", [1, 2, 9]) == [1, 2, 0]
-    assert v.encode("bgl", [1]) == [3]  # template 1 of bgl is not template 1 of hdfs
-    assert v.texts[v.row("bgl", 1)] == "parity error"
-    back = MultiSystemTemplates.from_dict(json.loads(json.dumps(v.to_dict())))
-    assert back.index == v.index and back.texts == v.texts
-    assert v.systems() == ["bgl", "hdfs"]
 
 
 def test_real_systems_load():

@@ -1,15 +1,10 @@
-"""Data of several systems for cross-system methods (MetaLog, MLAD, CroSysLog, `logad transfer`).
+"""Whole systems for cross-system experiments (MetaLog, MLAD, CroSysLog, `logad transfer`, `logad mlad`).
 
 A system is loaded from a registered dataset and a local folder (`DATASET=DIR`) into a
 `SystemData`: its labelled sequences, its template texts, whether the sequences are in time order,
 and optionally its individual log entries (message text + label per line) for entry-level methods.
-
-Template ids are only meaningful inside one dataset, so every cross-system vocabulary is keyed by
-(dataset, template id) (`MultiSystemTemplates`): MetaLog's original looked source templates up in
-the target's rows (seed_methods.md section 1.5); keying by pair makes that impossible.
-
-Splits: chronological where the data has time; DeepLog-style session files carry no time, so
-their sessions are pooled and split by a seeded, stratified shuffle, and the split says so.
+How a system is split and how many of its labels an experiment may read is the experiments'
+business (`logad.experiments.transfer`).
 """
 
 from __future__ import annotations
@@ -23,7 +18,6 @@ import numpy as np
 from logad.errors import InputError, InvalidParameterError
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
-from logad.splitting import Split, chronological_split
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +113,7 @@ def load_system(
 
 def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> SystemData:
     from logad.datasets.local import templates_for
-    from logad.pipeline import load_dataset
+    from logad.pipeline.datasets import load_dataset
 
     if entries:
         raise InvalidParameterError(
@@ -144,7 +138,8 @@ def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> Sys
 def _load_raw(info, folder: Path, window: int | None, step: int | None, entries: bool, progress: Progress,
               per_entity: bool = False) -> SystemData:
     from logad.datasets.local import labels_for, raw_log_path
-    from logad.pipeline import Grouping, default_grouping, load_logs
+    from logad.pipeline.logs import default_grouping, load_logs
+    from logad.windowing.grouping import Grouping
 
     if info.session_regex:  # sessions already follow one entity (a block, an instance)
         grouping = default_grouping(info.format, info.session_regex)
@@ -245,119 +240,3 @@ def _load_text_windows(info, folder: Path, progress: Progress) -> SystemData:
         entries=EntryData(texts=texts, labels=np.asarray(labels, dtype=np.int64), blocks=np.asarray(blocks)),
         details={"grouping": "stored windows"},
     )
-
-
-# -- splits and label budgets ------------------------------------------------------------------
-def split_system(
-    data: SystemData, ratios: tuple[float, float, float] = (0.6, 0.1, 0.3), seed: int = 0
-) -> Split:
-    """Train / validation / test of one system: chronological when its sequences have time,
-    otherwise a seeded shuffle stratified by label (the split's details say which)."""
-    seqs = [s for s in data.sequences if s.label is not None]
-    if data.ordered_by == "time" and any(s.start_time is not None for s in seqs):
-        split = chronological_split(seqs, *ratios)
-        split.details["system"] = data.name
-        return split
-    train_r, val_r, test_r = ratios
-    if abs(train_r + val_r + test_r - 1.0) > 1e-6 or min(ratios) < 0 or train_r <= 0 or test_r <= 0:
-        raise InvalidParameterError(f"ratios must be >= 0, sum to 1 with train and test > 0, got {ratios}")
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list[Sequence]] = {"train": [], "validation": [], "test": []}
-    for label in (0, 1):
-        idx = [i for i, s in enumerate(seqs) if s.label == label]
-        idx = [idx[i] for i in rng.permutation(len(idx))]
-        n_train = int(round(len(idx) * train_r))
-        n_val = int(round(len(idx) * val_r))
-        parts["train"] += [seqs[i] for i in idx[:n_train]]
-        parts["validation"] += [seqs[i] for i in idx[n_train : n_train + n_val]]
-        parts["test"] += [seqs[i] for i in idx[n_train + n_val :]]
-    order = {id(s): i for i, s in enumerate(seqs)}
-    for key in parts:  # back to file order inside each part
-        parts[key].sort(key=lambda s: order[id(s)])
-    return Split(
-        train=parts["train"], validation=parts["validation"], test=parts["test"],
-        protocol="stratified-shuffle",
-        details={"system": data.name, "ratios": list(ratios), "seed": seed,
-                 "ordered_by": "seeded shuffle, stratified by label (the data carries no timestamps)"},
-    )
-
-
-def label_budget(labels: np.ndarray, amount: float, seed: int = 0, normal_amount: float | None = None) -> np.ndarray:
-    """Which training sequences have a known label: a boolean mask over `labels`.
-
-    `amount` < 1 is a fraction of EACH class (so "1 %" labels 1 % of the anomalies and 1 % of
-    the normal sequences); `amount` >= 1 is a number of sequences, drawn in proportion to the
-    classes. `normal_amount`, when given, is the fraction (< 1, or 1 = all) of the NORMAL
-    sequences labelled instead, `amount` then applying to the anomalies alone (MetaLog's code
-    labels 50 % of the target's normals and ~1 % of its anomalies: normal periods are cheap to
-    confirm, anomalies are not). Whenever the amount is > 0 and the part holds an anomaly, at least
-    one anomaly and one normal sequence are labelled (a classifier needs both to learn anything)."""
-    y = np.asarray(labels, dtype=np.int64)
-    if not np.isfinite(amount) or amount < 0:
-        raise InvalidParameterError(f"the target label amount must be a fraction in [0, 1) or a count >= 1, got {amount!r}")
-    if normal_amount is not None and (
-        isinstance(normal_amount, bool) or not np.isfinite(normal_amount) or not 0 <= normal_amount <= 1
-    ):
-        raise InvalidParameterError(f"the normal label amount must be a fraction in [0, 1], got {normal_amount!r}")
-    mask = np.zeros(y.size, dtype=bool)
-    if amount == 0 or y.size == 0:
-        return mask
-    rng = np.random.default_rng(seed)
-    fraction = amount if amount < 1 else min(1.0, float(amount) / y.size)
-    for label in (0, 1):
-        idx = np.flatnonzero(y == label)
-        if idx.size == 0:
-            continue
-        share = float(normal_amount) if (label == 0 and normal_amount is not None) else fraction
-        k = max(1, int(round(idx.size * share)))
-        mask[rng.permutation(idx)[:k]] = True
-    return mask
-
-
-# -- one vocabulary over (dataset, template) -----------------------------------------------------
-class MultiSystemTemplates:
-    """Rows 1.. are (dataset, template id) pairs, each with its own system's text; row 0 = unknown.
-
-    `add(name, templates)` registers a system's templates; `encode(name, ids)` maps a sequence of
-    that system's template ids to rows (an id the system never registered maps to 0)."""
-
-    UNKNOWN = 0
-
-    def __init__(self) -> None:
-        self.index: dict[tuple[str, int], int] = {}
-        self.texts: list[str] = [""]
-        self.owners: list[tuple[str, int] | None] = [None]
-
-    def add(self, name: str, templates: dict[int, str]) -> MultiSystemTemplates:
-        for tid in sorted(templates):
-            key = (name, int(tid))
-            if key not in self.index:
-                self.index[key] = len(self.texts)
-                self.texts.append(str(templates[tid]))
-                self.owners.append(key)
-        return self
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def row(self, name: str, template_id: int) -> int:
-        return self.index.get((name, int(template_id)), self.UNKNOWN)
-
-    def encode(self, name: str, template_ids) -> list[int]:
-        get = self.index.get
-        return [get((name, int(t)), self.UNKNOWN) for t in template_ids]
-
-    def systems(self) -> list[str]:
-        return sorted({o[0] for o in self.owners if o is not None})
-
-    def to_dict(self) -> dict:
-        return {"rows": [[o[0], o[1], t] for o, t in zip(self.owners[1:], self.texts[1:])]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MultiSystemTemplates:
-        v = cls()
-        for name, tid, text in d["rows"]:
-            v.index[(str(name), int(tid))] = len(v.texts)
-            v.texts.append(str(text))
-            v.owners.append((str(name), int(tid)))
-        return v

@@ -1,0 +1,3 @@
+"""Fixtures shared by the cross-system detector tests."""
+
+from tests.synthetic.metalog import glove  # noqa: F401

@@ -1,0 +1,1 @@
+"""Tiny synthetic systems shared by the tests of several stages (pipeline, detectors, experiments)."""
