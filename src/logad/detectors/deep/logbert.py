@@ -52,7 +52,6 @@ from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InvalidParameterError
-from logad.progress import SILENT
 from logad.records import Sequence
 
 SPECIALS = ("<pad>", "<unk>", "<mask>", "<dist>")
@@ -110,6 +109,7 @@ class LogBERTDetector(DeepDetector):
     """Score = share of masked keys outside the top-g predictions (+1 outside the hypersphere
     when `use_hypersphere`)."""
 
+    explains = True
     name = "logbert"
     supervised = False
     needs_normal_only = True
@@ -317,8 +317,8 @@ class LogBERTDetector(DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda items: [len(it[0]) for it in items], loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="logbert", on_epoch_start=on_epoch_start,
-            on_epoch_end=self.on_epoch_end, weight_of=lambda items: sum(c for _, c, _ in items),
+            progress=self._progress, name="logbert", on_epoch_start=on_epoch_start,
+            on_epoch_end=self._on_epoch_end, weight_of=lambda items: sum(c for _, c, _ in items),
         )
         self._update_center(centre_items)  # with the final (best) weights
         self.model_.eval()
