@@ -228,12 +228,17 @@ def train_model(
     det.threshold_ = threshold
     info = {**threshold_policy.to_dict(), "n_scores": len(held), "scores_from": "held-out normal sequences",
             "holdout": holdout, "fitted_on": len(fit)}
+    from logad.detectors.base import never_alarms
+
+    warnings = [w for w in (never_alarms(det, threshold),) if w]
     if threshold_policy.name == "train-quantile":
         needed = int(np.ceil(1.0 / (1.0 - threshold_policy.q))) if threshold_policy.q < 1 else None
         if needed is None or len(held) < needed:
-            info["warning"] = (
+            warnings.append(
                 f"the threshold is the {threshold_policy.q} quantile of only {len(held)} held-out normal sequences "
                 f"(it needs at least {needed or 'infinitely many'} to be more than their maximum): expect alarms "
                 "on normal data; train on more normal logs, raise --holdout, or ask for a lower quantile "
                 "(--threshold-policy train-quantile:0.99)")
+    if warnings:
+        info["warning"] = "; ".join(warnings)
     return TrainedModel(format_name, loaded.grouping, det, loaded.parser, info, loaded.event_ids)

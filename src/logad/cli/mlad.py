@@ -141,7 +141,6 @@ def _train(params: dict, systems: list[tuple], progress):
     from logad.detectors.crosssystem.mlad import MLADDetector
 
     det = MLADDetector(**params)
-    det.progress = progress
     t0 = time.perf_counter()
     det.fit_systems([(name, data.templates, split.train) for name, data, split in systems], progress=progress)
     return det, time.perf_counter() - t0
@@ -322,7 +321,6 @@ def _train_eval(args, params, systems, out_dir: Path, progress) -> int:
                     "split": args.split, "datasets": {}}
     if args.eval_only:
         det = MLADDetector.load(args.model_path)
-        det.progress = progress
         result["model_path"] = args.model_path
         result["params"] = det.get_params()
         result["trained_on"] = det.systems_

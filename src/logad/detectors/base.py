@@ -84,7 +84,8 @@ class Detector:
     - `reports_epochs`: calls `fit(on_epoch_end=...)` after every training epoch (a tuner's hook);
     - `explains`: `explain(sequence)` names the templates that drove a score;
     - `localises`: `localise(sequence)` names the positions of the lines to blame;
-    - `needs_line_values()`: reads `Sequence.line_values` (parameter values), given its parameters.
+    - `needs_line_values()`: reads `Sequence.line_values` (parameter values), given its parameters;
+    - `max_score`: the largest score it can give (a threshold there can never be exceeded).
     """
 
     name: ClassVar[str] = ""
@@ -94,6 +95,8 @@ class Detector:
     reports_epochs: ClassVar[bool] = False
     explains: ClassVar[bool] = False
     localises: ClassVar[bool] = False
+    # the largest score the detector can give (1.0 for a probability), None when unbounded
+    max_score: ClassVar[float | None] = None
 
     threshold_: float | None = None
     # the hooks `fit` was handed, for the fit in progress (never saved): subclasses read these
@@ -287,6 +290,15 @@ class Detector:
         det._fitted = True
         det.threshold_ = check_threshold(config.get("threshold"), str(directory))
         return det
+
+
+def never_alarms(detector: Detector, threshold: float) -> str | None:
+    """A warning when no score of `detector` can exceed `threshold` (the model would be silent)."""
+    bound = detector.max_score
+    if bound is not None and threshold >= bound:
+        return (f"the threshold {threshold:.6g} is the largest score {detector.name!r} can give ({bound:g}): "
+                "no sequence can exceed it, so this model will never alarm")
+    return None
 
 
 def check_threshold(value, where: str) -> float | None:

@@ -58,6 +58,7 @@ def fit_detector(
 
 def choose_threshold(detector, split: Split, policy_name: str | None = None, **policy_kw) -> dict:
     """Set `detector.threshold_` from validation (or training) scores; never from the test set."""
+    from logad.detectors.base import never_alarms
     from logad.detectors.thresholds import get_policy
 
     policy = get_policy(policy_name or default_policy(detector), **policy_kw)
@@ -73,7 +74,11 @@ def choose_threshold(detector, split: Split, policy_name: str | None = None, **p
     else:
         threshold = policy.fit(np.zeros(0))
     detector.threshold_ = float(threshold)
-    return {"value": float(threshold), **policy.to_dict()}
+    out = {"value": float(threshold), **policy.to_dict()}
+    silent = never_alarms(detector, detector.threshold_)
+    if silent:
+        out["warning"] = silent
+    return out
 
 
 ORACLE_WARNING = (

@@ -107,6 +107,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
 
     explains = True
     name = "logrobust"
+    max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
 

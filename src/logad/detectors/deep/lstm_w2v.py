@@ -121,6 +121,7 @@ class LSTMW2VDetector(DeepDetector):
     explains = True
     localises = True
     name = "lstm-w2v"
+    max_score = 1.0  # a probability
     supervised = False
     needs_normal_only = True
     # `--protocol original`: the Morpheus notebook's settings (uniform negatives, last-step
