@@ -53,7 +53,7 @@ def write_detector_folder(directory: str | Path, config: dict, arrays: dict[str,
     from logad.io import atomic_folder
 
     path = Path(directory)
-    clean = {str(k): np.ascontiguousarray(v) for k, v in arrays.items()}
+    clean = {str(k): np.asarray(v, order="C") for k, v in arrays.items()}  # (ascontiguousarray makes 0-d 1-d)
     for key, value in clean.items():
         if value.dtype == object or value.dtype.kind in "USV":
             raise TypeError(f"array {key!r} has dtype {value.dtype}: only numbers and booleans are saved")

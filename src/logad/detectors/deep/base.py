@@ -108,9 +108,25 @@ class DeepDetector(Detector):
         self._restore_state(state.get("state", {}))
         # extra tensors first: a model may be built from them (MetaLog's frozen embedding)
         self._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
+        self._check_weights_fit({k[len("model."):]: tuple(v.shape) for k, v in arrays.items() if k.startswith("model.")})
         self.model_ = self._build_model()
         self.model_.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         self.model_.eval()
+
+
+    def _check_weights_fit(self, saved: dict[str, tuple[int, ...]]) -> None:
+        """Refuse weights that are not the model the saved parameters describe, BEFORE building it:
+        the model is first laid out on torch's "meta" device (shapes, no memory), so a tampered
+        config (e.g. hidden=20000) cannot make the load allocate gigabytes."""
+        from logad.detectors.deep.engine import torch
+
+        t = torch()
+        with t.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in self._build_model().state_dict().items()}
+        if expected != saved:
+            differ = sorted(set(expected) ^ set(saved)) or sorted(k for k in expected if expected[k] != saved[k])
+            raise ValueError(f"the saved weights do not fit the model its parameters describe (first differences: "
+                             f"{', '.join(differ[:3])})")
 
 
 def _to_numpy(tensor) -> np.ndarray:
