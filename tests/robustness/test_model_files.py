@@ -212,3 +212,24 @@ def test_trained_model_keeps_its_threshold_in_one_place(model_dir):
     meta = json.loads((model_dir / "model.json").read_text())
     assert "threshold" not in meta
     assert model.threshold == json.loads((model_dir / "detector" / "config.json").read_text())["threshold"]
+
+
+def test_a_flood_of_templates_keeps_the_feature_matrix_bounded(caplog):
+    """Item 10: 500,000 unique templates asked for a 15 GiB dense matrix."""
+    from logad.features import vocabulary
+
+    seqs = [Sequence(f"s{i}", tuple(range(1 + i * 60, 61 + i * 60)), label=0) for i in range(300)]  # 18,000 ids
+    det = get_detector("knn").fit(seqs)
+    assert len(det.vectorizer_.vocabulary_) == vocabulary.MAX_COLUMNS + 1
+    assert det.vectorizer_.vocabulary_.dropped_ == 18_000 - vocabulary.MAX_COLUMNS
+    assert "count as unseen" in caplog.text
+    assert np.isfinite(det.score(seqs[:5])).all()
+
+
+def test_a_count_matrix_beyond_memory_is_refused_with_a_message(monkeypatch):
+    from logad.errors import InvalidParameterError
+    from logad.features import vocabulary
+
+    monkeypatch.setattr(vocabulary, "MATRIX_BYTES", 1000)
+    with pytest.raises(InvalidParameterError, match="GiB"):
+        get_detector("knn").fit(NORMAL)
