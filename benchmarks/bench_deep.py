@@ -53,10 +53,8 @@ def run(dataset: str, name: str, split, protocol: str = "honest", templates=None
         ) -> tuple[dict, object]:
     params = getattr(detector_class(name), "ORIGINAL_PARAMS", {}) if protocol == "original" else dict(variant or {})
     det = get_detector(name, **params)
-    if templates is not None and hasattr(det, "set_templates"):
-        det.set_templates(templates)
     t0 = time.perf_counter()
-    ev = evaluate_detector(det, split, protocol=protocol)
+    ev = evaluate_detector(det, split, protocol=protocol, templates=templates)
     m, s = ev.result["metrics"], ev.result["seconds"]
     label = protocol
     if protocol == "original":  # how the paper decided, and whether its test set was picked on labels

@@ -51,9 +51,8 @@ def main() -> int:
     lines = ["# LogRobust seed ensembles (hdfs_2pct, chronological)", ""]
     for base in (0, 3, 6):
         det = get_detector("logrobust", n_models=3, seed=base)
-        det.set_templates(loaded.templates)
         t0 = time.perf_counter()
-        m = evaluate_detector(det, split).result["metrics"]
+        m = evaluate_detector(det, split, templates=loaded.templates).result["metrics"]
         lines.append(f"- ensemble of seeds {base}-{base + 2}: test F1 {m['f1']:.4f} (precision {m['precision']:.4f}, "
                      f"recall {m['recall']:.4f}, FPR {m['fpr']:.5f}); {time.perf_counter() - t0:.0f} s")
         if base == 0:

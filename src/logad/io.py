@@ -17,8 +17,10 @@ def atomic_writer(path: str | Path, mode: str = "w", encoding: str | None = "utf
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path.parent, f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the user's usual mode
         kw = {"newline": ""} if "b" not in mode else {}
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None, **kw) as fh:
             yield fh
@@ -54,3 +56,106 @@ def json_default(o):
 def write_json(path: str | Path, payload: dict) -> None:
     """`payload` as indented JSON, written atomically (the folder is created when missing)."""
     atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Build a folder in a fresh temporary sibling, then put it in place of `path` as a whole.
+
+    A reader (or a restart after a kill at any moment) finds the old complete folder, the new
+    complete folder, or, during the instant between two renames, none; never a mix of the two.
+    Nothing is written through what already stands at `path` (a link planted inside the old folder
+    is removed with it, never followed). A `path` that is itself a symbolic link is refused."""
+    import shutil
+
+    path = Path(path)
+    if path.is_symlink():
+        from logad.errors import InputError
+
+        raise InputError(f"{path} is a symbolic link; give the folder itself (logad never writes through a link)")
+    if path.exists() and not path.is_dir():
+        from logad.errors import InputError
+
+        raise InputError(f"{path} exists and is not a folder")
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(parent, f".{path.name}.")
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        _fsync_tree(tmp)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".old", dir=parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temp_prefix(name: str) -> str:
+    # the writer's pid is in the name, so a later run can tell a dead writer's leftovers from a
+    # live writer's work in progress
+    return f".{name}.{os.getpid()}."
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path, prefix: str) -> int:
+    """Remove what a killed writer left in `folder` (hidden `.NAME.PID.*.tmp` / `.old` entries of
+    a process that no longer runs); returns how many. Only names this module makes are touched."""
+    import shutil
+
+    removed = 0
+    for entry in folder.glob(f"{prefix}*"):
+        pid = entry.name[len(prefix):].partition(".")[0]
+        if entry.name.endswith((".tmp", ".old")) and pid.isdigit() and not _writer_alive(int(pid)):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed += 1
+    return removed
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*"), reverse=True):
+        if p.is_file() and not p.is_symlink():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

@@ -22,11 +22,15 @@ MODEL_VERSION = 1
 
 @dataclass
 class TrainedModel:
+    """What `logad train` saves: how to read, parse and group the logs, and the fitted detector.
+
+    The threshold lives in the detector (`detector.threshold_`, saved in its folder); the model
+    keeps only how it was chosen (`threshold_info`)."""
+
     format_name: str
     grouping: dict
     detector: object
     parser: object
-    threshold: float
     threshold_info: dict
     event_ids: dict[str, int] | None = None  # models trained on structured CSVs (no parser)
 
@@ -34,57 +38,74 @@ class TrainedModel:
     def structured(self) -> bool:
         return self.parser is None
 
-    def save(self, directory: str | Path) -> None:
-        from logad import __version__
-        from logad.io import atomic_write_text
+    @property
+    def threshold(self) -> float:
+        return self.detector.threshold_
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        if self.parser is not None:
-            self.parser.save(directory / "parser.json")
-        else:
-            atomic_write_text(directory / "event_ids.json", json.dumps(self.event_ids or {}) + "\n")
-        self.detector.save(directory / "detector")
-        meta = {
-            "kind": MODEL_KIND,
-            "version": MODEL_VERSION,
-            "logad_version": __version__,
-            "format": self.format_name,
-            "grouping": self.grouping,
-            "detector": self.detector.name,
-            "threshold": self.threshold,
-            "threshold_info": self.threshold_info,
-        }
-        atomic_write_text(directory / "model.json", json.dumps(meta, indent=2) + "\n")
+    def save(self, directory: str | Path) -> Path:
+        """Write the model folder as a whole (a kill at any moment leaves the old or the new one)."""
+        from logad import __version__
+        from logad.io import atomic_folder
+
+        if self.threshold is None:
+            raise InvalidParameterError("the detector has no threshold_; a model is saved after its threshold is set")
+        with atomic_folder(directory) as tmp:
+            if self.parser is not None:
+                self.parser.save(tmp / "parser.json")
+            else:
+                (tmp / "event_ids.json").write_text(json.dumps(self.event_ids or {}) + "\n", encoding="utf-8")
+            self.detector.save(tmp / "detector")
+            meta = {
+                "kind": MODEL_KIND,
+                "version": MODEL_VERSION,
+                "logad_version": __version__,
+                "format": self.format_name,
+                "grouping": self.grouping,
+                "detector": self.detector.name,
+                "threshold_info": self.threshold_info,
+            }
+            (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> TrainedModel:
+        from logad.detectors.persistence import read_json_file
         from logad.detectors.registry import detector_class
         from logad.parsing.state import load_parser
 
         directory = Path(directory)
-        meta_path = directory / "model.json"
-        if not meta_path.is_file():
+        if not (directory / "model.json").is_file():
             raise InputError(f"{directory} is not a logad model folder (no model.json)")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{meta_path} is corrupt: {exc}") from exc
-        if meta.get("kind") != MODEL_KIND:
-            raise InputError(f"{directory} holds a {meta.get('kind')!r} folder, not a {MODEL_KIND}")
+        meta = read_json_file(directory / "model.json", "model")
+        if not isinstance(meta, dict) or meta.get("kind") != MODEL_KIND:
+            found = meta.get("kind") if isinstance(meta, dict) else f"a JSON {type(meta).__name__}"
+            raise InputError(f"{directory} holds {found!r}, not a {MODEL_KIND} folder")
         if meta.get("version") != MODEL_VERSION:
-            raise InputError(f"{directory} is a version {meta.get('version')} model; this logad reads version {MODEL_VERSION}")
+            raise InputError(f"{directory} is a version {meta.get('version')!r} model; this logad reads version {MODEL_VERSION}")
+        for key, kind in (("detector", str), ("format", str), ("grouping", dict)):
+            if not isinstance(meta.get(key), kind):
+                raise InputError(f"{directory}/model.json: {key!r} is missing or not a {kind.__name__}")
+        if not isinstance(meta["grouping"].get("kind"), str):
+            raise InputError(f"{directory}/model.json: the grouping has no 'kind'")
         detector = detector_class(meta["detector"]).load(directory / "detector")
-        detector.threshold_ = float(meta["threshold"])
+        if detector.threshold_ is None:  # older models kept the threshold in model.json only
+            from logad.detectors.base import check_threshold
+
+            detector.threshold_ = check_threshold(meta.get("threshold"), f"{directory}/model.json")
+        if detector.threshold_ is None:
+            raise InputError(f"{directory}: the model has no threshold")
+        info = meta.get("threshold_info") if isinstance(meta.get("threshold_info"), dict) else {}
         if meta["format"] == "structured":
+            event_ids = read_json_file(directory / "event_ids.json", "model")
+            if not isinstance(event_ids, dict):
+                raise InputError(f"{directory}/event_ids.json is not a table of event ids")
             try:
-                event_ids = json.loads((directory / "event_ids.json").read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise InputError(f"{directory}: event_ids.json is missing or corrupt ({exc})") from exc
-            return cls("structured", meta["grouping"], detector, None, float(meta["threshold"]), meta["threshold_info"],
-                       {str(k): int(v) for k, v in event_ids.items()})
+                ids = {str(k): int(v) for k, v in event_ids.items()}
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"{directory}/event_ids.json is corrupt: {exc}") from exc
+            return cls("structured", meta["grouping"], detector, None, info, ids)
         parser = load_parser(directory / "parser.json")
-        return cls(meta["format"], meta["grouping"], detector, parser, float(meta["threshold"]), meta["threshold_info"])
+        return cls(meta["format"], meta["grouping"], detector, parser, info)
 
     def _grouping(self):
         from logad.pipeline import Grouping
@@ -111,7 +132,7 @@ class TrainedModel:
         else:
             loaded = load_logs(
                 files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
-                progress=progress, with_values=bool(getattr(self.detector, "uses_line_values", False)),
+                progress=progress, with_values=self.detector.needs_line_values(),
             )
             templates = self.parser.templates
         seqs = loaded.sequences
@@ -121,7 +142,7 @@ class TrainedModel:
         with atomic_writer(out) as fh:
             w = csv.writer(fh)
             header = ["sequence_id", "start_time", "end_time", "first_line", "last_line", "lines", "score", "alarm", "explanation"]
-            localise = getattr(self.detector, "localise", None)  # detectors that point at lines
+            localise = self.detector.localise if self.detector.localises else None  # they point at lines
             if localise is not None:
                 header.append("anomalous_lines")
             w2v_ids = getattr(self.detector, "w2v_event_ids", None) if self.structured else None
@@ -130,15 +151,12 @@ class TrainedModel:
             w.writerow(header)
             for s, sc, a in zip(seqs, scores, alarms):
                 explanation = ""
-                if a and hasattr(self.detector, "explain"):
-                    try:
-                        top = self.detector.explain(s)[:3]
-                        explanation = "; ".join(
-                            f"{templates.get(t, 'unseen template') if t else 'unseen template'} ({w_:.3g})"
-                            for t, w_ in top
-                        )
-                    except NotImplementedError:
-                        explanation = ""
+                if a and self.detector.explains:
+                    top = self.detector.explain(s)[:3]
+                    explanation = "; ".join(
+                        f"{templates.get(t, 'unseen template') if t else 'unseen template'} ({w_:.3g})"
+                        for t, w_ in top
+                    )
                 extra = []
                 if localise is not None:  # line numbers (LineId for structured CSVs) of an alarm
                     extra.append(" ".join(str(s.line_nos[j]) for j in localise(s)) if a and s.line_nos else "")
@@ -205,20 +223,22 @@ def train_model(
     n_fit = min(len(seqs) - 1, max(1, int(round(len(seqs) * (1 - holdout)))))
     fit, held = seqs[:n_fit], seqs[n_fit:]
     progress.stage(f"fitting {detector} on {len(fit)} sequences, threshold from {len(held)} held-out ones")
-    from logad.evaluation.runner import give_templates
-
-    give_templates(det, loaded.templates)
-    det.fit(fit)
+    det.fit(fit, templates=loaded.templates, progress=progress)
     threshold = float(threshold_policy.fit(det.score(held)))
     det.threshold_ = threshold
     info = {**threshold_policy.to_dict(), "n_scores": len(held), "scores_from": "held-out normal sequences",
             "holdout": holdout, "fitted_on": len(fit)}
+    from logad.detectors.base import never_alarms
+
+    warnings = [w for w in (never_alarms(det, threshold),) if w]
     if threshold_policy.name == "train-quantile":
         needed = int(np.ceil(1.0 / (1.0 - threshold_policy.q))) if threshold_policy.q < 1 else None
         if needed is None or len(held) < needed:
-            info["warning"] = (
+            warnings.append(
                 f"the threshold is the {threshold_policy.q} quantile of only {len(held)} held-out normal sequences "
                 f"(it needs at least {needed or 'infinitely many'} to be more than their maximum): expect alarms "
                 "on normal data; train on more normal logs, raise --holdout, or ask for a lower quantile "
                 "(--threshold-policy train-quantile:0.99)")
-    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, threshold, info, loaded.event_ids)
+    if warnings:
+        info["warning"] = "; ".join(warnings)
+    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, info, loaded.event_ids)

@@ -137,7 +137,8 @@ def test_train_fixed_threshold_and_refused_policy(sim, tmp_path, capsys):
     compute = sim["compute"]
     args = ["train", "--logs", str(compute.log_path), "--format", "bgl", "--detector", "knn", "--quiet"]
     assert main([*args, "--save", str(tmp_path / "m"), "--threshold-policy", "fixed:2.5"]) == 0
-    assert json.loads((tmp_path / "m" / "model.json").read_text())["threshold"] == 2.5
+    assert json.loads((tmp_path / "m" / "detector" / "config.json").read_text())["threshold"] == 2.5
+    assert "threshold" not in json.loads((tmp_path / "m" / "model.json").read_text())  # kept in one place
     assert main([*args, "--save", str(tmp_path / "m2"), "--threshold-policy", "best-f1-validation"]) == 2
     assert "normal operation only" in one_line_error(capsys)
     assert main([*args]) == 2

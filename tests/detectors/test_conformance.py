@@ -173,10 +173,8 @@ def test_load_refuses_other_or_corrupt_folder(name, fitted_all, tmp_path):
     with pytest.raises(InputError, match="corrupt"):
         detector_class(name).load(tmp_path / "bad")
     fitted_all[name].save(tmp_path / "bad2")
-    for stored in ("arrays.npz", "weights.safetensors"):  # classical / deep weights
-        if (tmp_path / "bad2" / stored).exists():
-            (tmp_path / "bad2" / stored).write_bytes(b"garbage")
-    with pytest.raises(InputError):
+    (tmp_path / "bad2" / "arrays.safetensors").write_bytes(b"garbage")  # every fitted array, weights too
+    with pytest.raises(InputError, match="checksum"):
         detector_class(name).load(tmp_path / "bad2")
 
 
@@ -237,3 +235,55 @@ def test_supervised_needs_both_classes(name):
         get_detector(name, **TINY.get(name, {})).fit(NORMAL, np.zeros(len(NORMAL), dtype=int))
     # labels can come from the sequences themselves
     get_detector(name, **TINY.get(name, {})).fit(NORMAL + ANOMALIES)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_capabilities_are_declared_as_implemented(name):
+    """Callers trust the class's declarations instead of probing with hasattr: each must be true."""
+    cls = detector_class(name)
+    assert cls.explains == (cls.explain is not Detector.explain)
+    assert cls.localises == callable(getattr(cls, "localise", None))
+    assert cls.uses_templates == (cls.add_templates is not Detector.add_templates)
+    assert isinstance(cls.reports_epochs, bool)
+    assert cls.max_score is None or isinstance(cls.max_score, float)
+
+
+DEEP = [n for n in ALL if n in list_detectors("deep")]
+UNSEEN = _seq(7000, (901, 902, 903, 904, 905, 906), 1)
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_a_sequence_of_unseen_templates_scores_above_every_training_sequence_and_alarms(name, fitted_all):
+    det = fitted_all[name]
+    train_normal = det.score(NORMAL)
+    threshold = float(train_normal.max())  # the strictest threshold normal training data can give
+    assert det.score([UNSEEN])[0] > threshold
+    det.threshold_ = threshold
+    assert det.predict([UNSEEN])[0]
+    det.threshold_ = None
+
+
+@pytest.mark.parametrize("name", ["deeplog", "loganomaly", "logbert"])
+def test_novelty_scores_keep_their_order_beyond_the_cap(name, fitted_all):
+    """A held-out normal holding one never-seen template must not set a threshold nothing can pass:
+    more novelty (more unseen templates, a larger share of the sequence) scores higher."""
+    if name not in fitted_all:
+        pytest.skip("needs torch")
+    det = fitted_all[name]
+    one = _seq(7001, (1, 2, 3, 901, 4, 5), 0)
+    three = _seq(7002, (1, 901, 3, 902, 4, 903, 5), 1)
+    all_unseen = _seq(7003, (901, 902, 903), 1)
+    s_one, s_three, s_all = det.score([one, three, all_unseen])
+    assert s_one < s_three and s_one < s_all
+    det.threshold_ = float(s_one)
+    assert det.predict([three, all_unseen]).all()
+    det.threshold_ = None
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if detector_class(n).max_score is not None])
+def test_a_threshold_at_the_largest_possible_score_is_reported(name, fitted_all):
+    from logad.detectors.base import never_alarms
+
+    det = fitted_all[name]
+    assert never_alarms(det, det.max_score) and "never alarm" in never_alarms(det, det.max_score)
+    assert never_alarms(det, det.max_score - 0.01) is None

@@ -53,9 +53,9 @@ def test_semi_supervised_detectors_never_see_anomalies_in_fit():
         seen = []
         original = det.fit
 
-        def spy(seqs, labels=None, _orig=original, _seen=seen):
+        def spy(seqs, labels=None, _orig=original, _seen=seen, **hooks):
             _seen.extend(seqs)
-            return _orig(seqs, labels)
+            return _orig(seqs, labels, **hooks)
 
         det.fit = spy
         evaluate_detector(det, split)

@@ -47,7 +47,7 @@ def describe_threshold(info: dict) -> str:
         text += f" q={info['q']}"
     if "fixed_value" in info:
         text += f" = {info['fixed_value']}"
-    if info.get("n_scores") is not None:
+    if info.get("n_scores") is not None and "fixed_value" not in info:
         text += f" of {info['n_scores']} {info.get('scores_from', 'scores')}"
     return text
 
@@ -94,7 +94,7 @@ def wants_values(detector_name: str, params: dict) -> bool:
     """Whether the detector, with these parameters, reads per-line values (parameter models)."""
     from logad.detectors.registry import get_detector
 
-    return bool(getattr(get_detector(detector_name, **params), "uses_line_values", False))
+    return get_detector(detector_name, **params).needs_line_values()
 
 
 def load_source(args, progress, with_values: bool = False):

@@ -47,48 +47,112 @@ def verify(path: Path, remote: RemoteFile) -> str | None:
     return _digest(path, "sha256")
 
 
-def _download(url: str, part: Path, progress: Callable[[int, int | None], None] | None) -> None:
+class TruncatedTransfer(InputError):
+    """The server closed the transfer before sending every byte it announced (the .part is kept)."""
+
+
+# a read waits this long for a byte; a transfer slower than MIN_RATE bytes/s over RATE_WINDOW s is given up
+READ_TIMEOUT = 60.0
+MIN_RATE = 1024.0
+RATE_WINDOW = 60.0
+
+
+def _download(url: str, part: Path, progress: Callable[[int, int | None], None] | None) -> int | None:
+    """Append the rest of `url` to `part` (resuming with Range); returns the total size the server
+    announced, or None. What was received is always kept in `part` for the next run to resume. A
+    transfer shorter than announced raises TruncatedTransfer; one slower than MIN_RATE bytes/s
+    over RATE_WINDOW seconds (a stalled or hostile server) raises InputError."""
+    import http.client
+    import time
+
+    read_timeout, min_rate, rate_window = READ_TIMEOUT, MIN_RATE, RATE_WINDOW
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "logad"})
     if have:
         req.add_header("Range", f"bytes={have}-")
     try:
-        resp = urllib.request.urlopen(req, timeout=60)  # noqa: S310 - http(s) URLs from the registry
+        resp = urllib.request.urlopen(req, timeout=read_timeout)  # noqa: S310 - http(s) URLs from the registry
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # range past the end: the part is complete already
-            return
+            return have
         raise InputError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
-    except urllib.error.URLError as exc:
-        raise InputError(f"download of {url} failed: {exc.reason}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise InputError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from exc
     with resp:
         resumed = have and resp.status == 206
         mode = "ab" if resumed else "wb"  # a server that ignores Range sends the whole file: restart
         total = resp.headers.get("Content-Length")
-        total_n = int(total) + (have if resumed else 0) if total else None
+        total_n = int(total) + (have if resumed else 0) if total and total.isdigit() else None
         done = have if resumed else 0
+        window_start, window_bytes = time.monotonic(), 0
         with open(part, mode) as fh:
-            for block in iter(lambda: resp.read(CHUNK), b""):
-                fh.write(block)
-                done += len(block)
-                if progress:
-                    progress(done, total_n)
-            fh.flush()
-            os.fsync(fh.fileno())
+            try:
+                while True:
+                    block = resp.read1(CHUNK)  # whatever has arrived: a trickle cannot block a full chunk
+                    if not block:
+                        break
+                    fh.write(block)
+                    done += len(block)
+                    window_bytes += len(block)
+                    now = time.monotonic()
+                    if now - window_start >= rate_window:
+                        if window_bytes / (now - window_start) < min_rate:
+                            raise InputError(
+                                f"download of {url} stalled ({window_bytes} bytes in {now - window_start:.0f} s); "
+                                f"the {done} bytes received are kept in {part.name}: run again to resume")
+                        window_start, window_bytes = now, 0
+                    if progress:
+                        progress(done, total_n)
+            except (TimeoutError, OSError, http.client.HTTPException) as exc:
+                raise TruncatedTransfer(
+                    f"download of {url} broke off after {done} bytes ({exc}); they are kept in {part.name}: "
+                    "run again to resume") from exc
+            finally:
+                fh.flush()
+                os.fsync(fh.fileno())
+    if total_n is not None and done < total_n:
+        raise TruncatedTransfer(f"download of {url} ended after {done} of {total_n} bytes; they are kept in "
+                                f"{part.name}: run again to resume")
+    return total_n
+
+
+# an archive unpacking to more than this many times its own size is refused (a zip bomb); the
+# LogHub archives unpack to 5-15 times their size
+MAX_UNPACK_RATIO = 100
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:
+    """Unpack every member inside `dest`, or none: members are all checked before any is written."""
     dest_resolved = dest.resolve()
+    limit = MAX_UNPACK_RATIO * max(archive.stat().st_size, 1 << 20)
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                target = (dest / member).resolve()
+            total = 0
+            for info in zf.infolist():
+                target = (dest / info.filename).resolve()
                 if dest_resolved not in target.parents and target != dest_resolved:
-                    raise InputError(f"{archive.name}: member {member!r} would leave the target folder")
+                    raise InputError(f"{archive.name}: member {info.filename!r} would leave the target folder")
+                total += info.file_size
+            if total > limit:
+                raise InputError(f"{archive.name} would unpack to {total} bytes, more than {MAX_UNPACK_RATIO} times "
+                                 "its size: refused (a damaged or hostile archive)")
             zf.extractall(dest)
         return
     if tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")  # refuses absolute paths, '..' and links out
+            members = tf.getmembers()
+            total = 0
+            for m in members:  # the same filter extractall applies, on every member first
+                try:
+                    tarfile.data_filter(m, str(dest))
+                except tarfile.FilterError as exc:
+                    raise InputError(f"{archive.name}: member {m.name!r} is refused ({exc}); nothing was unpacked") \
+                        from exc
+                total += m.size
+            if total > limit:
+                raise InputError(f"{archive.name} would unpack to {total} bytes, more than {MAX_UNPACK_RATIO} times "
+                                 "its size: refused (a damaged or hostile archive)")
+            tf.extractall(dest, members=members, filter="data")
         return
     raise InputError(f"{archive.name} is neither a zip nor a tar archive")
 
@@ -121,13 +185,16 @@ def fetch(
             url = base_url_override.rstrip("/") + "/" + Path(remote.filename).name
         final = dest / remote.filename
         final.parent.mkdir(parents=True, exist_ok=True)
-        marker = final.with_name(final.name + ".verified")
+        published = bool(remote.md5 or remote.sha256)
+        # `.verified` only for a file whose published checksum matched; a file without one is
+        # `.unverified` (with its size and sha256), complete by the size its server announced
+        marker = final.with_name(final.name + (".verified" if published else ".unverified"))
         if final.exists() and marker.exists():
-            log.info("%s already present and verified", final)
+            log.info("%s already present (%s)", final, "verified" if published else "unverified: no published checksum")
         else:
             part = final.with_name(final.name + ".part")
             try:
-                _download(url, part, progress)
+                announced = _download(url, part, progress)
             except InputError as exc:
                 if not remote.optional:
                     raise
@@ -136,11 +203,15 @@ def fetch(
             try:
                 sha = verify(part, remote)
             except ChecksumError:
-                part.unlink(missing_ok=True)  # a bad part must not be resumed later
+                if announced is None or part.stat().st_size >= announced:
+                    part.unlink(missing_ok=True)  # complete but wrong: a bad part must not be resumed later
                 raise
+            if not published and announced is None:
+                log.warning("%s: the server gave no size and there is no published checksum: "
+                            "logad cannot tell whether the file is complete", final.name)
             os.replace(part, final)
-            marker.write_text((sha or remote.md5 or "") + "\n", encoding="utf-8")
-            if sha and not (remote.md5 or remote.sha256):
+            marker.write_text(f"{sha or remote.md5 or ''} {final.stat().st_size}\n", encoding="utf-8")
+            if sha and not published:
                 log.warning("%s: no published checksum; sha256 %s", final.name, sha)
         if remote.archive:
             _safe_extract(final, dest)

@@ -5,20 +5,17 @@ learns, returns ``self``; ``score`` returns float64 (n,) where HIGHER = MORE ANO
 ``predict`` = ``score > threshold_``; ``threshold_`` is set by a threshold policy
 (``logad.detectors.thresholds``), never by the detector itself.
 
-Persistence: a folder with ``config.json`` (format marker, detector name, params, logad version,
-threshold, small JSON state) and ``arrays.npz`` (loaded with ``allow_pickle=False``). Loading runs
-no foreign code. Models whose fitted state is not plain arrays (sklearn trees, forests, SVMs,
-logistic regression, isolation forest) save their deduplicated training matrix, labels and
-weights instead and refit deterministically (same data order, same seed) on load, so scores
-after loading are identical.
+Persistence: one folder format for every detector (`logad.detectors.persistence`): JSON for
+parameters, threshold and small state, safetensors for arrays; loading runs no foreign code.
+Models whose fitted state is not plain arrays (sklearn trees, forests, SVMs, logistic regression,
+isolation forest) save their deduplicated training matrix, labels and weights instead and refit
+deterministically (same data order, same seed) on load, so scores after loading are identical.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
-import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,12 +23,8 @@ import numpy as np
 
 from logad.errors import InputError, InvalidParameterError, NotFittedError
 from logad.features.vectors import SequenceVectorizer, check_kind
+from logad.progress import SILENT, Progress
 from logad.records import Sequence
-
-FORMAT = "logad-detector"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-ARRAYS_FILE = "arrays.npz"
 
 
 # -- parameter checks (messages quote the argument and the value) -------------------------------
@@ -65,42 +58,6 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
-# -- persistence helpers ------------------------------------------------------------------------
-def write_detector_files(directory: str | Path, config: dict, arrays: dict[str, np.ndarray]) -> Path:
-    """Write config.json + arrays.npz into `directory` (created if needed)."""
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    np.savez(path / ARRAYS_FILE, **{k: np.asarray(v) for k, v in arrays.items()})
-    (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
-    return path
-
-
-def read_detector_files(directory: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read what `write_detector_files` wrote; InputError with a clear message otherwise."""
-    path = Path(directory)
-    cfg_path = path / CONFIG_FILE
-    if not cfg_path.is_file():
-        raise InputError(f"{str(path)!r} is not a saved logad detector: {CONFIG_FILE} is missing")
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{str(cfg_path)!r} is corrupt: {exc}") from exc
-    if isinstance(config, dict) and config.get("kind") == "logad-deep-model":
-        raise InputError(f"{str(path)!r} holds a {config.get('detector')!r} deep model, not a classical detector")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise InputError(f"{str(cfg_path)!r} is not a logad detector config (format marker missing)")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise InputError(
-            f"{str(cfg_path)!r} has format_version {config.get('format_version')!r}; this logad reads {FORMAT_VERSION}"
-        )
-    try:
-        with np.load(path / ARRAYS_FILE, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{str(path / ARRAYS_FILE)!r} is missing or corrupt: {exc}") from exc
-    return config, arrays
-
-
 def unique_rows(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Deduplicate rows of `x` (jointly with labels `y` when given).
 
@@ -116,30 +73,45 @@ def unique_rows(x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray,
     return u[:, :-1], u[:, -1].astype(np.int64), counts.astype(np.float64)
 
 
-def _deep_model_name(directory: str | Path) -> str | None:
-    """The detector name of a deep model folder (see deep/persist.py), else None."""
-    try:
-        config = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if isinstance(config, dict) and config.get("kind") == "logad-deep-model":
-        return str(config.get("detector"))
-    return None
-
-
 class Detector:
     """Base class of every detector. Subclasses implement `_fit` and `_score`.
 
     Class attributes: `name` (registry name), `supervised` (fit needs labels with both classes),
     `needs_normal_only` (semi-supervised: fit on normal sequences; given labels, rows with
-    label == 1 are dropped).
+    label == 1 are dropped), and what else a detector can do, declared so that callers never probe
+    with `hasattr`:
+    - `uses_templates`: reads the template texts `fit(templates=...)` gives (semantic detectors);
+    - `reports_epochs`: calls `fit(on_epoch_end=...)` after every training epoch (a tuner's hook);
+    - `explains`: `explain(sequence)` names the templates that drove a score;
+    - `localises`: `localise(sequence)` names the positions of the lines to blame;
+    - `needs_line_values()`: reads `Sequence.line_values` (parameter values), given its parameters;
+    - `max_score`: the largest score it can give (a threshold there can never be exceeded).
     """
 
     name: ClassVar[str] = ""
     supervised: ClassVar[bool] = False
     needs_normal_only: ClassVar[bool] = True
+    uses_templates: ClassVar[bool] = False
+    reports_epochs: ClassVar[bool] = False
+    explains: ClassVar[bool] = False
+    localises: ClassVar[bool] = False
+    # the largest score the detector can give (1.0 for a probability), None when unbounded
+    max_score: ClassVar[float | None] = None
 
     threshold_: float | None = None
+    # the hooks `fit` was handed, for the fit in progress (never saved): subclasses read these
+    _progress: Progress = SILENT
+    _on_epoch_end: Callable[[int, float, float], None] | None = None
+
+    def needs_line_values(self) -> bool:
+        """Whether scoring reads `Sequence.line_values` (a loader then extracts them)."""
+        return False
+
+    def add_templates(self, templates: dict[int, str]) -> Detector:
+        """Texts of templates ({id: text}) for a detector that `uses_templates`: `fit` passes the
+        ones it is given; call it again with texts of templates that appear after fitting. Other
+        detectors ignore them."""
+        return self
 
     # -- parameters ----------------------------------------------------------------------------
     @classmethod
@@ -159,9 +131,26 @@ class Detector:
         """Raise InvalidParameterError on a bad parameter value (called by `fit`)."""
 
     # -- fit / score ---------------------------------------------------------------------------
-    def fit(self, sequences: Iterable[Sequence], labels: np.ndarray | None = None) -> Detector:
-        """Learn from `sequences` (with `labels` for supervised detectors); returns self."""
+    def fit(
+        self,
+        sequences: Iterable[Sequence],
+        labels: np.ndarray | None = None,
+        *,
+        templates: dict[int, str] | None = None,
+        progress: Progress | None = None,
+        on_epoch_end: Callable[[int, float, float], None] | None = None,
+    ) -> Detector:
+        """Learn from `sequences` (with `labels` for supervised detectors); returns self.
+
+        `templates` ({id: text}) are read by detectors that represent templates by their meaning
+        (`uses_templates`), ignored by the others; `progress` receives stage messages;
+        `on_epoch_end(epoch, train_loss, val_loss)` is called after every epoch of a detector that
+        `reports_epochs`."""
         self._validate_params()
+        if templates and self.uses_templates:
+            self.add_templates(templates)
+        self._progress = progress or SILENT
+        self._on_epoch_end = on_epoch_end
         seqs = list(sequences)
         if not seqs:
             raise InvalidParameterError("`sequences` must not be empty, got 0 sequences")
@@ -176,7 +165,10 @@ class Detector:
             y = None
         self._fitted = False
         self.threshold_ = None  # a refit invalidates any earlier threshold
-        self._fit(seqs, y)
+        try:
+            self._fit(seqs, y)
+        finally:
+            self._progress, self._on_epoch_end = SILENT, None  # hooks of one fit are not kept
         self._fitted = True
         return self
 
@@ -242,32 +234,34 @@ class Detector:
         raise NotImplementedError
 
     def save(self, directory: str | Path) -> Path:
-        """Save to `directory` as config.json + arrays.npz (no pickle)."""
-        from logad import __version__
+        """Save to `directory` (one folder, written as a whole; see logad.detectors.persistence)."""
+        from logad.detectors.persistence import write_detector_folder
 
         self._check_fitted()
         state, arrays = self._get_state()
         config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
             "name": self.name,
             "params": self.get_params(),
-            "logad_version": __version__,
             "threshold": self.threshold_,
             "state": state,
+            "versions": self._versions(),
         }
-        return write_detector_files(directory, config, arrays)
+        return write_detector_folder(directory, config, arrays)
+
+    def _versions(self) -> dict[str, str]:
+        """The versions of what made the fitted state (recorded, shown when a load fails)."""
+        import sklearn
+
+        from logad import __version__
+
+        return {"logad": __version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
 
     @classmethod
     def load(cls, directory: str | Path) -> Detector:
         """Load a detector saved by `save`. On the base class, dispatches on the saved name."""
-        if cls is Detector:
-            deep_name = _deep_model_name(directory)
-            if deep_name is not None:
-                from logad.detectors.registry import detector_class
+        from logad.detectors.persistence import read_detector_folder
 
-                return detector_class(deep_name).load(directory)
-        config, arrays = read_detector_files(directory)
+        config, arrays = read_detector_folder(directory)
         name = config.get("name")
         target = cls
         if cls is Detector or not cls.name:
@@ -279,18 +273,42 @@ class Detector:
                 raise InputError(f"{str(directory)!r} holds an unknown detector {name!r}") from exc
         elif name != cls.name:
             raise InputError(f"{str(directory)!r} holds a {name!r} detector, not {cls.name!r}")
+        params = config.get("params")
+        if not isinstance(params, dict) or not isinstance(config.get("state"), dict):
+            raise InputError(f"{str(directory)!r} holds an incomplete {name!r} detector (no params or state)")
         try:
-            det = target(**config["params"])
+            det = target(**params)
             det._validate_params()
             det._set_state(config["state"], arrays)
         except InputError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, InvalidParameterError) as exc:
-            raise InputError(f"{str(directory)!r} holds a corrupt {name!r} detector: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError,
+                InvalidParameterError) as exc:
+            made_by = config.get("versions") or {}
+            raise InputError(f"{str(directory)!r} holds a corrupt or incompatible {name!r} detector "
+                             f"(saved by {made_by or 'an unknown version'}): {exc!r}") from exc
         det._fitted = True
-        thr = config.get("threshold")
-        det.threshold_ = None if thr is None else float(thr)
+        det.threshold_ = check_threshold(config.get("threshold"), str(directory))
         return det
+
+
+def never_alarms(detector: Detector, threshold: float) -> str | None:
+    """A warning when no score of `detector` can exceed `threshold` (the model would be silent)."""
+    bound = detector.max_score
+    if bound is not None and threshold >= bound:
+        return (f"the threshold {threshold:.6g} is the largest score {detector.name!r} can give ({bound:g}): "
+                "no sequence can exceed it, so this model will never alarm")
+    return None
+
+
+def check_threshold(value, where: str) -> float | None:
+    """A saved threshold: None (not set) or a number that is not NaN; InputError otherwise (a NaN
+    threshold would never alarm, silently)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or np.isnan(value):
+        raise InputError(f"{where}: the saved threshold {value!r} is not a number")
+    return float(value)
 
 
 class VectorDetector(Detector):

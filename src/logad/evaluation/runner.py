@@ -32,17 +32,11 @@ def default_policy(detector) -> str:
     return "best-f1-validation"
 
 
-def give_templates(detector, templates: dict[int, str] | None) -> None:
-    """Hand template texts to a detector that represents templates by their meaning."""
-    if templates and hasattr(detector, "set_templates"):
-        detector.set_templates(templates)
-
-
 def fit_detector(
-    detector, split: Split, progress: Progress = SILENT, templates: dict[int, str] | None = None
+    detector, split: Split, progress: Progress = SILENT, templates: dict[int, str] | None = None,
+    on_epoch_end=None,
 ) -> tuple[object, float]:
     """Fit on the training part: normal sequences only for semi-supervised detectors."""
-    give_templates(detector, templates)
     train = split.train
     if getattr(detector, "supervised", False):
         labels = np.array([s.label for s in train], dtype=int)
@@ -58,12 +52,13 @@ def fit_detector(
         raise InvalidParameterError("the training part holds no usable sequence")
     progress.stage(f"fitting {detector.name} on {len(fit_seqs)} sequences")
     t0 = time.perf_counter()
-    detector.fit(fit_seqs, fit_labels)
+    detector.fit(fit_seqs, fit_labels, templates=templates, progress=progress, on_epoch_end=on_epoch_end)
     return detector, time.perf_counter() - t0
 
 
 def choose_threshold(detector, split: Split, policy_name: str | None = None, **policy_kw) -> dict:
     """Set `detector.threshold_` from validation (or training) scores; never from the test set."""
+    from logad.detectors.base import never_alarms
     from logad.detectors.thresholds import get_policy
 
     policy = get_policy(policy_name or default_policy(detector), **policy_kw)
@@ -79,7 +74,11 @@ def choose_threshold(detector, split: Split, policy_name: str | None = None, **p
     else:
         threshold = policy.fit(np.zeros(0))
     detector.threshold_ = float(threshold)
-    return {"value": float(threshold), **policy.to_dict()}
+    out = {"value": float(threshold), **policy.to_dict()}
+    silent = never_alarms(detector, detector.threshold_)
+    if silent:
+        out["warning"] = silent
+    return out
 
 
 ORACLE_WARNING = (

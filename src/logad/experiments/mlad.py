@@ -92,9 +92,7 @@ def run_transfer(setup, params: dict, progress: Progress = SILENT) -> dict:
         return {**metrics_of(labels, scores, scores > thr), "scores": scores}
 
     def fit(systems) -> MLADDetector:
-        det = MLADDetector(**kw)
-        det.progress = progress
-        return det.fit_systems(systems)
+        return MLADDetector(**kw).fit_systems(systems, progress=progress)
 
     if setup.protocol == "original":
         splits = {s.name: mlad_balanced_split(s.sequences) for s in setup.sources}

@@ -87,7 +87,6 @@ def train_model(params: dict, systems: list[tuple], progress: Progress = SILENT)
     """ONE model on the training parts of `systems` ((name, SystemData, Split) triples), and its
     training seconds."""
     det = MLADDetector(**params)
-    det.progress = progress
     t0 = time.perf_counter()
     det.fit_systems([(name, data.templates, split.train) for name, data, split in systems], progress=progress)
     return det, time.perf_counter() - t0
@@ -155,7 +154,6 @@ def train_and_evaluate(params: dict, systems: list[tuple], opts: RunOptions, *, 
     result: dict = {"command": "mlad", "mode": mode, "split": opts.split, "datasets": {}}
     if eval_only:
         det = MLADDetector.load(model_path)
-        det.progress = progress
         result["model_path"] = model_path
         result["params"] = det.get_params()
         result["trained_on"] = det.systems_

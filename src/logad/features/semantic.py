@@ -246,7 +246,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 class SemanticTemplates:
     """Mixin for detectors whose inputs are template semantic vectors.
 
-    Call `set_templates({id: text})` before `fit` (and again later with texts of new templates).
+    Template texts come with `fit(templates={id: text})` (and later through `add_templates` for
+    texts of new templates).
     At fit time every known id gets a frozen unit-length vector (TF-IDF GloVe vector of its text,
     IDF over all texts given so far); an id without text gets a fixed pseudo-random unit vector
     (id-only fallback, with a logged warning). Texts, the IDF table and the vectors are saved with
@@ -259,8 +260,9 @@ class SemanticTemplates:
 
     word_vectors: str = "glove50"
     seed: int = 0
+    uses_templates = True
 
-    def set_templates(self, templates: dict[int, str]):
+    def add_templates(self, templates: dict[int, str]):
         """Template texts by id (parser.templates, or a templates file: line k = id k)."""
         if not isinstance(templates, dict):
             raise InputError(f"`templates` must be a dict {{template id: text}}, got {type(templates).__name__}")
@@ -319,7 +321,7 @@ class SemanticTemplates:
             dim = words.dim
         else:
             dim = 50
-            log.warning("%s: no template texts given (set_templates); using id-only vectors", type(self).__name__)
+            log.warning("%s: no template texts given (fit(templates=...)); using id-only vectors", type(self).__name__)
         missing = [t for t in ids if t not in vecs]
         if texts and missing:
             log.warning("%s: %d template ids without text; using id-only vectors for them", type(self).__name__, len(missing))

@@ -7,31 +7,53 @@ detectors can react to new templates.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 
-from logad.errors import InputError, NotFittedError
+from logad.errors import InputError, InvalidParameterError, NotFittedError
 from logad.records import Sequence
 
 UNSEEN = 0  # column index of unseen templates
 UNKNOWN_TEMPLATE_ID = 0  # the pipeline's id for lines matching no known template
+# Columns a vocabulary keeps at most: a log with this many templates in its training part is
+# almost always one event split into many (a parameter the masking missed); beyond it the rarest
+# templates count as unseen, so a feature matrix stays within memory.
+MAX_COLUMNS = 10_000
+# a count matrix larger than this is refused with a message instead of exhausting memory
+MATRIX_BYTES = 4 << 30
+
+log = logging.getLogger(__name__)
 
 
 class Vocabulary:
-    """Map training template ids to column indices 1..n; anything else goes to column 0."""
+    """Map training template ids to column indices 1..n; anything else goes to column 0.
 
-    def __init__(self) -> None:
+    At most `max_columns` templates get a column (the most frequent in training; ties by id);
+    `dropped_` says how many did not (they count as unseen, and a warning says so)."""
+
+    def __init__(self, max_columns: int = MAX_COLUMNS) -> None:
+        self.max_columns = max_columns
         self.ids_: np.ndarray | None = None  # sorted known template ids; column = position + 1
+        self.dropped_ = 0
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, sequences: Iterable[Sequence]) -> Vocabulary:
         """Learn the set of template ids seen in `sequences` (id 0 stays "unseen")."""
-        seen: set[int] = set()
+        counts: Counter[int] = Counter()
         for s in sequences:
-            seen.update(s.template_ids)
-        seen.discard(UNKNOWN_TEMPLATE_ID)
-        self.ids_ = np.array(sorted(seen), dtype=np.int64)
+            counts.update(s.template_ids)
+        counts.pop(UNKNOWN_TEMPLATE_ID, None)
+        keep = list(counts)
+        self.dropped_ = max(0, len(keep) - self.max_columns)
+        if self.dropped_:
+            keep = sorted(keep, key=lambda t: (-counts[t], t))[: self.max_columns]
+            log.warning("%d templates in the training data; the %d most frequent get a feature column, the other %d "
+                        "count as unseen (so many templates usually means a parameter the parser's masking missed)",
+                        len(counts), self.max_columns, self.dropped_)
+        self.ids_ = np.array(sorted(keep), dtype=np.int64)
         return self
 
     def _check(self) -> np.ndarray:
@@ -69,6 +91,11 @@ class Vocabulary:
         """Event-count matrix (n_sequences, len(self)) as float64."""
         n = len(sequences)
         width = len(self)
+        if n * width * 8 > MATRIX_BYTES:
+            raise InvalidParameterError(
+                f"a count matrix of {n} sequences x {width} templates would take {n * width * 8 / 2**30:.1f} GiB "
+                f"(more than {MATRIX_BYTES / 2**30:.0f}); fewer, longer sequences (a larger window) or a parser "
+                "that makes fewer templates keeps it in memory")
         lengths = np.fromiter((len(s.template_ids) for s in sequences), dtype=np.int64, count=n)
         flat = np.fromiter((t for s in sequences for t in s.template_ids), dtype=np.int64, count=int(lengths.sum()))
         cols = self.columns(flat)

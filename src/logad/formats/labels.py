@@ -13,8 +13,12 @@ _LABEL_VALUES = {"normal": 0, "anomaly": 1, "anomalous": 1, "abnormal": 1, "0": 
 
 
 def read_block_labels(path: str | Path) -> dict[str, int]:
-    """`BlockId,Label` rows (Normal/Anomaly) -> {block id: 0|1}. A bad row names its line."""
+    """`BlockId,Label` rows (Normal/Anomaly) -> {block id: 0|1}. A bad row names its line; an id
+    listed twice with different labels is refused (which one is right is the user's call, and a
+    silent "last row wins" turned anomalies into normals); repeated identical rows are fine."""
     out: dict[str, int] = {}
+    first_line: dict[str, int] = {}
+    conflicts: list[tuple[str, int, int]] = []
     lines = read_lines(path)
     try:
         _, header = next(lines)
@@ -30,7 +34,16 @@ def read_block_labels(path: str | Path) -> dict[str, int]:
         value = _LABEL_VALUES.get(row[1].strip().lower())
         if value is None:
             raise InputError(f"{path} line {line_no}: unknown label {row[1]!r} (expected Normal or Anomaly)")
-        out[row[0].strip()] = value
+        key = row[0].strip()
+        if key in out and out[key] != value:
+            conflicts.append((key, first_line[key], line_no))
+            continue
+        first_line.setdefault(key, line_no)
+        out[key] = value
+    if conflicts:
+        key, a, b = conflicts[0]
+        raise InputError(f"{path}: {len(conflicts)} ids are listed again with a different label (e.g. {key!r} at lines "
+                         f"{a} and {b}); keep one label per id")
     return out
 
 

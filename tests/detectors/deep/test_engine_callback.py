@@ -77,10 +77,10 @@ def test_deep_detector_forwards_on_epoch_end_and_training_is_unchanged():
     plain = get_detector("deeplog", **TINY["deeplog"]).fit(NORMAL)
     hooked = get_detector("deeplog", **TINY["deeplog"])
     seen = []
-    hooked.on_epoch_end = lambda epoch, tr, va: seen.append((epoch, tr, va))
-    hooked.fit(NORMAL)
+    hooked.fit(NORMAL, on_epoch_end=lambda epoch, tr, va: seen.append((epoch, tr, va)))
     assert [s[0] for s in seen] == list(range(1, len(hooked.history_.val_loss) + 1))
     assert [s[2] for s in seen] == hooked.history_.val_loss == plain.history_.val_loss
     test = TEST_NORMAL[:50] + TEST_ANOMALIES[:10]
     np.testing.assert_array_equal(hooked.score(test), plain.score(test))
     assert "on_epoch_end" not in hooked.get_params()  # not a parameter: never saved
+    assert hooked._on_epoch_end is None  # a hook of one fit, not kept after it

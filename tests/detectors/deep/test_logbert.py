@@ -146,7 +146,7 @@ def test_load_refuses_other_or_corrupt_folder(fitted, tmp_path):
     with pytest.raises(InputError, match="corrupt"):
         LogBERTDetector.load(tmp_path / "bad")
     fitted.save(tmp_path / "bad2")
-    (tmp_path / "bad2" / "weights.safetensors").write_bytes(b"garbage")
+    (tmp_path / "bad2" / "arrays.safetensors").write_bytes(b"garbage")
     with pytest.raises(InputError):
         LogBERTDetector.load(tmp_path / "bad2")
 

@@ -24,9 +24,8 @@ def _data():
 
 def _fit(**kw):
     det = LogRobustDetector(**{**TINY, **kw})
-    det.set_templates(TEXTS)
     seqs, y = _data()
-    return det.fit(seqs, y)
+    return det.fit(seqs, y, templates=TEXTS)
 
 
 def test_identity_rows_and_unseen_templates():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -187,11 +188,13 @@ def test_load_refuses_other_or_corrupt_folder(fitted, tmp_path):
     with pytest.raises(InputError, match="corrupt"):
         LSTMW2VDetector.load(tmp_path / "bad")
     fitted.save(tmp_path / "bad2")
-    (tmp_path / "bad2" / "weights.safetensors").write_bytes(b"garbage")
+    (tmp_path / "bad2" / "arrays.safetensors").write_bytes(b"garbage")
     with pytest.raises(InputError):
         LSTMW2VDetector.load(tmp_path / "bad2")
     fitted.save(tmp_path / "bad3")
-    (tmp_path / "bad3" / "vocab.json").write_text('{"specials": [], "keys": [[1, 0]]}', encoding="utf-8")
+    config = json.loads((tmp_path / "bad3" / "config.json").read_text(encoding="utf-8"))
+    config["state"]["vocab"] = {"specials": [], "keys": [[1, 0]]}
+    (tmp_path / "bad3" / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(InputError, match="lstm-w2v"):
         LSTMW2VDetector.load(tmp_path / "bad3")  # a vocabulary that does not match the weights
 

@@ -13,6 +13,7 @@ class DecisionTreeDetector(RefitDetector):
     rows weighted by their multiplicity, which is the same impurity as the duplicated data."""
 
     name = "decision-tree"
+    max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
 

@@ -23,6 +23,7 @@ from logad.records import Sequence
 class InvariantsMiningDetector(VectorDetector):
     """Score = number of mined invariants violated (+1 when unseen templates occur)."""
 
+    explains = True
     name = "invariants-mining"
     supervised = False
     needs_normal_only = True

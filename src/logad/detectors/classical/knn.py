@@ -13,6 +13,7 @@ from logad.records import Sequence
 class KNNDetector(VectorDetector):
     """Euclidean distance to the `n_neighbors`-th nearest normal training vector."""
 
+    explains = True
     name = "knn"
     supervised = False
     needs_normal_only = True

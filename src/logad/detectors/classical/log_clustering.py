@@ -27,6 +27,7 @@ class LogClusteringDetector(VectorDetector):
     """Agglomerative (average-linkage) clustering of unique normal vectors cut at `max_dist`;
     above `max_linkage_rows` unique vectors, loglizer's online clustering instead (linear)."""
 
+    explains = True
     name = "log-clustering"
     supervised = False
     needs_normal_only = True

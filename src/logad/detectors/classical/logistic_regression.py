@@ -13,6 +13,7 @@ class LogisticRegressionDetector(RefitDetector):
     loss as the duplicated data."""
 
     name = "logistic-regression"
+    max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
 

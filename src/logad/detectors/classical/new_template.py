@@ -16,6 +16,7 @@ class NewTemplateDetector(Detector):
     """Score = number (``mode="count"``) or share of lines (``mode="share"``) whose template was
     unseen in training. Template id 0 (no known template) always counts as unseen."""
 
+    explains = True
     name = "new-template"
     supervised = False
     needs_normal_only = True

@@ -17,6 +17,7 @@ class PCADetector(VectorDetector):
     variance (loglizer's 0.95 default); an int >= 1 keeps that many.
     """
 
+    explains = True
     name = "pca"
     supervised = False
     needs_normal_only = True

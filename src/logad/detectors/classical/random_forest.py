@@ -17,6 +17,7 @@ class RandomForestDetector(RefitDetector):
     """
 
     name = "random-forest"
+    max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
 

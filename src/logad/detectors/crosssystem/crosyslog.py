@@ -472,21 +472,31 @@ class MetaModel:
         return model
 
     def save(self, directory: str | Path) -> Path:
-        from logad.detectors.deep.persist import save_folder
+        """The common detector folder (logad.detectors.persistence), written as a whole."""
+        from logad.detectors.persistence import write_detector_folder
 
-        return save_folder(directory, detector=DETECTOR,
-                           config={"crosyslog": self.config, "input_dim": self.input_dim, "history": self.history},
-                           tensors=self.state, vocab={})
+        arrays = {k: v.detach().cpu().contiguous().numpy() for k, v in self.state.items()}
+        return write_detector_folder(directory, {
+            "name": DETECTOR, "params": self.config, "threshold": None,
+            "state": {"input_dim": self.input_dim, "history": self.history}, "versions": {"torch": _torch().__version__},
+        }, arrays)
 
     @classmethod
     def load(cls, directory: str | Path) -> MetaModel:
-        from logad.detectors.deep.persist import load_folder
+        from logad.detectors.persistence import read_detector_folder
 
-        config, tensors, _ = load_folder(directory, detector=DETECTOR)
+        config, arrays = read_detector_folder(directory)
+        if config.get("name") != DETECTOR:
+            raise InputError(f"{directory} holds a {config.get('name')!r} model, not a {DETECTOR!r} meta-model")
+        torch = _torch()
         try:
-            return cls(config=dict(config["crosyslog"]), input_dim=int(config["input_dim"]), state=dict(tensors),
-                       history=dict(config.get("history") or {}))
-        except (KeyError, TypeError, ValueError) as exc:
+            state, params = config["state"], config["params"]
+            if config.get("legacy"):  # saved before the common format: the same content under other names
+                state, params = config["legacy"], config["legacy"]["crosyslog"]
+            return cls(config=dict(params), input_dim=int(state["input_dim"]),
+                       state={k: torch.from_numpy(v.copy()) for k, v in arrays.items()},
+                       history=dict(state.get("history") or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"{directory}: not a complete crosyslog model ({exc})") from exc
 
 

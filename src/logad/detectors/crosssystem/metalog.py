@@ -118,7 +118,7 @@ def build_template_space(
             if vecs:
                 log.warning("metalog: %d template ids of %s have no text; using id-only vectors for them", len(extra), name)
             else:
-                log.warning("metalog: no template texts for %s (set_templates); using id-only vectors", name)
+                log.warning("metalog: no template texts for %s (fit(templates=...) or add_templates); using id-only vectors", name)
         table = {**{t: texts[t] for t in vecs}, **{t: "" for t in extra}}
         all_vecs = {**vecs, **{t: fallback_vector(seed, name, t, dim) for t in extra}}
         vocab.add(name, table)
@@ -195,12 +195,15 @@ class MetaLogDetector(DeepDetector):
     """Attention Bi-GRU over frozen GloVe TF-IDF template vectors. Score = P(anomalous).
 
     `fit(sequences, labels)`: one system, plain supervised (no meta-learning is possible with one
-    system); call `set_templates({id: text})` first (ids without text get id-only vectors).
+    system); call `add_templates({id: text})` first (ids without text get id-only vectors).
     `fit_systems(...)`: the cross-system form (MLDG + pseudo-labels), see
     `logad.experiments.metalog.run_transfer`.
     """
 
     name = "metalog"
+    explains = True
+    uses_templates = True
+    max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
     ORIGINAL_THRESHOLD = 0.5  # the paper: anomalous iff P(anomalous) >= 0.5
@@ -273,7 +276,7 @@ class MetaLogDetector(DeepDetector):
             raise InvalidParameterError(f"`cache_dir` must be a folder path, 'off' or None, got {self.cache_dir!r}")
 
     # -- templates ------------------------------------------------------------------------------
-    def set_templates(self, templates: dict[int, str]):
+    def add_templates(self, templates: dict[int, str]):
         """Template texts of the (home) system by id; later calls add texts of new templates."""
         if not isinstance(templates, dict):
             raise InputError(f"`templates` must be a dict {{template id: text}}, got {type(templates).__name__}")
@@ -320,7 +323,7 @@ class MetaLogDetector(DeepDetector):
                        alpha=self.alpha, beta=self.beta, lr_decay=self.lr_decay, lr_decay_steps=self.lr_decay_steps,
                        seed=self.seed, checkpoint=self.checkpoint, max_seconds=self.max_train_seconds,
                        length_buckets=self.length_buckets,
-                       progress=getattr(self, "progress", SILENT), name=name)
+                       progress=self._progress, name=name)
 
     # -- single system --------------------------------------------------------------------------
     def _fit(self, sequences: list[Sequence], labels: np.ndarray | None) -> None:
@@ -370,7 +373,7 @@ class MetaLogDetector(DeepDetector):
         per-epoch test F1, whose checkpoint the caller then restores itself).
         """
         self._validate_params()
-        self.progress = progress
+        self._progress = progress
         sources = list(sources)
         unlabelled = list(unlabelled or [])
         validation = list(validation or [])
@@ -464,7 +467,7 @@ class MetaLogDetector(DeepDetector):
         return probs, atts
 
     def _ensure_rows(self, name: str, sequences: list[Sequence]) -> None:
-        """Give templates of the home system met after training (text given by `set_templates`
+        """Give templates of the home system met after training (text given by `add_templates`
         later) a frozen vector with that system's IDF table; without text they stay unknown."""
         if name != self.home_:
             return

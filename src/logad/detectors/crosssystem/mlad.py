@@ -84,7 +84,7 @@ from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InputError, InvalidParameterError, NotFittedError, require
-from logad.progress import SILENT, Progress
+from logad.progress import Progress
 from logad.records import Sequence
 
 log = logging.getLogger(__name__)
@@ -116,12 +116,14 @@ class MLADDetector(DeepDetector):
     """Unsupervised: fit on normal sequences (labelled anomalies are dropped). Score = GMM energy
     of the pooled representation (or masked-template NLL with `no_gmm`); higher = more anomalous.
 
-    One system: `set_templates({id: text})`, then `fit(sequences)` (the system is named by the
+    One system: `add_templates({id: text})`, then `fit(sequences)` (the system is named by the
     parameter `system`). Several systems: `fit_systems([(name, templates, sequences), ...])` and
     `score_system(name, sequences)`.
     """
 
     name = "mlad"
+    explains = True
+    uses_templates = True
     supervised = False
     needs_normal_only = True
     ORIGINAL_SPLIT = "mlad-balanced"  # the third-party split: all anomalies + as many normals in test
@@ -222,7 +224,7 @@ class MLADDetector(DeepDetector):
             require("entmax", "semantic")  # a clear error naming the extra, before any training
 
     # -- templates and their vectors -----------------------------------------------------------
-    def set_templates(self, templates: dict[int, str], system: str | None = None):
+    def add_templates(self, templates: dict[int, str], system: str | None = None):
         """Template texts by id for `system` (default: the `system` parameter)."""
         if not isinstance(templates, dict):
             raise InputError(f"`templates` must be a dict {{template id: text}}, got {type(templates).__name__}")
@@ -276,7 +278,7 @@ class MLADDetector(DeepDetector):
         if without and texts:
             log.warning("mlad: %d template ids of %r have no text; using id-only vectors for them", len(without), system)
         elif without:
-            log.warning("mlad: no template texts for %r (set_templates); using id-only vectors", system)
+            log.warning("mlad: no template texts for %r (fit(templates=...) or add_templates); using id-only vectors", system)
         all_texts = [texts[i] for i in with_text] + [texts[self.vocab_.owners[r][1]] for r in redo]
         vecs = self._encode(all_texts, system) if all_texts else None
         if self.in_dim_ is None:  # the encoder's dimension, known from its first vectors
@@ -431,7 +433,7 @@ class MLADDetector(DeepDetector):
         dropped (known anomalies), unlabelled ones are kept (assumed normal)."""
         self._validate_params()
         if progress is not None:
-            self.progress = progress
+            self._progress = progress
         prepared = []
         names = []
         for item in systems:
@@ -454,7 +456,7 @@ class MLADDetector(DeepDetector):
             raise InvalidParameterError("`systems` must name at least one system, got 0")
         for name, templates, _ in prepared:
             if templates:
-                self.set_templates(templates, system=name)
+                self.add_templates(templates, system=name)
         self._fitted = False
         self.threshold_ = None
         self._fit_systems(prepared)
@@ -463,7 +465,7 @@ class MLADDetector(DeepDetector):
 
     def _fit_systems(self, systems: list[tuple[str, dict, list[Sequence]]]) -> None:
         t = torch()
-        progress = getattr(self, "progress", SILENT)
+        progress = self._progress
         self.vocab_ = MultiSystemTemplates()
         self.textless_: set[int] = set()
         self.thresholds_: dict[str, float] = {}
@@ -535,7 +537,7 @@ class MLADDetector(DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_batches, val_items=val_batches,
             lengths=lambda its: [1] * len(its), loss_of=loss_of, config=config, progress=progress,
-            name="mlad", on_epoch_start=lambda e: redraw(e) if e > 1 else None, on_epoch_end=self.on_epoch_end,
+            name="mlad", on_epoch_start=lambda e: redraw(e) if e > 1 else None, on_epoch_end=self._on_epoch_end,
         )
         self.model_.eval()
         self.system_phi_: dict[str, list[float]] = {}  # set by the final EM; none without a mixture
@@ -664,7 +666,7 @@ class MLADDetector(DeepDetector):
         templates are embedded from `templates` or texts given earlier with set_templates)."""
         self._check_fitted()
         if templates:
-            self.set_templates(templates, system=name)
+            self.add_templates(templates, system=name)
         seqs = list(sequences)
         if not seqs:
             return np.zeros(0, dtype=np.float64)

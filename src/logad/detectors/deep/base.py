@@ -1,14 +1,13 @@
-"""Shared parts of the deep detectors: key vocabulary, save/load through persist.py."""
+"""Shared parts of the deep detectors: the key vocabulary and the common save/load of a torch model."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
+
+import numpy as np
 
 from logad.detectors.base import Detector
-from logad.detectors.deep.persist import load_folder, save_folder
-from logad.errors import InputError
 from logad.records import Sequence
 
 
@@ -58,17 +57,17 @@ class KeyVocabulary:
 
 class DeepDetector(Detector):
     """Base of torch detectors: fitted state = `model_` (a torch module) + `vocab_` + a small
-    JSON state; saved as safetensors + JSON (see persist.py), never pickled.
+    JSON state; saved in the common detector folder (logad.detectors.persistence: the weights are
+    arrays like any other, never pickled).
 
     Subclasses implement `_fit`, `_score`, `_build_model()` (from params and vocab) and may
-    extend `_state()` / `_restore_state()` for extra JSON state.
+    extend `_state()` / `_restore_state()` for extra JSON state and `_extra_tensors()` /
+    `_restore_extra_tensors()` for tensors beside the model's own.
     """
 
     supervised = False
     needs_normal_only = True
-    # Optional per-epoch callback `(epoch, train_loss, val_loss)` forwarded to the training engine;
-    # set by the tuner (logad.tuning) to report intermediate results. Not a parameter: never saved.
-    on_epoch_end = None
+    reports_epochs = True  # the training engine calls fit(on_epoch_end=...) after every epoch
 
     def _build_model(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -90,37 +89,45 @@ class DeepDetector(Detector):
         """The saved vocabulary (a detector with another vocabulary class overrides this)."""
         return KeyVocabulary.from_dict(data)
 
-    def save(self, directory: str | Path) -> Path:
-        self._check_fitted()
-        tensors = {f"model.{k}": v for k, v in self.model_.state_dict().items()}
-        tensors.update({f"extra.{k}": v for k, v in self._extra_tensors().items()})
-        return save_folder(
-            directory,
-            detector=self.name,
-            config={"params": self.get_params(), "threshold": self.threshold_, "state": self._state()},
-            tensors=tensors,
-            vocab=self.vocab_.to_dict(),
-        )
+    def _versions(self) -> dict[str, str]:
+        from logad.detectors.deep.engine import torch
 
-    @classmethod
-    def load(cls, directory: str | Path) -> DeepDetector:
-        config, tensors, vocab = load_folder(directory, detector=cls.name)
-        try:
-            det = cls(**config["params"])
-            det._validate_params()
-            det.vocab_ = cls._vocabulary_from_dict(vocab)
-            det._restore_state(config.get("state", {}))
-            # extra tensors first: a model may be built from them (MetaLog's frozen embedding)
-            det._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
-            det.model_ = det._build_model()
-            model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-            det.model_.load_state_dict(model_state)
-            det.model_.eval()
-        except InputError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise InputError(f"{directory} holds an incompatible or damaged {cls.name!r} model: {exc}") from exc
-        det._fitted = True
-        thr = config.get("threshold")
-        det.threshold_ = None if thr is None else float(thr)
-        return det
+        return {**super()._versions(), "torch": torch().__version__}
+
+    def _get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        arrays = {f"model.{k}": _to_numpy(v) for k, v in self.model_.state_dict().items()}
+        arrays.update({f"extra.{k}": _to_numpy(v) for k, v in self._extra_tensors().items()})
+        return {"state": self._state(), "vocab": self.vocab_.to_dict()}, arrays
+
+    def _set_state(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        from logad.detectors.deep.engine import torch
+
+        t = torch()
+        tensors = {k: t.from_numpy(np.array(v)) for k, v in arrays.items()}
+        self.vocab_ = self._vocabulary_from_dict(state["vocab"])
+        self._restore_state(state.get("state", {}))
+        # extra tensors first: a model may be built from them (MetaLog's frozen embedding)
+        self._restore_extra_tensors({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
+        self._check_weights_fit({k[len("model."):]: tuple(v.shape) for k, v in arrays.items() if k.startswith("model.")})
+        self.model_ = self._build_model()
+        self.model_.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.model_.eval()
+
+
+    def _check_weights_fit(self, saved: dict[str, tuple[int, ...]]) -> None:
+        """Refuse weights that are not the model the saved parameters describe, BEFORE building it:
+        the model is first laid out on torch's "meta" device (shapes, no memory), so a tampered
+        config (e.g. hidden=20000) cannot make the load allocate gigabytes."""
+        from logad.detectors.deep.engine import torch
+
+        t = torch()
+        with t.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in self._build_model().state_dict().items()}
+        if expected != saved:
+            differ = sorted(set(expected) ^ set(saved)) or sorted(k for k in expected if expected[k] != saved[k])
+            raise ValueError(f"the saved weights do not fit the model its parameters describe (first differences: "
+                             f"{', '.join(differ[:3])})")
+
+
+def _to_numpy(tensor) -> np.ndarray:
+    return tensor.detach().cpu().contiguous().numpy()

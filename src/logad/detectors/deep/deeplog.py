@@ -39,7 +39,6 @@ from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.detectors.deep.next_key import PAD, SCORINGS, SPECIALS, NextKeyScoring, pairs
 from logad.errors import InvalidParameterError
-from logad.progress import SILENT
 from logad.records import Sequence
 
 
@@ -84,7 +83,7 @@ def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Seq
     return train(
         model, train_items=samples(fit_seqs), val_items=samples(val_seqs),
         lengths=lambda items: [detector.window] * len(items), loss_of=loss_of, config=config,
-        progress=getattr(detector, "progress", SILENT), name=name, on_epoch_end=detector.on_epoch_end,
+        progress=detector._progress, name=name, on_epoch_end=detector._on_epoch_end,
         weight_of=lambda items: sum(c for _, _, c in items),
     )
 
@@ -98,6 +97,7 @@ def holdout(sequences: list[Sequence], fraction: float) -> tuple[list[Sequence],
 class DeepLogDetector(NextKeyScoring, DeepDetector):
     """Score = largest surprise of a true key (or the paper's count of top-g misses)."""
 
+    explains = True
     name = "deeplog"
     supervised = False
     needs_normal_only = True
@@ -141,9 +141,8 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
         self.parameter_model = parameter_model
         self.param_window = param_window
 
-    @property
-    def uses_line_values(self) -> bool:
-        """Whether loaders should extract line values for this detector (the parameter model)."""
+    def needs_line_values(self) -> bool:
+        """Loaders extract line values for this detector when its parameter model is on."""
         return bool(self.parameter_model)
 
     def _validate_params(self) -> None:
@@ -203,7 +202,7 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
             from logad.detectors.deep.param_model import ParameterValueModel
 
             self.param_model_ = ParameterValueModel(window=self.param_window, seed=self.seed).fit(
-                fit_seqs, val_seqs, getattr(self, "progress", SILENT)
+                fit_seqs, val_seqs, self._progress
             )
             ref = val_seqs or fit_seqs
             key_ref = float(np.quantile(self._key_scores(ref), 0.995))

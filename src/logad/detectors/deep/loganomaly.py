@@ -9,7 +9,7 @@ semantics):
 - a sequential LSTM reads the semantic vectors of the window; a quantitative LSTM reads, step by
   step, the count vector (over the key vocabulary) of the keys seen so far in the window; their
   last states are concatenated -> Linear -> next-key distribution;
-- templates unseen in training: when their text is known (`set_templates`), they are matched to
+- templates unseen in training: when their text is known (`fit(templates=...)` or `add_templates`), they are matched to
   the known template with the most cosine-similar semantic vector (LogAnomaly's rule) if the
   similarity is >= `match_similarity`; otherwise (or without text) they count as missed.
 
@@ -63,9 +63,10 @@ def _build_net(semantic: np.ndarray, hidden: int, layers: int):
 class LogAnomalyDetector(SemanticTemplates, NextKeyScoring, DeepDetector):
     """Score = largest surprise of a true next key (or the paper's count of top-g misses).
 
-    Call `set_templates({id: text})` before `fit` (ids without text fall back to id-only vectors).
+    Template texts come with `fit(templates={id: text})` (ids without text fall back to id-only vectors).
     """
 
+    explains = True
     name = "loganomaly"
     supervised = False
     needs_normal_only = True
@@ -172,8 +173,8 @@ class LogAnomalyDetector(SemanticTemplates, NextKeyScoring, DeepDetector):
         cache[tid] = result
         return result
 
-    def set_templates(self, templates: dict[int, str]):
-        super().set_templates(templates)
+    def add_templates(self, templates: dict[int, str]):
+        super().add_templates(templates)
         self._matches = {}
         return self
 

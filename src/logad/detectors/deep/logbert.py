@@ -51,8 +51,8 @@ import numpy as np
 from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
+from logad.detectors.deep.next_key import beyond_the_cap
 from logad.errors import InvalidParameterError
-from logad.progress import SILENT
 from logad.records import Sequence
 
 SPECIALS = ("<pad>", "<unk>", "<mask>", "<dist>")
@@ -110,6 +110,7 @@ class LogBERTDetector(DeepDetector):
     """Score = share of masked keys outside the top-g predictions (+1 outside the hypersphere
     when `use_hypersphere`)."""
 
+    explains = True
     name = "logbert"
     supervised = False
     needs_normal_only = True
@@ -317,8 +318,8 @@ class LogBERTDetector(DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda items: [len(it[0]) for it in items], loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="logbert", on_epoch_start=on_epoch_start,
-            on_epoch_end=self.on_epoch_end, weight_of=lambda items: sum(c for _, c, _ in items),
+            progress=self._progress, name="logbert", on_epoch_start=on_epoch_start,
+            on_epoch_end=self._on_epoch_end, weight_of=lambda items: sum(c for _, c, _ in items),
         )
         self._update_center(centre_items)  # with the final (best) weights
         self.model_.eval()
@@ -432,7 +433,9 @@ class LogBERTDetector(DeepDetector):
         index = {ids: i for i, ids in enumerate(uniques)}
         results = self._results_with_novelty(uniques)
         if self.scoring in ("surprise", "key-calibrated"):
-            scores = np.array([float(v.max()) if v.size else 0.0 for _, _, v in results], dtype=np.float64)
+            worst_nll = float(np.log(max(len(self.vocab_), 2))) + 50.0
+            scores = np.array([self._surprise_score(ids, v, worst_nll) for ids, (_, _, v) in zip(uniques, results)],
+                              dtype=np.float64)
         else:
             scores = np.array(
                 [float((r > self.top_g).sum()) / r.size if r.size else 0.0 for _, r, _ in results], dtype=np.float64
@@ -442,6 +445,14 @@ class LogBERTDetector(DeepDetector):
             dist = np.linalg.norm(d - self.center_.astype(np.float64)[None, :], axis=1)
             scores = scores + (dist > self.radius_).astype(np.float64)
         return scores[[index[e] for e in encoded]]
+
+    def _surprise_score(self, ids: tuple[int, ...], nll: np.ndarray, worst_nll: float) -> float:
+        """The largest surprise; beyond the cap for a sequence with keys or transitions never seen
+        in training, counted over every position (masked or not), so they keep an order."""
+        novel = set(self._novel_positions(ids)) | {j for j, k in enumerate(ids) if k == UNK}
+        if novel:
+            return beyond_the_cap(worst_nll, len(novel), len(ids) + 1)
+        return float(nll.max()) if nll.size else 0.0
 
     def explain(self, sequence: Sequence) -> list[tuple[int, float]]:
         """Template ids at masked positions whose true key was not in the top-g, weighted by the

@@ -6,7 +6,7 @@ additive attention layer pools its states, and a Linear layer gives two classes;
 minimises class-weighted cross-entropy. Score = P(anomalous).
 
 Robustness to unstable logs (the paper's point): a template unseen in training is still
-represented by the semantic vector of its text (give the text with `set_templates`), so it lands
+represented by the semantic vector of its text (give the texts with `fit(templates=...)`), so it lands
 near similar known templates instead of becoming an opaque "unknown" key. An unseen id without
 text is a zero vector.
 
@@ -24,7 +24,6 @@ from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InvalidParameterError
 from logad.features.semantic import SemanticTemplates
-from logad.progress import SILENT
 from logad.records import Sequence
 
 
@@ -90,7 +89,7 @@ def _build_ensemble(members: list):
 class LogRobustDetector(SemanticTemplates, DeepDetector):
     """Supervised: fit(sequences, labels) with both classes. Score = P(anomalous).
 
-    Call `set_templates({id: text})` before `fit` (ids without text fall back to id-only vectors).
+    Template texts come with `fit(templates={id: text})` (ids without text fall back to id-only vectors).
 
     Template vectors default to sentence vectors (all-MiniLM-L6-v2, offline). On `hdfs_2pct` in time
     order they were chosen over GloVe-50 TF-IDF vectors by validation F1 (0.989 vs 0.905; the rule
@@ -106,7 +105,9 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
     makes such a template easy to single out.
     """
 
+    explains = True
     name = "logrobust"
+    max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
 
@@ -258,7 +259,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
             self.histories_.append(train(
                 net, train_items=train_items, val_items=val_items,
                 lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
-                progress=getattr(self, "progress", SILENT), name=name, on_epoch_end=self.on_epoch_end,
+                progress=self._progress, name=name, on_epoch_end=self._on_epoch_end,
                 weight_of=lambda batch: sum(c * cw[lab] for _, lab, c in batch),
             ))
             members.append(net)

@@ -69,7 +69,6 @@ from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.deep.base import DeepDetector, KeyVocabulary
 from logad.detectors.deep.engine import TrainConfig, torch, train
 from logad.errors import InvalidParameterError, require
-from logad.progress import SILENT
 from logad.records import Sequence
 
 NEGATIVES = ("rare-successor", "uniform")
@@ -119,7 +118,10 @@ class LSTMW2VDetector(DeepDetector):
     `attributions(seq)` one integrated-gradients value per line, `explain(seq)` per template.
     """
 
+    explains = True
+    localises = True
     name = "lstm-w2v"
+    max_score = 1.0  # a probability
     supervised = False
     needs_normal_only = True
     # `--protocol original`: the Morpheus notebook's settings (uniform negatives, last-step
@@ -286,8 +288,8 @@ class LSTMW2VDetector(DeepDetector):
         self.history_ = train(
             self.model_, train_items=train_items, val_items=val_items,
             lengths=lambda its: [len(k) for k, _, _ in its], loss_of=loss_of, config=config,
-            progress=getattr(self, "progress", SILENT), name="lstm-w2v", optimizer=opt,
-            on_epoch_end=self.on_epoch_end, weight_of=lambda items: sum(c for _, _, c in items),
+            progress=self._progress, name="lstm-w2v", optimizer=opt,
+            on_epoch_end=self._on_epoch_end, weight_of=lambda items: sum(c for _, _, c in items),
         )
 
     def _learn_transitions(self, windows: list[list[int]]) -> None:

@@ -27,6 +27,15 @@ PAD, UNK, EOS = 0, 1, 2
 SCORINGS = ("surprise", "rank", "misses")
 
 
+def beyond_the_cap(worst: float, n_novel: int, n_positions: int) -> float:
+    """The score of a sequence holding `n_novel` events never seen in training (keys or
+    transitions): above `worst`, the most any sequence without one can score, and growing with how
+    many there are and what share of its positions they take. A fixed value for all of them would
+    tie every such sequence, so a threshold set on one held-out normal with a single novelty could
+    never be exceeded (the model would never alarm again)."""
+    return worst + n_novel + n_novel / max(n_positions, 1)
+
+
 def pairs(encoded: list[int], window: int) -> list[tuple[tuple[int, ...], int]]:
     """(previous `window` keys left-padded with PAD, next key) for every key and the end."""
     padded = [PAD] * window + encoded
@@ -68,8 +77,7 @@ class NextKeyScoring:
                 order = logits.argsort(dim=1, descending=True, stable=True).numpy()
                 # rank[w, key] = position of key in the descending order, 1-based
                 np.put_along_axis(rank[i : i + len(x)], order, np.arange(1, n_keys + 1, dtype=np.int32)[None, :], axis=1)
-        worst_nll = float(np.log(max(n_keys, 2))) + 50.0  # beyond any surprise the model can give
-        worst_rank = max(n_keys, self.top_g) + 1
+        worst_nll, worst_rank = self._worst()
         seen = self.transitions_ if self.unseen_transitions else None
         out = []
         for ps in per_seq:
@@ -79,13 +87,26 @@ class NextKeyScoring:
             out.append((r, s))
         return out
 
+    def _worst(self) -> tuple[float, int]:
+        """The surprise and rank given to an event never seen in training: beyond any the model gives."""
+        n_keys = len(self.vocab_)
+        return float(np.log(max(n_keys, 2))) + 50.0, max(n_keys, self.top_g) + 1
+
     def _key_scores(self, sequences: list[Sequence]) -> np.ndarray:
         ranks = self._ranks(sequences)
         if self.scoring == "misses":
             return np.array([float((r > self.top_g).sum()) for r, _ in ranks])
-        if self.scoring == "rank":
-            return np.array([float(r.max()) + 0.001 * float((r > 1).sum()) for r, _ in ranks])
-        return np.array([float(s.max()) for _, s in ranks])
+        worst_nll, worst_rank = self._worst()
+        out = []
+        for r, s in ranks:
+            if self.scoring == "rank":
+                novel = int((r == worst_rank).sum())
+                out.append(beyond_the_cap(worst_rank, novel, r.size) if novel else
+                           float(r.max()) + 0.001 * float((r > 1).sum()))
+            else:
+                novel = int((s == worst_nll).sum())
+                out.append(beyond_the_cap(worst_nll, novel, s.size) if novel else float(s.max()))
+        return np.array(out, dtype=np.float64)
 
     def _missed_keys(self, sequence: Sequence) -> list[tuple[int, float]]:
         """Template ids whose key came outside the top-g (id 0 = the sequence ended unexpectedly),
