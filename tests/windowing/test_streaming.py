@@ -187,3 +187,21 @@ def test_flush_starts_a_new_stream():
     w.push(LineEvent(2, 1))
     assert [s.sequence_id for s in w.push(LineEvent(3, 1))] == ["w0"]
     assert w.stats["events"] == 3 and w.stats["sequences"] == 2
+
+
+def test_timed_out_sessions_are_not_kept():
+    w = StreamingWindower(Grouping(kind="session", timeout=1.0))
+    closed = []
+    for i in range(1000):
+        closed += w.push(LineEvent(i + 1, 1, float(i), keys=(f"blk_{i}",)))
+        assert w.held_lines <= 2
+    assert len(closed) == 998 and len(w.flush()) == 2
+
+
+def test_restored_state_refuses_windows_for_a_whole_entity_grouping():
+    w = StreamingWindower(Grouping(kind="entity", size=2))
+    w.push(LineEvent(1, 1, keys=("n1",)))
+    state = w.to_dict()
+    state["grouping"]["size"] = state["grouping"]["step"] = None
+    with pytest.raises(InvalidParameterError, match="count windows for a grouping without `size`"):
+        StreamingWindower.from_dict(state)

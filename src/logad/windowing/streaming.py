@@ -88,7 +88,7 @@ class StreamingWindower:
         out = self._state.flush()
         out.sort(key=lambda s: (s.line_nos[0], s.sequence_id))
         self.stats["sequences"] += len(out)
-        report_time_stats(self.stats, "streaming windower")
+        report_time_stats(self.stats, "streaming windower (all streams so far)")
         self._clock = LogClock()
         self._state = self._new_state()
         return out
@@ -256,8 +256,10 @@ class _Keyed(_State):
 
     def load(self, d: dict) -> None:
         self.whole = {str(key): [_dec(r) for r in rows] for key, rows in d["whole"]}
+        if d["runs"] and self.size is None:
+            raise InvalidParameterError("windower state has count windows for a grouping without `size`")
         for key, rd in d["runs"]:
-            run = self.runs[key] = _CountRun(self.size or 1, self.step or self.size or 1, f"{key}#", key)
+            run = self.runs[key] = _CountRun(self.size, self.step or self.size, f"{key}#", key)  # type: ignore[arg-type]
             run.load(rd)
 
 
