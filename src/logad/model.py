@@ -108,17 +108,13 @@ class TrainedModel:
         return cls(meta["format"], meta["grouping"], detector, parser, info)
 
     def _grouping(self):
-        from logad.pipeline import Grouping
+        from logad.windowing.grouping import Grouping
 
-        g = dict(self.grouping)
-        kind = g.pop("kind")
-        return Grouping(
-            kind=kind,
-            size=g.get("size"),
-            step=g.get("step"),
-            session_regex=g.get("session_regex"),
-            entity_field=g.get("entity_field"),
-        )
+        described = {k: v for k, v in self.grouping.items() if k != "from"}  # "from": a note, not a setting
+        try:
+            return Grouping.from_dict(described)
+        except InvalidParameterError as exc:
+            raise InputError(f"the model's grouping {self.grouping!r} cannot be used: {exc}") from exc
 
     def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT) -> dict:
         """Score every sequence of the new logs; write all of them with an `alarm` column."""

@@ -55,28 +55,44 @@ def describe_threshold(info: dict) -> str:
 def grouping_from_args(args, format_name: str):
     from logad.pipeline import Grouping, default_grouping
 
-    if getattr(args, "group", None) is None:
+    from_path = getattr(args, "session_from_path", None)
+    timeout = getattr(args, "session_timeout", None)
+    kind = getattr(args, "group", None) or ("session" if from_path else None)
+    if kind is None:
         g = default_grouping(format_name, getattr(args, "session_regex", None))
         if getattr(args, "window_size", None) is not None:
             g.size = args.window_size
         if getattr(args, "window_step", None) is not None:
             g.step = args.window_step
-        return g
+        if timeout is not None:
+            g.timeout = timeout
+        return g.validated()
+    if from_path and kind != "session":
+        raise InvalidParameterError(f"--session-from-path makes sessions; it cannot go with --group {kind}")
+    text_regex = args.session_regex or (r"(blk_-?\d+)" if kind == "session" and not from_path else None)
     return Grouping(
-        kind=args.group,
-        size=args.window_size if args.window_size is not None else (100 if args.group in ("count",) else None),
+        kind=kind,
+        size=args.window_size if args.window_size is not None else (100 if kind == "count" else None),
         step=args.window_step,
-        session_regex=args.session_regex or (r"(blk_-?\d+)" if args.group == "session" else None),
+        session_regex=text_regex,
         entity_field=args.entity_field,
-    )
+        timeout=timeout,
+        session_from_path=from_path,
+    ).validated()
 
 
 def add_grouping_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("grouping lines into sequences")
-    g.add_argument("--group", choices=["session", "entity", "count", "time"], help="default: by the format")
-    g.add_argument("--window-size", type=float, help="lines (count/entity) or seconds (time)")
+    g.add_argument("--group", choices=["session", "entity", "count", "time", "file"],
+                   help="default: by the format; file = one sequence per input file (container, worker, process logs)")
+    g.add_argument("--window-size", type=float,
+                   help="lines (count/entity/file windows) or seconds (time); default: whole entity or file")
     g.add_argument("--window-step", type=float, help="step; default = size (no overlap)")
-    g.add_argument("--session-regex", help=r"session id regex, e.g. '(blk_-?\d+)'")
+    g.add_argument("--session-regex", help=r"session id regex on the line, e.g. '(blk_-?\d+)'")
+    g.add_argument("--session-from-path", metavar="REGEX",
+                   help=r"the session id is in the file's path: its first group, e.g. '(application_\d+_\d+)'")
+    g.add_argument("--session-timeout", type=float, metavar="SECONDS",
+                   help="a session closes after this much log time without a line (a later line starts a new one)")
     g.add_argument("--entity-field", help="header field naming the entity, e.g. Node")
 
 
@@ -112,7 +128,8 @@ def load_source(args, progress, with_values: bool = False):
         from logad.datasets.registry import get_dataset
 
         info = get_dataset(args.dataset)
-        grouping = grouping_from_args(args, info.format) if (args.group or args.window_size) else None
+        custom = args.group or args.window_size or args.session_from_path or args.session_timeout
+        grouping = grouping_from_args(args, info.format) if custom else None
         loaded = load_dataset(args.dataset, args.data_dir, grouping=grouping, progress=progress, with_values=with_values)
         return loaded, args.dataset
     if args.logs:

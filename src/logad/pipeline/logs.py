@@ -74,7 +74,9 @@ def parse_events(
     """
     from logad.formats.reader import ReadReport, read_records
 
-    extract = identifier_extractor(grouping.session_regex) if grouping.kind == "session" else None
+    # session ids from the line's text, unless they come from the file's path (the windower reads those)
+    from_text = grouping.kind == "session" and not grouping.session_from_path
+    extract = identifier_extractor(grouping.session_regex) if from_text else None
     entity_field = grouping.entity_field or getattr(fmt, "entity_field", None)
     batch = learn and hasattr(parser, "add_many")  # the default parser learns blocks of lines faster
     line_offset = 0
@@ -105,7 +107,7 @@ def parse_events(
             if n % 20000 == 0:
                 progress.tick(f"parsed {path.name}", n)
             values = numeric_values(parser.parameters(rec.content, tid)) if with_values and tid else (() if with_values else None)
-            yield LineEvent(line_offset + rec.line_no, tid, rec.timestamp, rec.label, keys, values)
+            yield LineEvent(line_offset + rec.line_no, tid, rec.timestamp, rec.label, keys, values, str(path))
         report_lines_without_session = report.records - n if extract is not None else 0
         if report_lines_without_session:
             # a real situation (HDFS has a few lines naming no block); say it, do not hide it
@@ -153,6 +155,21 @@ def resolve_sequences(sequences: list[Sequence], parser) -> list[Sequence]:
     return out
 
 
+def _report_window_stats(stats: dict, progress: Progress) -> None:
+    """Say what the windower could not place as asked: lines with an unusable or backward timestamp,
+    lines naming no session (never silently lost)."""
+    notes = {
+        "time_not_finite": "lines with a timestamp that is not a finite number (they take the previous line's time)",
+        "time_out_of_range": "lines with a timestamp far outside the log's range (they take the previous line's time)",
+        "late": "lines stamped earlier than a line before them (placed at the latest time so far)",
+        "no_session": "lines whose file path names no session",
+    }
+    for key, text in notes.items():
+        if stats.get(key):
+            progress.stage(f"note: {stats[key]} {text}")
+            log.info("%d %s", stats[key], text)
+
+
 def load_logs(
     paths: list[str | Path],
     *,
@@ -186,14 +203,9 @@ def load_logs(
         files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values
     )
     unlabelled: list[str] = []
-    sequences = group_events(
-        events,
-        grouping.kind,
-        size=grouping.size,
-        step=grouping.step,
-        labels=labels,
-        on_unlabelled=unlabelled.extend,
-    )
+    window_stats: dict = {}
+    sequences = group_events(events, grouping, labels=labels, on_unlabelled=unlabelled.extend, stats=window_stats)
+    _report_window_stats(window_stats, progress)
     # every consumer (windows, detectors, saved models) sees the final id of each line
     sequences = resolve_sequences(sequences, parser)
     for r in reports:
@@ -249,9 +261,9 @@ def load_structured(
                         tid = 0
                 if tid and tid not in templates:
                     templates[tid] = row.template or row.event_id
-                yield LineEvent(row.line_no, tid, row.timestamp, row.label, ())
+                yield LineEvent(row.line_no, tid, row.timestamp, row.label, (), None, str(path))
 
-    sequences = group_events(events(), grouping.kind, size=grouping.size, step=grouping.step)
+    sequences = group_events(events(), grouping)
     loaded = LoadedLogs(
         sequences=sequences,
         source=", ".join(str(p) for p in paths),
