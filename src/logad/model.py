@@ -116,14 +116,14 @@ class TrainedModel:
         except InvalidParameterError as exc:
             raise InputError(f"the model's grouping {self.grouping!r} cannot be used: {exc}") from exc
 
-    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT) -> dict:
-        """Score every sequence of the new logs; write all of them with an `alarm` column."""
-        from logad.io import atomic_writer
+    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT, rollup: str | None = None) -> dict:
+        """Score every sequence of the new logs; write all of them with an `alarm` column, each
+        traced to its file and line numbers, an alarm quoting the lines it blames. With `rollup`
+        (a regex naming a unit in the sequence id or file path), also `OUT.rollup.csv`."""
         from logad.pipeline import load_logs, load_structured
 
         if self.structured:
             loaded = load_structured(files, grouping=self._grouping(), event_ids=self.event_ids, learn=False, progress=progress)
-            id_to_event = {v: k for k, v in (self.event_ids or {}).items()}
             templates = loaded.templates
         else:
             loaded = load_logs(
@@ -135,49 +135,128 @@ class TrainedModel:
         scores = self.detector.score(seqs) if seqs else np.zeros(0)
         alarms = scores > self.threshold
         unknown = sum(1 for s in seqs for t in s.template_ids if t == 0)
-        with atomic_writer(out) as fh:
-            w = csv.writer(fh)
-            header = ["sequence_id", "start_time", "end_time", "first_line", "last_line", "lines", "score", "alarm", "explanation"]
-            localise = self.detector.localise if self.detector.localises else None  # they point at lines
-            if localise is not None:
-                header.append("anomalous_lines")
-            w2v_ids = getattr(self.detector, "w2v_event_ids", None) if self.structured else None
-            if self.structured:  # the columns of the Morpheus/InterpretableSAD inference output
-                header += ["Label", "EventId", "Key_label"] + (["W2V_EventId"] if w2v_ids else []) + ["prediction"]
-            w.writerow(header)
-            for s, sc, a in zip(seqs, scores, alarms):
-                explanation = ""
-                if a and self.detector.explains:
-                    top = self.detector.explain(s)[:3]
-                    explanation = "; ".join(
-                        f"{templates.get(t, 'unseen template') if t else 'unseen template'} ({w_:.3g})"
-                        for t, w_ in top
-                    )
-                extra = []
-                if localise is not None:  # line numbers (LineId for structured CSVs) of an alarm
-                    extra.append(" ".join(str(s.line_nos[j]) for j in localise(s)) if a and s.line_nos else "")
-                if self.structured:
-                    extra += [
-                        "" if s.label is None else s.label,
+        locate = None if self.structured else LineLocator([(r.path, r.lines_total) for r in loaded.reports])
+        write_detections(out, self, seqs, scores, alarms, templates, locate)
+        summary = {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
+        if rollup:
+            summary.update(write_rollup(Path(out), seqs, scores, alarms, rollup))
+        return summary
+
+
+class LineLocator:
+    """Global line numbers (the pipeline numbers the lines of several files one after the other)
+    back to (file, line number within that file)."""
+
+    def __init__(self, files: list[tuple[str, int]]) -> None:
+        self.paths = [p for p, _ in files]
+        self.starts = np.cumsum([0] + [n for _, n in files])[:-1].tolist()
+
+    def __call__(self, line_no: int) -> tuple[str, int]:
+        import bisect
+
+        i = max(0, bisect.bisect_right(self.starts, line_no - 1) - 1)
+        return self.paths[i], int(line_no - self.starts[i])
+
+
+def _blamed_positions(detector, sequence, explained: list[tuple[int, float]]) -> list[int]:
+    """Positions of the lines an alarm blames: the detector's own when it localises, else the first
+    line of each template its explanation names (an unseen template: the first unseen line)."""
+    if detector.localises:
+        return list(detector.localise(sequence))
+    ids = list(sequence.template_ids)
+    out = []
+    for tid, _ in explained:
+        if tid in ids and ids.index(tid) not in out:
+            out.append(ids.index(tid))
+    return out
+
+
+def _line_texts(wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The raw text of the lines an alarm quotes, read back from their files (only files with an
+    alarm, one pass each)."""
+    from logad.formats.reader import read_lines
+
+    out: dict[tuple[str, int], str] = {}
+    by_file: dict[str, set[int]] = {}
+    for path, n in wanted:
+        by_file.setdefault(path, set()).add(n)
+    for path, numbers in by_file.items():
+        last = max(numbers)
+        for n, text in read_lines(path):
+            if n in numbers:
+                out[(path, n)] = text
+            if n >= last:
+                break
+    return out
+
+
+def write_detections(out, model: TrainedModel, seqs, scores, alarms, templates: dict[int, str], locate) -> None:
+    """The detect CSV: one row per sequence. `file`, `first_line`, `last_line` name where its lines
+    are (line numbers within each file); an alarm's `explanation` names the templates that drove its
+    score, `blamed_lines` the lines to look at (file:line) and `blamed_text` quotes them."""
+    from logad.io import atomic_writer
+
+    detector = model.detector
+    explained: dict[int, list[tuple[int, float]]] = {}
+    blamed: dict[int, list[tuple[str, int]]] = {}
+    for i, (s, a) in enumerate(zip(seqs, alarms)):
+        if not a:
+            continue
+        top = detector.explain(s)[:3] if detector.explains else []
+        explained[i] = top
+        if locate is not None and s.line_nos:
+            blamed[i] = [locate(s.line_nos[j]) for j in _blamed_positions(detector, s, top)[:3] if j < len(s.line_nos)]
+    texts = _line_texts({x for lines in blamed.values() for x in lines}) if blamed else {}
+    id_to_event = {v: k for k, v in (model.event_ids or {}).items()}
+    w2v_ids = getattr(detector, "w2v_event_ids", None) if model.structured else None  # Morpheus's own column
+    with atomic_writer(out) as fh:
+        w = csv.writer(fh)
+        header = ["sequence_id", "file", "first_line", "last_line", "start_time", "end_time", "lines", "score",
+                  "threshold", "alarm", "explanation", "blamed_lines", "blamed_text"]
+        if detector.localises:
+            header.append("anomalous_lines")
+        if model.structured:  # the columns of the Morpheus/InterpretableSAD inference output
+            header += ["Label", "EventId", "Key_label"] + (["W2V_EventId"] if w2v_ids else []) + ["prediction"]
+        w.writerow(header)
+        for i, (s, sc, a) in enumerate(zip(seqs, scores, alarms)):
+            if locate is not None and s.line_nos:  # numbers within the file of the sequence's first / last line
+                first, last = locate(s.line_nos[0])[1], locate(s.line_nos[-1])[1]
+            else:
+                first, last = (min(s.line_nos), max(s.line_nos)) if s.line_nos else ("", "")
+            files = "|".join(s.sources)
+            explanation = "; ".join(
+                f"{templates.get(t, 'unseen template') if t else 'unseen template'} ({wt:.3g})"
+                for t, wt in explained.get(i, []))
+            lines = blamed.get(i, [])
+            row = [s.sequence_id, files, first, last,
+                   s.start_time if s.start_time is not None else "", s.end_time if s.end_time is not None else "",
+                   len(s), f"{sc:.6g}", f"{model.threshold:.6g}", int(a), explanation,
+                   " ".join(f"{p}:{n}" for p, n in lines), " | ".join(texts.get(x, "") for x in lines)]
+            if detector.localises:  # line numbers (LineId for structured CSVs) of an alarm
+                row.append(" ".join(str(s.line_nos[j]) for j in detector.localise(s)) if a and s.line_nos else "")
+            if model.structured:
+                row += ["" if s.label is None else s.label,
                         " ".join(id_to_event.get(t, "unseen") for t in s.template_ids),
-                        " ".join(str(x) for x in (s.line_labels or ())),
-                    ]
-                    if w2v_ids:
-                        extra.append(" ".join(str(i) for i in w2v_ids(s)))
-                    extra.append(int(a))
-                w.writerow([
-                    s.sequence_id,
-                    s.start_time if s.start_time is not None else "",
-                    s.end_time if s.end_time is not None else "",
-                    min(s.line_nos) if s.line_nos else "",
-                    max(s.line_nos) if s.line_nos else "",
-                    len(s),
-                    f"{sc:.6g}",
-                    int(a),
-                    explanation,
-                    *extra,
-                ])
-        return {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
+                        " ".join(str(x) for x in (s.line_labels or ()))]
+                if w2v_ids:
+                    row.append(" ".join(str(j) for j in w2v_ids(s)))
+                row.append(int(a))
+            w.writerow(row)
+
+
+def write_rollup(out: Path, seqs, scores, alarms, pattern: str) -> dict:
+    """`OUT.rollup.csv`: unit, sequences, alarms, score (the largest), alarm."""
+    from logad.evaluation.rollup import roll_up
+    from logad.io import atomic_writer
+
+    r = roll_up(seqs, scores, alarms, pattern)
+    path = out.with_name(out.stem + ".rollup.csv")
+    with atomic_writer(path) as fh:
+        w = csv.writer(fh)
+        w.writerow(["unit", "sequences", "alarms", "score", "alarm"])
+        for i, u in enumerate(r.units):
+            w.writerow([u, int(r.sequences[i]), int(r.alarmed_sequences[i]), f"{r.scores[i]:.6g}", int(r.alarms[i])])
+    return {"units": len(r.units), "unit_alarms": int(r.alarms.sum()), "rollup_path": str(path)}
 
 
 def train_model(

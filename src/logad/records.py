@@ -41,7 +41,8 @@ class Sequence:
     `line_values` (only when the loader was asked for them) holds, per line, the seconds since
     the previous line of the sequence (0.0 for the first, NaN without timestamps) followed by the
     line's parameters as numbers (NaN where a parameter is not numeric): what DeepLog's
-    parameter-value model reads.
+    parameter-value model reads. `sources` names the files its lines came from (raw logs), so a
+    result can be traced back to them.
     """
 
     sequence_id: str
@@ -53,6 +54,7 @@ class Sequence:
     label: int | None = None
     entity: str | None = None
     line_values: tuple[tuple[float, ...], ...] | None = None
+    sources: tuple[str, ...] = ()  # the files its lines came from, in order of first appearance
 
     def __len__(self) -> int:
         return len(self.template_ids)

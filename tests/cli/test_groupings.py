@@ -96,3 +96,52 @@ def test_groupings_that_would_lose_lines_are_refused(jobs, capsys, argv, needle)
                "--detector", "new-template", "--quiet"])
     assert rc == 2
     assert needle in one_line_error(capsys)
+
+
+def test_detect_output_traces_each_alarm_to_its_file_lines_and_text(jobs, tmp_path):
+    """Issue 18 item 4: no file column, line numbers counted across all files joined, and an
+    explanation naming a template id without the line's text."""
+    model = tmp_path / "m"
+    assert main(["train", "--logs", *_files(jobs / "train"), "--format", FORMAT, "--group", "count",
+                 "--window-size", "10", "--detector", "new-template", "--save", str(model), "--quiet"]) == 0
+    out = tmp_path / "alarms.csv"
+    new = _files(jobs / "new")
+    assert main(["detect", *new, "--model", str(model), "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    alarms = [r for r in rows if r["alarm"] == "1"]
+    failing = next(p for p in new if p.endswith("container_0101_00.log"))
+    assert len(alarms) == 1 and alarms[0]["file"] == failing
+    assert alarms[0]["blamed_lines"] == f"{failing}:5"  # the ERROR line, numbered within its own file
+    assert "container killed on request: disk full" in alarms[0]["blamed_text"]
+    assert "unseen template" in alarms[0]["explanation"]
+    # every row's line numbers are within its file (10-line files: 1..11 with the inserted line)
+    assert all(1 <= int(r["first_line"]) <= int(r["last_line"]) <= 11 for r in rows if "|" not in r["file"])
+
+
+def test_rollup_to_jobs_in_detect_and_evaluate(jobs, tmp_path, capsys):
+    """Issue 18: job-level results needed the user's own script."""
+    model = tmp_path / "m"
+    assert main(["train", "--logs", *_files(jobs / "train"), "--format", FORMAT, "--group", "file",
+                 "--detector", "new-template", "--save", str(model), "--quiet"]) == 0
+    out = tmp_path / "alarms.csv"
+    assert main(["detect", *_files(jobs / "new"), "--model", str(model), "--out", str(out),
+                 "--rollup", r"(application_\d+)", "--quiet"]) == 0
+    units = {r["unit"]: r for r in csv.DictReader((tmp_path / "alarms.rollup.csv").open())}
+    assert set(units) == {"application_0100", "application_0101"}
+    assert units["application_0101"]["alarm"] == "1" and units["application_0101"]["alarms"] == "1"
+    assert units["application_0100"]["alarm"] == "0" and units["application_0100"]["sequences"] == "3"
+    assert "2 units, 1 alarmed" in capsys.readouterr().out
+
+
+def test_rollup_metrics_beside_the_sequence_level():
+    import numpy as np
+
+    from logad.evaluation.rollup import rollup_result
+    from logad.records import Sequence
+
+    seqs = [Sequence(f"job{j}/w{w}", (1,), label=int(j == 2 and w == 0), sources=(f"/logs/job{j}/w{w}.log",))
+            for j in range(4) for w in range(3)]
+    scores = np.array([0.1] * 6 + [0.9, 0.2, 0.2] + [0.1, 0.7, 0.1])
+    r = rollup_result(seqs, scores, scores > 0.5, r"(job\d+)")
+    assert r["units"] == 4 and r["anomalous_units"] == 1 and r["sequences_per_unit"] == 3.0
+    assert r["counts"] == {"tp": 1, "fp": 1, "tn": 2, "fn": 0}

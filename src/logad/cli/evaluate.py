@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
     )
     ev.add_argument("--json", help="write the full result JSON here")
     ev.add_argument("--predictions", help="write sequence_id,score,predicted,label per test sequence")
+    ev.add_argument("--rollup", metavar="REGEX",
+                    help="also report per unit (a job, a host): the regex's first group in the sequence id or its "
+                         "file path; a unit alarms when one of its sequences does")
     ev.add_argument("--quiet", action="store_true")
     add_config_arg(ev)
     ev.set_defaults(func=cmd_evaluate)
@@ -87,6 +90,15 @@ def cmd_evaluate(args) -> int:
         f"FPR {m['fpr']:.5f}  ROC-AUC {fmt_metric(m.get('roc_auc'))}  threshold {ev.result['threshold']['value']:.6g} "
         f"({ev.result['threshold'].get('policy')})"
     )
+    if args.rollup:
+        from logad.evaluation.rollup import rollup_result
+
+        ev.result["rollup"] = r = rollup_result(ev.test, ev.scores, ev.predicted, args.rollup)
+        if "metrics" in r:
+            u = r["metrics"]
+            print(f"per unit ({r['units']} units, {r['anomalous_units']} anomalous, {r['sequences_per_unit']:.1f} "
+                  f"sequences each): F1 {u['f1']:.4f}  precision {u['precision']:.4f}  recall {u['recall']:.4f}  "
+                  f"FPR {u['fpr']:.5f}  ROC-AUC {fmt_metric(u.get('roc_auc'))}")
     if args.json:
         write_json(args.json, ev.result)
     if args.predictions:

@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
     de.add_argument("--model", required=True, metavar="DIR")
     de.add_argument("--out", help="results CSV: one row per sequence with score, alarm and explanation")
     de.add_argument("--output", help=argparse.SUPPRESS)  # the Morpheus inference script's name for --out
+    de.add_argument("--rollup", metavar="REGEX",
+                    help="also write OUT.rollup.csv: one row per unit (the regex's first group in the sequence id or "
+                         "file path), alarmed when one of its sequences is")
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detect)
 
@@ -94,9 +97,11 @@ def cmd_detect(args) -> int:
     if bool(args.input_data) != model.structured:
         kind = "structured CSVs (--input-data)" if model.structured else "raw log files"
         raise InvalidParameterError(f"this model was trained on {kind}; give the same kind of input")
-    summary = model.detect(files, out, progress=progress)
+    summary = model.detect(files, out, progress=progress, rollup=args.rollup)
     print(
         f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {out}"
         f" ({summary['unknown_template_lines']} lines with a template unseen in training)"
     )
+    if args.rollup:
+        print(f"{summary['units']} units, {summary['unit_alarms']} alarmed -> {summary['rollup_path']}")
     return 0

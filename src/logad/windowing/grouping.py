@@ -238,6 +238,7 @@ def sequence_of(
         label=label,
         entity=entity,
         line_values=None if values.count(None) == n else _line_values(times, values),
+        sources=tuple(dict.fromkeys(ev.source for ev in evs if ev.source)),
     )
 
 
