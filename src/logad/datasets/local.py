@@ -52,19 +52,61 @@ def load_session_dataset(info: DatasetInfo, data_dir: str | Path) -> dict[str, l
 
 
 def raw_log_path(info: DatasetInfo, data_dir: str | Path) -> Path:
-    """The raw log file of a raw dataset (first entry of its layout)."""
+    """The raw log file of a single-file raw dataset (first entry of its layout)."""
     files = check_layout(info, data_dir)
     return files[info.layout[0][0]]
 
 
-def labels_for(info: DatasetInfo, data_dir: str | Path) -> dict[str, int] | None:
-    """Session labels of a raw dataset (HDFS: anomaly_label.csv); None when labels are per line."""
-    if info.labels != "block_csv":
-        return None
-    from logad.formats.labels import read_block_labels
+def raw_log_paths(info: DatasetInfo, data_dir: str | Path) -> list[Path]:
+    """Every raw log file of a raw dataset: its `log_glob` under the folder (sorted), else the one
+    file of its layout."""
+    if not info.log_glob:
+        return [raw_log_path(info, data_dir)]
+    check_layout(info, data_dir)
+    root = Path(data_dir)
+    paths = sorted(p for p in root.glob(info.log_glob) if p.is_file() and not p.name.endswith((".part", ".verified")))
+    if not paths:
+        raise InputError(f"data dir {root} has no log file matching {info.log_glob!r} (the layout of {info.name!r})")
+    return paths
 
+
+def labels_for(info: DatasetInfo, data_dir: str | Path) -> dict[str, int] | None:
+    """Session labels of a raw dataset ({session id: 0|1}); None when labels are per line."""
     files = check_layout(info, data_dir)
-    return read_block_labels(files[info.layout[1][0]])
+    if info.labels == "block_csv":
+        from logad.formats.labels import read_block_labels
+
+        return read_block_labels(files[info.layout[1][0]])
+    if info.labels == "applications":
+        from logad.formats.labels import read_application_labels
+
+        apps = read_application_labels(files[info.layout[0][0]])
+        # a container's sequence is named by its file, a job's by its application: label both
+        labels = dict(apps)
+        for path in raw_log_paths(info, data_dir):
+            app = next((part for part in path.parts if part in apps), None)
+            if app is not None:
+                labels[str(path)] = apps[app]
+        return labels
+    if info.labels == "id_list":
+        import re
+
+        from logad.formats.labels import read_id_list
+
+        anomalous = read_id_list(files[info.layout[1][0]], re.compile(info.label_ids or info.session_regex or r"\S+"))
+        return _LabelsOfListed(anomalous)
+    return None
+
+
+class _LabelsOfListed(dict):
+    """Labels from a list of anomalous ids: a listed id is 1, any other session 0 (the list is the
+    whole ground truth, so an id missing from it is a normal session, not an unlabelled one)."""
+
+    def __init__(self, anomalous: set[str]) -> None:
+        super().__init__((k, 1) for k in anomalous)
+
+    def get(self, key, default=None):  # noqa: D102 - dict.get with the list's meaning
+        return super().get(key, 0)
 
 
 def templates_for(info: DatasetInfo, data_dir: str | Path) -> dict[int, str]:

@@ -39,8 +39,14 @@ class DatasetInfo:
     files: tuple[RemoteFile, ...]
     layout: tuple[tuple[str, ...], ...]  # each entry: accepted relative paths for one required file
     session_regex: str | None = None
-    labels: str = "none"  # "line" (CFDR first field), "block_csv", "files", "templates", "text_windows"
+    # "line" (CFDR first field), "block_csv", "files", "templates", "text_windows", "applications" (Hadoop's
+    # abnormal_label.txt: failed and normal applications by name), "id_list" (a file listing anomalous session ids)
+    labels: str = "none"
     templates: str | None = None  # session files: the template texts file (line k = template id k)
+    # raw logs spread over many files: a glob under the folder (else the layout's first entry is the log)
+    log_glob: str | None = None
+    grouping: dict | None = None  # the dataset's natural unit when it is not the format's default
+    label_ids: str | None = None  # "id_list" labels: the regex of an id in the labels file
     citation: str = "LogHub: He et al., Loghub: A Large Collection of System Log Datasets, ISSRE 2023"
 
     def as_dict(self) -> dict:
@@ -101,15 +107,18 @@ _DATASETS: list[DatasetInfo] = [
         citation="CFDR: Oliner & Stearley, What Supercomputers Say, DSN 2007",
     ),
     DatasetInfo(
-        "hadoop", "Hadoop MapReduce jobs with injected failures (labels per application in abnormal_label.txt)", "raw", "hadoop",
+        "hadoop", "Hadoop MapReduce jobs with injected failures: one log per container, labels per application "
+        "(abnormal_label.txt); one sequence per container", "raw", "hadoop",
         (RemoteFile(f"{ZENODO}/Hadoop.zip?download=1", "Hadoop.zip", archive=True),),
-        (("abnormal_label.txt",),), labels="none",
+        (("abnormal_label.txt",),), labels="applications", log_glob="application_*/**/*.log",
+        grouping={"kind": "file"},
     ),
     DatasetInfo(
         "openstack", "OpenStack nova logs, normal and abnormal VM runs", "raw", "openstack",
         (RemoteFile(f"{ZENODO}/OpenStack.tar.gz?download=1", "OpenStack.tar.gz", archive=True),),
         (("openstack_normal1.log", "openstack_normal1.log.gz"), ("anomaly_labels.txt",)),
-        session_regex=r"instance: ([0-9a-f-]{36})", labels="none",
+        session_regex=r"instance: ([0-9a-f-]{36})", labels="id_list", log_glob="openstack_*.log*",
+        label_ids=r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
     ),
     DatasetInfo(
         "hdfs-sessions", "HDFS block sessions as template-id sequences (DeepLog-style files)", "sessions", "hdfs",

@@ -47,6 +47,45 @@ def read_block_labels(path: str | Path) -> dict[str, int]:
     return out
 
 
+# the headings of LogHub Hadoop's abnormal_label.txt; every one but "Normal" is a failure injected
+_HADOOP_KINDS = {"normal": 0, "machine down": 1, "network disconnection": 1, "disk full": 1}
+
+
+def read_application_labels(path: str | Path) -> dict[str, int]:
+    """LogHub Hadoop's `abnormal_label.txt`: headings (`Normal:`, `Machine down:`, ...) each followed
+    by `+ application_...` lines -> {application id: 0|1}. An application under no known heading,
+    or a file naming none, is an InputError."""
+    import re
+
+    out: dict[str, int] = {}
+    kind: int | None = None
+    app = re.compile(r"(application_\d+_\d+)")
+    for line_no, text in read_lines(path):
+        heading = text.strip().rstrip(":").strip().lower()
+        if text.strip().endswith(":") and heading in _HADOOP_KINDS:
+            kind = _HADOOP_KINDS[heading]
+            continue
+        m = app.search(text)
+        if m is None:
+            continue  # the application kind headings (WordCount:, PageRank:) and prose
+        if kind is None:
+            raise InputError(f"{path} line {line_no}: {m.group(1)} comes before any of the headings "
+                             f"{', '.join(k.capitalize() + ':' for k in _HADOOP_KINDS)}")
+        out[m.group(1)] = kind
+    if not out:
+        raise InputError(f"{path} names no application (expected lines like '+ application_1445087491445_0005')")
+    return out
+
+
+def read_id_list(path: str | Path, id_pattern) -> set[str]:
+    """The anomalous session ids a list file names (LogHub OpenStack's anomaly_labels.txt)."""
+    found = {m.group(1) if id_pattern.groups else m.group(0) for _, text in read_lines(path)
+             for m in [id_pattern.search(text)] if m}
+    if not found:
+        raise InputError(f"{path} lists no session id matching {id_pattern.pattern!r}")
+    return found
+
+
 def read_session_file(path: str | Path) -> Iterator[tuple[str, list[int]]]:
     """DeepLog-style sessions: `id,key key key` lines, or bare `key key key` lines (id = file:line)."""
     name = Path(path).name

@@ -25,7 +25,7 @@ def load_dataset(
         check_layout,
         labels_for,
         load_session_dataset,
-        raw_log_path,
+        raw_log_paths,
         templates_for,
     )
     from logad.datasets.registry import get_dataset
@@ -57,13 +57,12 @@ def load_dataset(
         )
     if info.kind != "raw":
         raise InputError(f"dataset {name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")
-    log_path = raw_log_path(info, data_dir)
+    paths = raw_log_paths(info, data_dir)
     labels = labels_for(info, data_dir)
     if grouping is None:
-        grouping = default_grouping(info.format, getattr(info, "session_regex", None))
-    return load_logs(
-        [log_path], format=info.format, grouping=grouping, labels=labels, progress=progress, with_values=with_values
-    )
+        grouping = Grouping.from_dict(info.grouping) if info.grouping else default_grouping(info.format, info.session_regex)
+    return load_logs(paths, format=info.format, grouping=grouping, labels=labels, progress=progress,
+                     with_values=with_values)
 
 
 def make_split(

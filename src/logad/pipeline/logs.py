@@ -155,6 +155,20 @@ def resolve_sequences(sequences: list[Sequence], parser) -> list[Sequence]:
     return out
 
 
+def _label_units(sequences: list[Sequence], labels: dict[str, int], unlabelled: list[str]) -> list[Sequence]:
+    """Give each entity or file sequence (or window of one) the label of its unit; units the map
+    does not name are listed as unlabelled, like sessions."""
+    out = []
+    for s in sequences:
+        label = labels.get(s.entity) if s.entity is not None else None
+        if label is None:
+            unlabelled.append(s.sequence_id)
+            out.append(s)
+        else:
+            out.append(dataclasses.replace(s, label=int(label)))
+    return out
+
+
 def _report_window_stats(stats: dict, progress: Progress) -> None:
     """Say what the windower could not place as asked: lines with an unusable or backward timestamp,
     lines naming no session (never silently lost)."""
@@ -206,6 +220,8 @@ def load_logs(
     window_stats: dict = {}
     sequences = group_events(events, grouping, labels=labels, on_unlabelled=unlabelled.extend, stats=window_stats)
     _report_window_stats(window_stats, progress)
+    if labels is not None and grouping.kind in ("entity", "file"):  # labels of whole units (a container's log)
+        sequences = _label_units(sequences, labels, unlabelled)
     # every consumer (windows, detectors, saved models) sees the final id of each line
     sequences = resolve_sequences(sequences, parser)
     for r in reports:

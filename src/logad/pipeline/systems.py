@@ -137,18 +137,23 @@ def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> Sys
 
 def _load_raw(info, folder: Path, window: int | None, step: int | None, entries: bool, progress: Progress,
               per_entity: bool = False) -> SystemData:
-    from logad.datasets.local import labels_for, raw_log_path
+    from logad.datasets.local import labels_for, raw_log_paths
     from logad.pipeline.logs import default_grouping, load_logs
     from logad.windowing.grouping import Grouping
 
-    if info.session_regex:  # sessions already follow one entity (a block, an instance)
+    if info.grouping:  # the dataset's own unit (Hadoop: a container's log)
+        grouping = Grouping.from_dict(info.grouping)
+    elif info.session_regex:  # sessions already follow one entity (a block, an instance)
         grouping = default_grouping(info.format, info.session_regex)
     else:
         size = window or 20
         grouping = Grouping(kind="entity" if per_entity else "count", size=size, step=step or size)
-    log_path = raw_log_path(info, folder)
+    paths = raw_log_paths(info, folder)
+    log_path = paths[0]
     labels = labels_for(info, folder)
-    loaded = load_logs([log_path], format=info.format, grouping=grouping, labels=labels, progress=progress)
+    loaded = load_logs(paths, format=info.format, grouping=grouping, labels=labels, progress=progress)
+    if entries and len(paths) > 1:
+        raise InvalidParameterError(f"dataset {info.name!r} spans {len(paths)} files; entry-level methods read one log")
     entry_data = _read_entries(log_path, info.format, labels, info.session_regex) if entries else None
     return SystemData(
         name=info.name,
@@ -156,7 +161,7 @@ def _load_raw(info, folder: Path, window: int | None, step: int | None, entries:
         sequences=[s for s in loaded.sequences if s.label is not None],
         templates=dict(loaded.templates),
         ordered_by="time",
-        source=str(log_path),
+        source=str(log_path) if len(paths) == 1 else f"{len(paths)} files under {folder}",
         entries=entry_data,
         details={"grouping": grouping.describe(), "read": [r.as_dict() for r in loaded.reports]},
     )
