@@ -99,8 +99,9 @@ class TrainedModel:
             entity_field=g.get("entity_field"),
         )
 
-    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT) -> dict:
-        """Score every sequence of the new logs; write all of them with an `alarm` column."""
+    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT, summary: bool = True) -> dict:
+        """Score every sequence of the new logs; write all of them with an `alarm` column, and
+        (`summary`) the summary a report draws beside it (`logad.report.detect_summary`)."""
         from logad.io import atomic_writer
         from logad.pipeline import load_logs, load_structured
 
@@ -163,7 +164,13 @@ class TrainedModel:
                     explanation,
                     *extra,
                 ])
-        return {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
+        result = {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
+        if summary:  # what `logad report` draws: templates over time, new/vanished ones, the top alarms
+            from logad.report.detect_summary import write_detect_summary
+
+            result["summary"] = str(write_detect_summary(out, self, files, seqs, scores, alarms, templates=templates,
+                                                         progress=progress))
+        return result
 
 
 def train_model(
