@@ -217,7 +217,7 @@ def heatmap(rows: Sequence[str], edges: Sequence[float], matrix: Sequence[Sequen
         ry = top + ri * row_h
         note = row_notes[ri] if row_notes and ri < len(row_notes) else ""
         colour = {"new": ALARM, "unseen": ALARM, "vanished": MUTED}.get(note, INK)
-        lab = text(left - 6, ry + row_h - 3, _short(name, int(label_w / 5.6)), anchor="end", size=10, fill=colour)
+        lab = text(left - 6, ry + row_h - 3, _short(name, int(label_w / 6.3)), anchor="end", size=10, fill=colour)
         lab = lab.replace("</text>", f"<title>{esc(name)}</title></text>")
         link = row_links[ri] if row_links and ri < len(row_links) else None
         out.append(f'<a href="{esc(link)}">{lab}</a>' if link else lab)
