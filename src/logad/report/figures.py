@@ -95,7 +95,8 @@ def curve_chart(series: Sequence[dict], *, x_label: str, y_label: str, label: st
     """Lines through `series` (`{"name", "x", "y", "colour"?, "dash"?}`); `point` (`{"x", "y",
     "label"}`) marks where the threshold sits; `diagonal` draws chance on a ROC; `baseline` a
     horizontal reference (a PR curve's positive rate)."""
-    left, right, top, bottom = 48, width - 10, 14, height - 58
+    n_rows = max(1, (len([s for s in series if s["x"]]) + 1) // 2)
+    left, right, top, bottom = 48, width - 10, 14, height - 50 - 13 * (n_rows - 1)
     xs = [v for s in series for v in s["x"] if _finite(v)]
     ys = [v for s in series for v in s["y"] if _finite(v)]
     xr = x_range or ((min(xs), max(xs)) if xs else (0.0, 1.0))
@@ -135,7 +136,7 @@ def curve_chart(series: Sequence[dict], *, x_label: str, y_label: str, label: st
                         anchor="start" if px < (left + right) / 2 else "end", size=10, weight="600"))
     rows = [keys[i:i + 2] for i in range(0, len(keys), 2)]
     for r, items in enumerate(rows):
-        out.append(legend([(n, c) for n, c, _ in items], left, height - 22 + 13 * r - 13 * (len(rows) - 1) + 6,
+        out.append(legend([(n, c) for n, c, _ in items], left, bottom + 44 + 13 * r,
                           dash=[d or "" for _, _, d in items] if any(d for _, _, d in items) else None))
     return open_svg(kind, width, height, label, marks) + "".join(out) + "</svg>"
 
