@@ -35,6 +35,7 @@ def add_parser(sub) -> None:
     )
     ev.add_argument("--json", help="write the full result JSON here")
     ev.add_argument("--predictions", help="write sequence_id,score,predicted,label per test sequence")
+    ev.add_argument("--report", metavar="HTML", help="write the HTML report of the result here (see `logad report`)")
     ev.add_argument("--quiet", action="store_true")
     add_config_arg(ev)
     ev.set_defaults(func=cmd_evaluate)
@@ -43,6 +44,7 @@ def add_parser(sub) -> None:
     be.add_argument("--detectors", required=True, help="comma-separated detector names")
     be.add_argument("--out", help="write the Markdown table here")
     be.add_argument("--json", help="write all results here")
+    be.add_argument("--report", metavar="HTML", help="write the HTML report of all results here")
     be.add_argument("--quiet", action="store_true")
     be.set_defaults(func=cmd_bench)
 
@@ -91,6 +93,10 @@ def cmd_evaluate(args) -> int:
         write_json(args.json, ev.result)
     if args.predictions:
         write_predictions(args.predictions, ev)
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "evaluate", ev.result)
     return 0
 
 
@@ -121,4 +127,8 @@ def cmd_bench(args) -> int:
         atomic_write_text(args.out, table + "\n")
     if args.json:
         write_json(args.json, {"results": results})
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "bench", {"results": results})
     return 0

@@ -40,6 +40,7 @@ def add_parser(sub) -> None:
     de.add_argument("--model", required=True, metavar="DIR")
     de.add_argument("--out", help="results CSV: one row per sequence with score, alarm and explanation")
     de.add_argument("--output", help=argparse.SUPPRESS)  # the Morpheus inference script's name for --out
+    de.add_argument("--report", metavar="HTML", help="write the HTML report of the alarms here (see `logad report`)")
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detect)
 
@@ -99,4 +100,8 @@ def cmd_detect(args) -> int:
         f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {out}"
         f" ({summary['unknown_template_lines']} lines with a template unseen in training)"
     )
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "detect", out, model=args.model)
     return 0
