@@ -28,7 +28,6 @@ from logad.report.svg import (
     NORMAL,
     PALETTE,
     Linear,
-    Log1p,
     axes,
     esc,
     fmt,
@@ -292,7 +291,7 @@ def alarm_timeline(edges: Sequence[float], lines: Sequence[int], alarms: Sequenc
     if threshold is not None and _finite(threshold):
         out.append(line(left, ys(threshold), right, ys(threshold), INK, 1.4, "5 3", cls="threshold"))
         out.append(text(right - 4, ys(threshold) - 4, f"threshold {fmt(threshold)}", anchor="end", size=10, weight="600"))
-    for p in points:
+    for p in sorted(points, key=lambda p: p.get("score") if _finite(p.get("score")) else 0.0):  # highest on top
         if not (_finite(p.get("t")) and _finite(p.get("score"))):
             continue
         marks += 1
@@ -314,6 +313,7 @@ def alarm_timeline(edges: Sequence[float], lines: Sequence[int], alarms: Sequenc
                             ' class="mark"'))
         a = alarms[i] if i < len(alarms) else 0
         if a:
+            marks += 1
             h = max(2.0, (bottom2 - top2) * 0.35 * a / amax) if amax else 0
             out.append(rect(left + i * cw, bottom2 - h, max(cw - 0.5, 0.5), h, ALARM, f"{span}: {a:,} alarms",
                             ' class="mark alarm-bar"'))
@@ -374,5 +374,6 @@ def sparkline(values: Sequence[float], *, label: str = "trend", width: int = 120
         if v:
             marks += 1
             h = max(1.0, (height - 2) * v / vmax)
-            out.append(rect(i * w, height - h, max(w - 0.3, 0.4), h, ALARM if i in red else colour))
+            out.append(rect(i * w, height - h, max(w - 0.3, 0.4), h, ALARM if i in red else colour,
+                            extra=' class="mark"'))
     return open_svg("sparkline", width, height, label, marks, cls="fig spark") + "".join(out) + "</svg>"

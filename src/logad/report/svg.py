@@ -67,25 +67,6 @@ class Linear:
         return nice_ticks(self.lo, self.hi, n)
 
 
-class Log1p(Linear):
-    """log10(1 + v) for counts that span orders of magnitude (zero stays zero)."""
-
-    def __call__(self, v: float) -> float:
-        t = math.log10(1 + max(v, 0.0))
-        lo, hi = math.log10(1 + max(self.lo, 0.0)), math.log10(1 + max(self.hi, 0.0))
-        if hi <= lo:
-            hi = lo + 1
-        return self.a + (min(max(t, lo), hi) - lo) / (hi - lo) * (self.b - self.a)
-
-    def ticks(self, n: int = 5) -> list[float]:
-        out = [0.0]
-        p = 1.0
-        while p <= self.hi:
-            out.append(p)
-            p *= 10
-        return out
-
-
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     """About `n` round values covering [lo, hi]."""
     if hi <= lo:
