@@ -140,3 +140,36 @@ def test_cli_report_and_one_line_errors(runs, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("logad: error:") and needle in err[0], err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_bench_report_puts_detectors_side_by_side(runs):
+    one = json.loads(runs["evaluate_json"].read_text())
+    other = {**one, "detector": {"name": "pca", "params": {}}}
+    other["metrics"] = {**one["metrics"], "f1": 0.5}
+    page = report_html("bench", {"results": [{"dataset": "sim", **one}, {"dataset": "sim", **other}]})
+    marks = figure_marks(page)
+    assert marks["bars"][0] == 2 and marks["roc"][0] > 0  # F1 of both detectors, their ROC curves
+    assert "knn" in page and "pca" in page and 'id="bench-table"' in page
+
+
+def test_detect_summary_finds_new_and_vanished_templates(tmp_path):
+    from logad.demo.simulator import simulate_all
+
+    storage = simulate_all(tmp_path / "sim", scale=0.1, seed=5)["storage"]
+    model = tmp_path / "m"
+    assert main(["train", "--logs", str(storage.log_path), "--format", "hdfs", "--detector", "knn", "--save",
+                 str(model), "--quiet"]) == 0
+    # the same system's logs with lines the model never saw appended
+    mixed = tmp_path / "mixed.log"
+    lines = storage.log_path.read_text().splitlines()
+    extra = [f"081109 23{i % 6}000 {i} INFO dfs.Brand$New: disk {i} of rack r{i % 3} is on fire" for i in range(40)]
+    mixed.write_text("\n".join(lines[: len(lines) // 3] + extra) + "\n")
+    out = tmp_path / "a.csv"
+    assert main(["detect", str(mixed), "--model", str(model), "--out", str(out), "--quiet"]) == 0
+    s = json.loads(summary_path(out).read_text())
+    assert s["unknown"]["lines"] == 40
+    assert len(s["new_templates"]) == 1 and s["new_templates"][0]["count"] == 40
+    assert "on fire" in s["new_templates"][0]["text"] and sum(v for _, v in s["new_templates"][0]["buckets"]) == 40
+    assert s["vanished_total"] >= 0 and all(v["training_count"] for v in s["vanished"])
+    numeric = [p for t in s["templates"].values() for p in t["parameters"] if "numeric" in p]
+    assert numeric and all(p["numeric"]["min"] <= p["numeric"]["median"] <= p["numeric"]["max"] for p in numeric)

@@ -266,6 +266,8 @@ def _group_unknown(model, unknown: list[tuple[int, str, float | None]], edges, h
         nos = [unknown[k][0] for k in members]
         axis = [(unknown[k][2] if unknown[k][2] is not None else math.nan) if has_time else float(unknown[k][0])
                 for k in members]
+        axis = np.asarray(axis, dtype=np.float64)
+        axis = axis[np.isfinite(axis)]  # a line without a timestamp is counted, not placed in time
         b = np.clip(np.searchsorted(edges, axis, side="right") - 1, 0, len(edges) - 2)
         c = np.bincount(b, minlength=len(edges) - 1)
         out.append({"text": fresh.templates_text(tid) if hasattr(fresh, "templates_text") else fresh.templates[tid],
