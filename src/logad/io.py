@@ -79,23 +79,57 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         raise InputError(f"{path} exists and is not a folder")
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
+    recover_folder(path)
     remove_stale_temporaries(parent, f".{path.name}.")
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         _fsync_tree(tmp)
-        if path.exists():
+        if not path.exists():
+            os.replace(tmp, path)
+        elif _exchange(tmp, path):  # one atomic step: `path` is never missing
+            shutil.rmtree(tmp, ignore_errors=True)  # `tmp` now holds the old folder
+        else:  # two renames; a kill between them leaves the old folder aside, restored by recover_folder
             old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".old", dir=parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
         _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where it is not available."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def recover_folder(path: str | Path) -> bool:
+    """Put back a folder a writer killed between its two renames left aside (see atomic_folder);
+    True when it did. Readers call it when `path` is missing."""
+    path = Path(path)
+    if path.exists() or not path.parent.is_dir():
+        return False
+    prefix = f".{path.name}."
+    for aside in sorted(path.parent.glob(f"{prefix}*.old")):
+        pid = aside.name[len(prefix):].partition(".")[0]
+        if pid.isdigit() and not _writer_alive(int(pid)) and (aside / path.name).is_dir():
+            os.replace(aside / path.name, path)
+            return True
+    return False
 
 
 def _umask() -> int:

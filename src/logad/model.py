@@ -71,9 +71,12 @@ class TrainedModel:
     def load(cls, directory: str | Path) -> TrainedModel:
         from logad.detectors.persistence import read_json_file
         from logad.detectors.registry import detector_class
+        from logad.io import recover_folder
         from logad.parsing.state import load_parser
 
         directory = Path(directory)
+        if not directory.exists():
+            recover_folder(directory)  # a save killed between its two renames
         if not (directory / "model.json").is_file():
             raise InputError(f"{directory} is not a logad model folder (no model.json)")
         meta = read_json_file(directory / "model.json", "model")
@@ -116,10 +119,12 @@ class TrainedModel:
         except InvalidParameterError as exc:
             raise InputError(f"the model's grouping {self.grouping!r} cannot be used: {exc}") from exc
 
-    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT, rollup: str | None = None) -> dict:
+    def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT, rollup: str | None = None,
+               summary: bool = True) -> dict:
         """Score every sequence of the new logs; write all of them with an `alarm` column, each
         traced to its file and line numbers, an alarm quoting the lines it blames. With `rollup`
-        (a regex naming a unit in the sequence id or file path), also `OUT.rollup.csv`."""
+        (a regex naming a unit in the sequence id or file path), also `OUT.rollup.csv`; with
+        `summary`, the summary a report draws beside it (`logad.report.detect_summary`)."""
         from logad.pipeline import load_logs, load_structured
 
         if self.structured:
@@ -137,10 +142,15 @@ class TrainedModel:
         unknown = sum(1 for s in seqs for t in s.template_ids if t == 0)
         locate = None if self.structured else LineLocator([(r.path, r.lines_total) for r in loaded.reports])
         write_detections(out, self, seqs, scores, alarms, templates, locate)
-        summary = {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
+        result = {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
         if rollup:
-            summary.update(write_rollup(Path(out), seqs, scores, alarms, rollup))
-        return summary
+            result.update(write_rollup(Path(out), seqs, scores, alarms, rollup))
+        if summary:  # what `logad report` draws: templates over time, new/vanished ones, the top alarms
+            from logad.report.detect_summary import write_detect_summary
+
+            result["summary"] = str(write_detect_summary(out, self, files, seqs, scores, alarms, templates=templates,
+                                                         progress=progress))
+        return result
 
 
 class LineLocator:

@@ -233,3 +233,21 @@ def test_a_count_matrix_beyond_memory_is_refused_with_a_message(monkeypatch):
     monkeypatch.setattr(vocabulary, "MATRIX_BYTES", 1000)
     with pytest.raises(InvalidParameterError, match="GiB"):
         get_detector("knn").fit(NORMAL)
+
+
+def test_a_save_killed_between_its_two_renames_is_recovered(tmp_path):
+    """Where the folders cannot be swapped in one step, a kill between the two renames leaves the
+    old folder aside; the next load (or save) puts it back instead of reporting it missing."""
+    from logad.detectors import Detector
+
+    target = tmp_path / "det"
+    det = get_detector("knn").fit(NORMAL)
+    det.threshold_ = 3.0
+    det.save(target)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    aside = tmp_path / f".det.{dead.pid}.abcd.old"
+    aside.mkdir()
+    target.rename(aside / "det")  # the state a kill after the first rename leaves
+    assert Detector.load(target).threshold_ == 3.0
+    assert target.is_dir() and not (aside / "det").exists()

@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     dfe.add_argument("--dest", help="target folder (default ~/.cache/logad/NAME)")
     dfe.add_argument("--allow-unverified", action="store_true", help="accept files without a published checksum")
     dfe.add_argument("--base-url", help=argparse.SUPPRESS)  # mirrors and tests
+    dfe.add_argument("--quiet", action="store_true", help="no progress bar")
     da.set_defaults(func=cmd_data)
 
 
@@ -37,9 +38,13 @@ def cmd_data(args) -> int:
         return 0
     if args.data_cmd == "fetch":
         from logad.datasets.fetch import fetch
+        from logad.progress import Progress
 
         dest = Path(args.dest or Path.home() / ".cache" / "logad" / args.name)
-        path = fetch(args.name, dest, allow_unverified=args.allow_unverified, base_url_override=args.base_url)
+        progress = Progress(enabled=not args.quiet)
+        path = fetch(args.name, dest, allow_unverified=args.allow_unverified, base_url_override=args.base_url,
+                     progress=progress.callback(f"downloading {args.name}", unit="B"))
+        progress.close()
         print(f"{args.name}: ready in {path}")
         return 0
     raise InvalidParameterError(f"unknown data command {args.data_cmd!r}")

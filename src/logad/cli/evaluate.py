@@ -38,6 +38,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--rollup", metavar="REGEX",
                     help="also report per unit (a job, a host): the regex's first group in the sequence id or its "
                          "file path; a unit alarms when one of its sequences does")
+    ev.add_argument("--report", metavar="HTML", help="write the HTML report of the result here (see `logad report`)")
     ev.add_argument("--quiet", action="store_true")
     add_config_arg(ev)
     ev.set_defaults(func=cmd_evaluate)
@@ -46,6 +47,7 @@ def add_parser(sub) -> None:
     be.add_argument("--detectors", required=True, help="comma-separated detector names")
     be.add_argument("--out", help="write the Markdown table here")
     be.add_argument("--json", help="write all results here")
+    be.add_argument("--report", metavar="HTML", help="write the HTML report of all results here")
     be.add_argument("--quiet", action="store_true")
     be.set_defaults(func=cmd_bench)
 
@@ -103,6 +105,10 @@ def cmd_evaluate(args) -> int:
         write_json(args.json, ev.result)
     if args.predictions:
         write_predictions(args.predictions, ev)
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "evaluate", ev.result)
     return 0
 
 
@@ -133,4 +139,8 @@ def cmd_bench(args) -> int:
         atomic_write_text(args.out, table + "\n")
     if args.json:
         write_json(args.json, {"results": results})
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "bench", {"results": results})
     return 0

@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
     de.add_argument("--rollup", metavar="REGEX",
                     help="also write OUT.rollup.csv: one row per unit (the regex's first group in the sequence id or "
                          "file path), alarmed when one of its sequences is")
+    de.add_argument("--report", metavar="HTML", help="write the HTML report of the alarms here (see `logad report`)")
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detect)
 
@@ -104,4 +105,8 @@ def cmd_detect(args) -> int:
     )
     if args.rollup:
         print(f"{summary['units']} units, {summary['unit_alarms']} alarmed -> {summary['rollup_path']}")
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "detect", out, model=args.model)
     return 0

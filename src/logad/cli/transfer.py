@@ -33,6 +33,7 @@ def add_parser(sub) -> None:
     tf.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
     tf.add_argument("--seed", type=int, default=0)
     tf.add_argument("--json", metavar="OUT", help="write metrics, baselines and setup as JSON")
+    tf.add_argument("--report", metavar="HTML", help="write the HTML report of the experiment here")
     tf.add_argument("--quiet", action="store_true")
     tf.set_defaults(func=cmd_transfer)
 
@@ -88,4 +89,8 @@ def cmd_transfer(args) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2, default=json_default) + "\n")
         print(f"wrote {args.json}")
+    if args.report:
+        from logad.cli.report import write_flag_report
+
+        write_flag_report(args.report, "transfer", json.loads(json.dumps(out, default=json_default)))
     return 0

@@ -86,8 +86,10 @@ def read_json_file(path: Path, what: str, max_bytes: int = MAX_CONFIG_BYTES):
 def read_detector_folder(directory: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """(config, arrays) of a saved detector folder, any version; InputError with a clear message
     for anything else."""
+    from logad.io import recover_folder
+
     path = Path(directory)
-    if not path.exists():
+    if not path.exists() and not recover_folder(path):
         raise InputError(f"{path}: the model folder is missing")
     if not path.is_dir():
         raise InputError(f"{path} is not a saved logad detector (not a folder)")

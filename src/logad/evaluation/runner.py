@@ -1,7 +1,8 @@
 """Fit a detector on a split, pick its threshold without test labels, score the test set.
 
 The result dict is what `logad evaluate --json` writes: `metrics`, `audit`, `counts`,
-`threshold`, `seconds`, plus the split and detector descriptions.
+`threshold`, `seconds`, plus the split and detector descriptions, and for pictures `curves`
+(score histograms, PR/ROC points) and `examples` (worst false alarms and misses).
 """
 
 from __future__ import annotations
@@ -155,6 +156,11 @@ def evaluate_detector(
             "score_per_second": len(test) / score_seconds if score_seconds > 0 else None,
         },
     }
+    # what `logad report` draws: score histograms, PR/ROC points, the worst mistakes (compact)
+    from logad.evaluation.curves import score_curves, worst_examples
+
+    result["curves"] = score_curves(labels, scores, detector.threshold_)
+    result["examples"] = worst_examples(test, scores, predicted, detector, templates)
     return Evaluation(result=result, test=test, scores=scores, predicted=predicted, detector=detector)
 
 
