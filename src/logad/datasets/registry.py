@@ -44,9 +44,10 @@ class DatasetInfo:
     labels: str = "none"
     templates: str | None = None  # session files: the template texts file (line k = template id k)
     # raw logs spread over many files: a glob under the folder (else the layout's first entry is the log)
-    log_glob: str | None = None
+    log_glob: str | tuple[str, ...] | None = None
     grouping: dict | None = None  # the dataset's natural unit when it is not the format's default
     label_ids: str | None = None  # "id_list" labels: the regex of an id in the labels file
+    generic: bool = False  # a layout for a user's own data, resolved against the folder (datasets.local)
     citation: str = "LogHub: He et al., Loghub: A Large Collection of System Log Datasets, ISSRE 2023"
 
     def as_dict(self) -> dict:
@@ -170,6 +171,22 @@ _DATASETS: list[DatasetInfo] = [
         (("BGL_windows25.csv", "BGL_windows25.csv.gz"),), labels="text_windows",
         citation="LogHub BGL (He et al., ISSRE 2023); CFDR (Oliner & Stearley, DSN 2007)",
     ),
+    # a user's own data in one of three layouts; the folder says the rest (datasets/local.py)
+    DatasetInfo(
+        "sessions", "your own session files: a folder with NAME_train, NAME_test_normal, NAME_test_abnormal "
+        "(one session per line: 'id,key key ...' or 'key key ...') and optionally NAME_templates.csv", "sessions",
+        "custom", (), (), labels="files", generic=True, citation="",
+    ),
+    DatasetInfo(
+        "labelled-logs", "your own raw logs: a folder with a dataset.toml naming their format, files and labels "
+        "(see `logad data info labelled-logs`)", "raw", "custom", (), (), labels="block_csv", generic=True,
+        citation="",
+    ),
+    DatasetInfo(
+        "text-windows", "your own stored windows of messages: a CSV with Content (messages joined by ' ;-; ') and "
+        "item_Label (a JSON list of 0/1 per message), LogLLM style; --data-dir names the file or its folder",
+        "text-windows", "custom", (), (), labels="text_windows", generic=True, citation="",
+    ),
 ] + [_loghub_2k(system, fmt) for system, fmt in LOGHUB_2K_SYSTEMS.items()]
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in _DATASETS}
@@ -179,8 +196,16 @@ def list_datasets() -> list[str]:
     return list(DATASETS)
 
 
+OWN_DATA_HINT = (
+    "for your own data: --dataset sessions --data-dir DIR (NAME_train, NAME_test_normal, NAME_test_abnormal files), "
+    "--dataset labelled-logs --data-dir DIR (raw logs with a dataset.toml), --dataset text-windows --data-dir CSV, "
+    "or --logs FILE... --format FORMAT --labels LABELS.csv"
+)
+
+
 def get_dataset(name: str) -> DatasetInfo:
     key = (name or "").strip().lower().replace("_", "-")
     if key in DATASETS:
         return DATASETS[key]
-    raise unknown_name("dataset", name, list(DATASETS))
+    err = unknown_name("dataset", name, list(DATASETS))
+    raise type(err)(f"{err}; {OWN_DATA_HINT}")

@@ -13,25 +13,32 @@ from logad.windowing.grouping import Grouping
 
 
 def load_dataset(
-    name: str,
+    name,
     data_dir: str | Path,
     *,
     grouping: Grouping | None = None,
     progress: Progress = SILENT,
     with_values: bool = False,
 ) -> LoadedLogs:
-    """Sequences of a registered dataset from a local folder in the layout of its download."""
+    """Sequences of a dataset (a registered name or DatasetInfo, or one of the layouts for a user's
+    own data: `sessions`, `labelled-logs`, `text-windows`) from a local folder in its layout."""
     from logad.datasets.local import (
         check_layout,
         labels_for,
         load_session_dataset,
         raw_log_paths,
+        resolve_local,
         templates_for,
     )
-    from logad.datasets.registry import get_dataset
+    from logad.datasets.registry import DatasetInfo, get_dataset
 
-    info = get_dataset(name)
+    info = resolve_local(name if isinstance(name, DatasetInfo) else get_dataset(name), data_dir)
+    name = info.name
     check_layout(info, data_dir)
+    if info.kind == "text-windows":
+        from logad.pipeline.systems import read_text_windows
+
+        return read_text_windows(info, Path(data_dir), progress).as_loaded()
     if info.kind == "sessions":
         parts = load_session_dataset(info, data_dir)
 
@@ -56,7 +63,8 @@ def load_dataset(
             templates=templates_for(info, data_dir),
         )
     if info.kind != "raw":
-        raise InputError(f"dataset {name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")
+        raise InputError(f"dataset {name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset; "
+                         "detection datasets: `logad data list`")
     paths = raw_log_paths(info, data_dir)
     labels = labels_for(info, data_dir)
     if grouping is None:

@@ -52,6 +52,13 @@ class SystemData:
     entries: EntryData | None = None
     details: dict = field(default_factory=dict)
 
+    def as_loaded(self):
+        """The same sequences as `load_dataset` returns them (`logad evaluate` on stored windows)."""
+        from logad.pipeline.logs import LoadedLogs
+
+        return LoadedLogs(sequences=list(self.sequences), source=self.source, grouping={"kind": "stored windows"},
+                          templates=dict(self.templates))
+
     def describe(self) -> dict:
         out = {
             "name": self.name,
@@ -98,14 +105,15 @@ def load_system(
     they are, with or without `per_entity` (so one flag can serve a mix of systems).
     `entries=True` also keeps every line's message text and label (entry-level methods).
     """
+    from logad.datasets.local import resolve_local
     from logad.datasets.registry import get_dataset
 
     name, folder = parse_spec(spec)
-    info = get_dataset(name)
+    info = resolve_local(get_dataset(name), folder)
     if info.kind == "sessions":
         return _load_sessions(info, folder, entries, progress)
     if info.kind == "text-windows":
-        return _load_text_windows(info, folder, progress)
+        return read_text_windows(info, folder, progress)
     if info.kind != "raw":
         raise InputError(f"dataset {info.name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")
     return _load_raw(info, folder, window, step, entries, progress, per_entity)
@@ -119,7 +127,7 @@ def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> Sys
         raise InvalidParameterError(
             f"dataset {info.name!r} holds template-id sessions: it has no log entries for an entry-level method"
         )
-    loaded = load_dataset(info.name, folder, progress=progress)
+    loaded = load_dataset(info, folder, progress=progress)
     templates = templates_for(info, folder)
     if not templates:
         log.warning("%s: no template texts (%s) in %s: semantic methods cannot represent its templates",
@@ -196,7 +204,7 @@ def _read_entries(path: Path, format_name: str, session_labels: dict[str, int] |
     return EntryData(texts=texts, labels=np.asarray(labels, dtype=np.int64), timestamps=np.asarray(times, dtype=np.float64))
 
 
-def _load_text_windows(info, folder: Path, progress: Progress) -> SystemData:
+def read_text_windows(info, folder: Path, progress: Progress) -> SystemData:
     """Stored windows of messages (`Content` joined by ' ;-; ', `item_Label` per message)."""
     import csv
     import io
