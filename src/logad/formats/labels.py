@@ -12,6 +12,13 @@ from logad.formats.reader import read_lines
 _LABEL_VALUES = {"normal": 0, "anomaly": 1, "anomalous": 1, "abnormal": 1, "0": 0, "1": 1}
 
 
+def _csv_row(path, line_no: int, text: str) -> list[str]:
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as exc:
+        raise InputError(f"{path} line {line_no}: not a CSV row ({exc})") from None
+
+
 def read_block_labels(path: str | Path) -> dict[str, int]:
     """`BlockId,Label` rows (Normal/Anomaly) -> {block id: 0|1}. A bad row names its line; an id
     listed twice with different labels is refused (which one is right is the user's call, and a
@@ -24,11 +31,11 @@ def read_block_labels(path: str | Path) -> dict[str, int]:
         _, header = next(lines)
     except StopIteration:
         raise InputError(f"{path} holds no label") from None
-    cols = [c.strip().lower() for c in next(csv.reader([header]))]
+    cols = [c.strip().lower() for c in _csv_row(path, 1, header)]
     if len(cols) < 2:
         raise InputError(f"{path}: expected a header like 'BlockId,Label', got {header[:80]!r}")
     for line_no, text in lines:
-        row = next(csv.reader([text]))
+        row = _csv_row(path, line_no, text)
         if len(row) < 2:
             raise InputError(f"{path} line {line_no}: expected 'id,label', got {text[:80]!r}")
         value = _LABEL_VALUES.get(row[1].strip().lower())

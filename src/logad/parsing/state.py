@@ -46,6 +46,8 @@ def read_state(path: str | Path) -> dict:
         return json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"parser state {str(p)!r} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise InputError(f"parser state {str(p)!r} is corrupt: JSON nested too deeply") from None
 
 
 def parser_from_dict(data: dict):
