@@ -60,7 +60,7 @@ class TrainedModel:
     @classmethod
     def load(cls, directory: str | Path) -> TrainedModel:
         from logad.detectors.registry import detector_class
-        from logad.parsing.state import load_parser
+        from logad.parsing import load_parser
 
         directory = Path(directory)
         meta_path = directory / "model.json"

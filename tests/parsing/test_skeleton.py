@@ -7,13 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logad.errors import InputError, InvalidParameterError
-from logad.parsing import _scan, masking, skeleton
+from logad.parsing import _scan, load_parser, masking, parser_for, skeleton
 from logad.parsing.accuracy import grouping_accuracy
 from logad.parsing.drain import ChangeType, DrainParser
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, DRAIN3_INI_RULES, Masker
-from logad.parsing.presets import BRAIN, parser_for
+from logad.parsing.presets import BRAIN
 from logad.parsing.skeleton import SkeletonParser
-from logad.parsing.state import load_parser
 from tests.conftest import shared_data
 from tests.parsing.samples import HDFS
 

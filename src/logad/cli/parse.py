@@ -32,9 +32,8 @@ def cmd_parse(args) -> int:
     from logad.formats.reader import ReadReport, read_records
     from logad.formats.registry import get_format
     from logad.io import atomic_writer
-    from logad.parsing.presets import parser_for
+    from logad.parsing import load_parser, parser_for
     from logad.parsing.skeleton import SkeletonParser
-    from logad.parsing.state import load_parser
 
     if args.workers < 1:
         raise InvalidParameterError(f"`--workers` must be >= 1, got {args.workers}")

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logad.errors import InvalidParameterError
-from logad.parsing import _scan
+from logad.parsing import _scan, align
 
 try:  # the optional compiled core (see setup.py); the Python reference gives identical results
     from logad.parsing import _core  # type: ignore[attr-defined]
@@ -159,6 +159,7 @@ class Masker:
         self.rules = rules_from_data(rules)
         self.prefix, self.suffix, self.placeholder = prefix, suffix, placeholder
         steps = []
+        compiled = []
         for r in self.rules:
             try:
                 rx = re.compile(r.pattern)
@@ -166,7 +167,9 @@ class Masker:
                 raise InvalidParameterError(f"masking rule {r.name!r} has a bad pattern {r.pattern!r}: {exc}") from exc
             # a replacement *string* (no callback): backslashes must not be read as group refs
             steps.append((rx.sub, self.mask_text(r.name).replace("\\", "\\\\"), required_literal(r.pattern)))
+            compiled.append((rx, self.mask_text(r.name), required_literal(r.pattern)))
         self._steps = tuple(steps)
+        self._compiled = tuple(compiled)
         # the drain3.ini rule set (either spelling) runs in the linear-time scanner of _scan.py /
         # the compiled core instead of `re`: same output, no exponential backtracking, faster
         pats = [r.pattern for r in self.rules]
@@ -191,6 +194,24 @@ class Masker:
             if lit is None or lit in text:  # cheap skip: the rule cannot match without its literal
                 text = sub(repl, text)
         return text
+
+    def mask_aligned(self, text: str, origins: align.Origins | None = None) -> tuple[str, align.Origins]:
+        """The masked text (as `__call__` gives it) and, per character, the raw span it stands for
+        (see align.py): what real parameter values are cut from."""
+        if origins is None:
+            origins = align.identity(text)
+        if self._drain3 is not None:
+            for (kind, _), repl in zip(_scan.DRAIN3_ORDER, self._drain3):
+                spans = _scan.matches(kind, text)
+                if spans:
+                    text, origins = align.apply(text, origins, spans, repl)
+            return text, origins
+        for rx, repl, lit in self._compiled:
+            if lit is None or lit in text:
+                spans = align.regex_spans(rx, text)
+                if spans:
+                    text, origins = align.apply(text, origins, spans, repl)
+        return text, origins
 
     def to_dict(self) -> dict:
         return {

@@ -18,12 +18,13 @@ levels = depth - 3), so the LogPAI numbers are passed unchanged. Masks are rende
 
 Formats without a preset (user format strings) get the masking of Drain3's example drain3.ini with
 depth 4 and similarity 0.4.
+
+This module is data and the keyword arguments built from it; the registry (registry.py) turns
+them into parsers.
 """
 
 from __future__ import annotations
 
-from logad.errors import InvalidParameterError
-from logad.parsing.drain import DrainParser
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, MaskingRule
 
 _IP = r"(\d+\.){3}\d+"
@@ -82,9 +83,6 @@ BRAIN: dict[str, dict] = {
 BRAIN["spirit"] = BRAIN["thunderbird"]
 BRAIN["liberty"] = BRAIN["thunderbird"]
 
-#: Parser modes: "default" (SkeletonParser) and "drain" (DrainParser, Drain's exact grouping).
-MODES = ("default", "drain")
-
 #: The Drain settings per LogHub system name (lower case): `regex` list, `st`, `depth`.
 PRESETS: dict[str, dict] = LOGPAI_DRAIN
 
@@ -116,13 +114,5 @@ def preset(format_name: str) -> dict:
     }
 
 
-def parser_for(format_name: str, mode: str = "default"):
-    """A fresh parser with the preset of a format: the default parser (`SkeletonParser`), or with
-    ``mode="drain"`` the Drain-compatible `DrainParser`. Unknown formats get the drain3.ini masking."""
-    from logad.parsing.skeleton import SkeletonParser
-
-    if mode == "default":
-        return SkeletonParser(**default_preset(format_name))
-    if mode == "drain":
-        return DrainParser(**preset(format_name))
-    raise InvalidParameterError(f"`mode` must be one of {', '.join(MODES)}, got {mode!r}")
+#: the name the registry uses
+drain_preset = preset

@@ -127,7 +127,7 @@ def numeric_values(parameters) -> tuple[float, ...]:
 
 def _with_ids_in_blocks(records, parser, size: int = 20_000) -> Iterator[tuple]:
     """(record, template id) pairs, the ids learnt a block of lines at a time with `add_many`."""
-    from logad.parsing.parallel import chunks
+    from logad.parsing.compact import chunks
 
     for block in chunks(records, size):
         yield from zip(block, parser.add_many([rec.content for rec in block]))
@@ -167,7 +167,7 @@ def load_logs(
     """Read, parse and group raw log files of one system. `with_values` keeps every line's
     numeric parameters and time gap (`Sequence.line_values`, for parameter-value models)."""
     from logad.formats.registry import get_format
-    from logad.parsing.presets import parser_for
+    from logad.parsing import parser_for
 
     fmt = get_format(format)
     grouping = grouping or default_grouping(fmt.name)

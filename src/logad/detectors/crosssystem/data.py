@@ -204,7 +204,7 @@ def _load_text_windows(info, folder: Path, progress: Progress) -> SystemData:
 
     from logad.datasets.local import raw_log_path
     from logad.formats.reader import open_binary
-    from logad.parsing.presets import parser_for
+    from logad.parsing import parser_for
 
     path = raw_log_path(info, folder)
     with open_binary(path) as fh:
