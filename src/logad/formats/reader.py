@@ -78,12 +78,13 @@ class ReadReport:
             self.unmatched_line_nos.append(line_no)
 
 
-class GzipStream:
+class GzipStream(io.BufferedIOBase):
     """Decompressed bytes of a gzip file (every member of a multi-member file), read straight
     through zlib: `read(n)` returns at most n bytes (memory stays bounded whatever the
     compression ratio), CRC and length of each member are checked by zlib."""
 
     def __init__(self, raw, chunk: int = 1 << 18) -> None:
+        super().__init__()
         self._raw = raw
         self._chunk = chunk
         self._d = zlib.decompressobj(31)
@@ -132,7 +133,13 @@ class GzipStream:
             return out
         return self._inflate(n)
 
-    def peek(self, n: int) -> bytes:
+    def read1(self, n: int = -1) -> bytes:
+        return self.read(n if n is not None and n >= 0 else 1 << 16)
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self, n: int = 1) -> bytes:
         while len(self._head) < n:
             b = self._inflate(n - len(self._head))
             if not b:
@@ -142,6 +149,7 @@ class GzipStream:
 
     def close(self) -> None:
         self._raw.close()
+        super().close()
 
 
 def open_binary(path: str | Path) -> io.BufferedIOBase:
