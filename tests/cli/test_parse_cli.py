@@ -78,14 +78,15 @@ MERGE = ["session opened for user alice by sshd", "disk sda1 is full", "session 
          "session opened for user bob by sshd"]
 
 
+@pytest.mark.parametrize("hold", [0, 64 << 20])  # written at once (fixed from the file at the end) or held
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
-def test_rows_written_before_a_later_merge_get_the_final_id_and_parameters(tmp_path, suffix):
+def test_rows_written_before_a_later_merge_get_the_final_id_and_parameters(tmp_path, suffix, hold):
     log = tmp_path / "auth.log"
     log.write_text("\n".join(MERGE) + "\n")
     parser = parser_for("<Content>")
     run = parse_files([log], "<Content>", parser, max_block_lines=2)  # the merge happens in block 3
     out = tmp_path / f"p.{suffix}"
-    w = ParsedWriter(out, ["Content"], parser)
+    w = ParsedWriter(out, ["Content"], parser, hold_bytes=hold)
     for block in run:
         w.write(block)
     w.close()

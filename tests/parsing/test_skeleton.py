@@ -207,7 +207,7 @@ def test_compiled_core_and_python_reference_give_identical_ids(monkeypatch):
 
 
 def test_compiled_core_equals_reference_on_random_text():
-    core = pytest.importorskip("logad.parsing._core")
+    core = pytest.importorskip("logad._core")
     repl = tuple(f"<{r.name}>" for r in DRAIN3_INI_RULES)
 
     @settings(max_examples=2000, deadline=None)
@@ -266,7 +266,7 @@ def test_compact_placement_equals_line_by_line(lines, block):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(["", "a", "b <*>", "a b", "<*>"]), max_size=50))
 def test_compiled_compact_equals_python(keys):
-    core = pytest.importorskip("logad.parsing._core")
+    core = pytest.importorskip("logad._core")
     got = core.compact(list(keys))
     assert got == skeleton._compact_py(keys)
     assert [got[0][i] for i in array.array("I", got[1])] == keys

@@ -28,6 +28,24 @@ def add_parser(sub) -> None:
     pa.set_defaults(func=cmd_parse)
 
 
+def _skip_pandas_probe() -> None:
+    """In a `logad parse` process of its own: pyarrow, when pandas is installed, imports it on its
+    first conversion (to recognise DataFrames), 0.2 s of a command that never hands it one. Mark
+    pandas absent for this process (it exits when the command ends). Not done when `main` is called
+    from another program (tests, notebooks), which may want pandas."""
+    if "pandas" not in sys.modules and Path(sys.argv[0]).name == "logad":
+        sys.meta_path.insert(0, _NoPandas())
+
+
+class _NoPandas:
+    """An import finder for which pandas does not exist (see `_skip_pandas_probe`)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (not needed by logad parse)", name=name)
+        return None
+
+
 def cmd_parse(args) -> int:
     from logad.errors import InvalidParameterError
     from logad.formats.registry import get_format
@@ -47,6 +65,8 @@ def cmd_parse(args) -> int:
         raise InvalidParameterError("`--workers` and `--engine ray` need the default parser mode and learning "
                                     f"(got mode {parser.mode!r}, match_only={args.match_only})")
     n_before = len(parser.templates)
+    if str(args.out).lower().endswith((".parquet", ".pq")):
+        _skip_pandas_probe()
     run = parse_files(args.files, fmt, parser, learn=not args.match_only,
                       workers=args.workers if args.engine == "local" else 1)
     if args.engine == "ray":

@@ -383,6 +383,30 @@ def exact(prog: Program, s: str) -> list[int] | None:
         sys.setrecursionlimit(limit)
 
 
+_CORE: dict[int, tuple] = {}
+
+
+def core_program(prog: Program) -> tuple:
+    """The program as `_core.split_block` takes it: (states, anchors, first anchor of each SPLIT's
+    branch, slots). Built once per program."""
+    got = _CORE.get(id(prog))
+    if got is not None and got[0] is prog:
+        return got[1]
+    states = tuple((op, arg if arg is not None else 0, nxt, alt) for op, arg, nxt, alt in prog.states)
+    anchors = []
+    firsts = []
+    for i, (op, _, nxt, _alt) in enumerate(prog.states):
+        if op in (LAZY, GREEDY):
+            anchors.append(tuple((a, tuple(p for p in path if isinstance(p, int))) for a, path in _anchors_of(prog, nxt)))
+        else:
+            anchors.append(())
+        firsts.append(_anchors_of(prog, nxt)[0][0] if op == SPLIT else -1)
+        del i
+    out = (states, tuple(anchors), tuple(firsts), 2 * len(prog.fields))
+    _CORE[id(prog)] = (prog, out)
+    return out
+
+
 def split(prog: Program, s: str) -> list[int] | None:
     """The marks of a line: `forward`, else `exact`."""
     m = forward(prog, s)

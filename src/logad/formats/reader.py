@@ -26,7 +26,7 @@ from logad.records import LogRecord
 log = logging.getLogger(__name__)
 
 try:  # the optional compiled core; the Python reference gives identical records
-    from logad.parsing import _core  # type: ignore[attr-defined]
+    from logad import _core  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the build
     _core = None
 
@@ -293,9 +293,10 @@ def read_blocks(path: str | Path, fmt, report: ReadReport | None = None, *, bloc
         for a in range(0, len(contents), max_block_lines):
             b = a + max_block_lines
             part = contents[a:b] if a or b < len(contents) else contents
-            cols = {k: v[a:b] for k, v in fields.items()} if part is not contents else fields
+            cols = {k: list(v)[a:b] for k, v in fields.items()} if part is not contents else fields
             times = timestamps(spec, cols, len(part))
             labels = [0 if v == "-" else 1 for v in cols[label_field]] if label_field in cols else None
+            # a label column is read here; the others stay buffers until a consumer reads them
             report.records += len(part)
             yield RecordBlock(str(path), line_nos[a:b], part, cols, times, labels)
     report.timed_out += splitter.timed_out - timed_out
@@ -341,8 +342,24 @@ def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes
     return line_nos, contents, cols
 
 
-def _core_split(buf, first, splitter, names, max_line_bytes, report):  # pragma: no cover - replaced below
-    return _split_py(buf, first, splitter, names, max_line_bytes, report)
+def _core_split(buf, first, splitter, names, max_line_bytes, report):
+    """`_split_py` in the compiled core: columns come back as StrColumns (UTF-8 buffers)."""
+    from logad.formats.columns import StrColumn
+    from logad.formats.header import core_program
+
+    prog = splitter.program
+    line_nos, contents, cols, (empty, invalid, over, unmatched), bad = _core.split_block(
+        buf, first, core_program(prog), prog.fields.index("Content"), len(prog.fields), max_line_bytes)
+    report.empty_lines += empty
+    report.invalid_utf8 += invalid
+    report.oversized += over
+    report.unmatched += unmatched
+    room = 20 - len(report.unmatched_line_nos)
+    if room > 0:
+        report.unmatched_line_nos.extend(bad[:room])
+    header = [f for f in prog.fields if f != "Content"]
+    by_name = {f: StrColumn(v, o) for f, (v, o) in zip(header, cols)}
+    return line_nos, contents, {k: by_name[k] for k in names}
 
 
 def read_records(path: str | Path, fmt, report: ReadReport | None = None, max_line_chars: int = MAX_LINE_BYTES) -> Iterator[LogRecord]:

@@ -42,13 +42,16 @@ class ChangeType(enum.Enum):
 class Parameters(Sequence):
     """The parameters of a block of lines, flat: `values` holds every line's values in order and
     line i's are ``values[offsets[i]:offsets[i + 1]]`` (what the compiled core hands back, and what a
-    Parquet list column is made of). Indexing gives one line's tuple."""
+    Parquet list column is made of). Indexing gives one line's tuple. `buffers`, when the compiled
+    core made them, are the values as UTF-8 bytes and int32 offsets (an Arrow string array's
+    layout)."""
 
-    __slots__ = ("values", "offsets")
+    __slots__ = ("values", "offsets", "buffers")
 
-    def __init__(self, values: list[str], offsets: Sequence[int]) -> None:
+    def __init__(self, values: list[str], offsets: Sequence[int], buffers: tuple[bytes, bytes] | None = None) -> None:
         self.values = values
         self.offsets = offsets
+        self.buffers = buffers
 
     @classmethod
     def from_tuples(cls, rows: Iterable[Sequence[str]]) -> Parameters:
@@ -170,6 +173,61 @@ def reconstruct(parser: Parser, template: str, parameters: Sequence[str]) -> str
     tokeniser normalises whitespace (compare with ``parser.normalise(content)``)."""
     text = fill(template, parameters, parser.placeholders)
     return None if text is None else parser.normalise(text)
+
+
+def recipe(old_template: str, new_template: str, placeholders: Sequence[str] = ()) -> list | None:
+    """How parameters against `old_template` become parameters against `new_template` (see
+    `reparameterise`), once for every line of that template: one item per new slot, ``("p", j)``
+    (the old parameter j), ``("c", text)`` (an old constant token) or ``("f", parts)`` (an old
+    token holding slots, filled: parts are texts and old parameter numbers). None when the new
+    template does not cover the old one. Also the number of old parameters it expects (second)."""
+    old = old_template.split(" ") if old_template else []
+    new = new_template.split(" ") if new_template else []
+    if len(old) != len(new):
+        return None
+    marks = tuple(dict.fromkeys((WILDCARD, *placeholders)))
+    out: list = []
+    k = 0
+    for o, n in zip(old, new):
+        pos = slot_positions(o, marks)
+        if o == n:
+            out.extend(("p", k + i) for i in range(len(pos)))
+        elif n == WILDCARD:
+            if not pos:
+                out.append(("c", o))
+            elif len(pos) == 1 and o in marks:
+                out.append(("p", k))
+            else:
+                parts: list = []
+                last = 0
+                for i, p in enumerate(pos):
+                    if p > last:
+                        parts.append(o[last:p])
+                    parts.append(k + i)
+                    last = p + next(len(m) for m in marks if o.startswith(m, p))
+                if last < len(o):
+                    parts.append(o[last:])
+                out.append(("f", tuple(parts)))
+        else:
+            return None
+        k += len(pos)
+    return [out, k]
+
+
+def apply_recipe(rec: list, parameters: Sequence[str]) -> tuple[str, ...] | None:
+    """`reparameterise` by a `recipe`."""
+    items, need = rec
+    if len(parameters) != need:
+        return None
+    out = []
+    for kind, arg in items:
+        if kind == "p":
+            out.append(parameters[arg])
+        elif kind == "c":
+            out.append(arg)
+        else:
+            out.append("".join(x if isinstance(x, str) else parameters[x] for x in arg))
+    return tuple(out)
 
 
 def reparameterise(old_template: str, new_template: str, parameters: Sequence[str],

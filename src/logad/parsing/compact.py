@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 
 try:  # the optional compiled core; the Python reference gives identical results
-    from logad.parsing import _core  # type: ignore[attr-defined]
+    from logad import _core  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the build
     _core = None
 

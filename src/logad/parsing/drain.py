@@ -32,6 +32,11 @@ from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
 from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
+try:  # the optional compiled core; the Python reference gives identical results
+    from logad import _core  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _core = None
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ChangeType", "DrainParser", "STATE_FORMAT", "WILDCARD"]
@@ -196,7 +201,18 @@ class DrainParser(SavedState):
             raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
         if workers != 1:
             raise InvalidParameterError(f"Drain mode learns in one process: `workers` must be 1, got {workers}")
-        return [self._learn(c)[0].cid for c in contents]
+        out: list[int] = []
+        block: list[str] = []
+        for c in contents:
+            block.append(c)
+            if len(block) >= 20_000:
+                out += self._add_block(block)
+                block = []
+        return out + self._add_block(block) if block else out
+
+    def _add_block(self, block: list[str]) -> list[int]:
+        masked, _ = self._masked_many(block)
+        return [self._learn_text(m if m is not None else self.masked(c)).cid for c, m in zip(block, masked)]
 
     def match_many(self, contents: Iterable[str]) -> list[int]:
         """`match` of many lines, ids only (0 = no template covers the line). Read-only."""
@@ -211,15 +227,41 @@ class DrainParser(SavedState):
         `parameters`, each line's real values against its template at the end of the block."""
         if not self._ready:
             self._setup()
-        clusters = [self._learn(c)[0] for c in contents] if learn else [self._lookup(c) for c in contents]
+        masked, spans = self._masked_many(contents)
+        if learn:
+            clusters = [self._learn_text(m if m is not None else self.masked(c)) for c, m in zip(contents, masked)]
+        else:
+            clusters = [self._lookup_text(m if m is not None else self.masked(c)) for c, m in zip(contents, masked)]
         ids = [c.cid if c is not None else 0 for c in clusters]
         templates = {c.cid: c.template for c in clusters if c is not None}
         params = None
         if parameters:
-            params = Parameters.from_tuples(
-                self._params(c, content) if c is not None and c.param_pos else ()
-                for c, content in zip(clusters, contents))
+            rows = []
+            for c, content, m, sp in zip(clusters, contents, masked, spans):
+                if c is None or not c.param_pos:
+                    rows.append(())
+                elif sp is not None:
+                    rows.append(self._params_of(c, content, _decode(m, sp)))
+                else:
+                    rows.append(self._params(c, content))
+            params = Parameters.from_tuples(rows)
         return BlockResult(ids, params, templates)
+
+    def _masked_many(self, contents: list[str]) -> tuple[list, list]:
+        """Masked texts and token spans of many lines from the compiled core (None where it leaves
+        a line to the Python reference)."""
+        if not self._ready:
+            self._setup()
+        n = len(contents)
+        if _core is None:
+            return [None] * n, [None] * n
+        rules = self._masker.core_rules(delimiters=self.extra_delimiters) if (self.masking or self.extra_delimiters) else None
+        if rules is None and (self.masking or self.extra_delimiters):
+            return [None] * n, [None] * n
+        phs = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
+        if not all(p.isascii() and p for p in phs):
+            return [None] * n, [None] * n
+        return _core.tokens_spans(contents if isinstance(contents, list) else list(contents), rules, phs, 1 << 40)
 
     def masked(self, content: str) -> str:
         """The line after masking and delimiter splitting (the key of the line cache)."""
@@ -236,23 +278,23 @@ class DrainParser(SavedState):
 
     def add(self, content: str, line_no: int = 0) -> ParsedLine:
         """Learn from one line (the message part, without header); returns its template and id."""
-        c, _ = self._learn(content)
+        c = self._learn_text(self.masked(content))
         return ParsedLine(line_no, c.cid, c.template, self._params(c, content) if c.param_pos else ())
 
-    def _learn(self, content: str) -> tuple[_Cluster, str]:
+    def _learn_text(self, text: str) -> _Cluster:
+        """Learn from a masked line (`masked`)."""
         if not self._ready:
             self._setup()
         self.stats["lines"] += 1
-        text = self._masker(content)
-        for d in self.extra_delimiters:
-            text = text.replace(d, " ")
         c = self._cache.get(text)
         if c is not None and c.alive:  # the hot path: a masked line seen before
+            if not c.tokens:
+                self.stats["empty"] += 1
             c.size += 1
             self.last_change = ChangeType.NONE
             if self.max_clusters is not None:
                 self._touch(c)
-            return c, text
+            return c
         toks = text.split()
         if not toks:
             self.stats["empty"] += 1
@@ -284,7 +326,7 @@ class DrainParser(SavedState):
                 self._touch(c)
         if len(self._cache) < self.max_cache:
             self._cache[text] = c
-        return c, text
+        return c
 
     def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
         """The template covering a line, or None. Strictly read-only (no counts, no cache, no
@@ -296,7 +338,9 @@ class DrainParser(SavedState):
         return ParsedLine(line_no, c.cid, c.template, self._params(c, content) if c.param_pos else ())
 
     def _lookup(self, content: str) -> _Cluster | None:
-        text = self.masked(content)
+        return self._lookup_text(self.masked(content))
+
+    def _lookup_text(self, text: str) -> _Cluster | None:
         c = self._cache.get(text)
         if c is None or not c.alive:
             toks = text.split()
@@ -346,7 +390,12 @@ class DrainParser(SavedState):
 
     # ------------------------------------------------------------------ internals
     def _params(self, c: _Cluster, content: str) -> tuple[str, ...]:
-        toks = self.spans(content)
+        masked, spans = self._masked_many([content])
+        if spans[0] is not None:
+            return self._params_of(c, content, _decode(masked[0], spans[0]))
+        return self._params_of(c, content, self.spans(content))
+
+    def _params_of(self, c: _Cluster, content: str, toks: list) -> tuple[str, ...]:
         if len(toks) != len(c.tokens):  # not this line's template (`parameters` with another id)
             return ()
         out: list[str] = []
@@ -489,6 +538,22 @@ class DrainParser(SavedState):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"Drain state is incomplete or corrupt: {exc!r}") from exc
         return parser
+
+
+def _decode(masked: str, spans: bytes) -> list[tuple[str, int, int, list[tuple[int, int]]]]:
+    """`DrainParser.spans` from the compiled core's tokens_spans output."""
+    import array
+
+    flat = array.array("i", spans)
+    toks = masked.split()
+    out = []
+    k = 0
+    for tok in toks:
+        a, b, n = flat[k], flat[k + 1], flat[k + 2]
+        inner = [(flat[k + 3 + 2 * j], flat[k + 4 + 2 * j]) for j in range(n)]
+        k += 3 + 2 * n
+        out.append((tok, a, b, inner))
+    return out
 
 
 def same_or_wild(template: list[str], toks: list[str]) -> bool:

@@ -169,6 +169,20 @@ class FinalTemplates:
     def note(self, block: ParsedBlock) -> None:
         self._seen[block.index] = block.templates
 
+    def note_as(self, index: int, templates: dict[int, str]) -> None:
+        """Record what block `index` was written with (after an in-memory fix)."""
+        self._seen[index] = templates
+
+    def changed(self, templates: dict[int, str]) -> dict[int, str]:
+        """The ids of `templates` whose live id or text is not that any more (id -> old text)."""
+        p = self.parser
+        out = {}
+        for tid, text in templates.items():
+            r = p.resolve(tid)
+            if r != tid or p.templates_text(r) != text:
+                out[tid] = text
+        return out
+
     def stale(self) -> dict[int, dict[int, str]]:
         p = self.parser
         final: dict[int, tuple[int, str]] = {}

@@ -18,6 +18,7 @@ file is renamed into place (a reader never sees a half-written output).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import json
@@ -27,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from logad.errors import InputError, InvalidParameterError
-from logad.parsing.base import reparameterise
+from logad.parsing.base import apply_recipe, recipe
 from logad.parsing.files import FinalTemplates, ParsedBlock
 
 FIXED = ["file", "line_no", "timestamp", "template_id", "template", "parameters"]
@@ -107,9 +108,14 @@ class _Temp:
 
 class ParsedWriter:
     """Writes the blocks of a parse run to `out` (Parquet or CSV by its name), then, on `close`,
-    brings stale blocks up to date and writes the templates table."""
+    brings stale blocks up to date and writes the templates table.
 
-    def __init__(self, out: str | Path, fields: list[str], parser, *, table: Path | None = None) -> None:
+    The last blocks are held in memory up to `hold_bytes` before they are written: a template that
+    changes while its rows are still held is fixed there, so rewriting the file at the end is
+    needed only for changes later than that (memory stays bounded by the window)."""
+
+    def __init__(self, out: str | Path, fields: list[str], parser, *, table: Path | None = None,
+                 hold_bytes: int = 64 << 20) -> None:
         self.out = Path(out)
         self.kind = output_kind(self.out)
         self.fields = [f for f in fields if f != "Content"]
@@ -120,6 +126,9 @@ class ParsedWriter:
         self.rows = 0
         self._temp = _Temp(self.out)
         self._closed = False
+        self.hold_bytes = hold_bytes
+        self._held: collections.deque = collections.deque()
+        self._held_bytes = 0
         if self.kind == "parquet":
             self._open_parquet()
         else:
@@ -129,13 +138,34 @@ class ParsedWriter:
 
     # ------------------------------------------------------------------ writing
     def write(self, block: ParsedBlock) -> None:
-        self.final.note(block)
         self.sizes.append(len(block))
         self.rows += len(block)
         if self.kind == "parquet":
-            self._writer.write_table(self._table(block))
+            item = self._table(block)
+            size = item.nbytes
         else:
-            self._csv.writerows(self._csv_rows(block))
+            item = block
+            size = sum(map(len, block.contents)) + 64 * len(block)
+        self._held.append((block.index, item, block.templates, size))
+        self._held_bytes += size
+        while self._held_bytes > self.hold_bytes and len(self._held) > 1:
+            self._flush_one()
+
+    def _flush_one(self) -> None:
+        index, item, templates, size = self._held.popleft()
+        self._held_bytes -= size
+        changed = self.final.changed(templates)
+        if changed:  # a template of these rows changed while they were held: fix them here
+            templates = {r: t for r, t in (self.final.final(tid) for tid in templates)}
+        self.final.note_as(index, templates)
+        if self.kind == "parquet":
+            if changed:
+                import numpy as np
+
+                item = self._refresh_table(item, changed, self._pa, np)
+            self._writer.write_table(item, row_group_size=max(1, item.num_rows))
+        else:
+            self._csv.writerows(self._csv_rows(item, changed))
 
     def close(self) -> None:
         """Finish: fix stale blocks, rename into place, write the templates table."""
@@ -143,6 +173,8 @@ class ParsedWriter:
             return
         self._closed = True
         try:
+            while self._held:
+                self._flush_one()
             if self.kind == "parquet":
                 self._writer.close()
             else:
@@ -174,44 +206,64 @@ class ParsedWriter:
             + [(f, pa.string()) for f in self.fields],
             metadata={"logad": json.dumps({"templates": self.table.name, "parser": self.parser.mode})},
         )
-        self._writer = pq.ParquetWriter(str(self._temp.tmp), self.schema)
+        self._writer = pq.ParquetWriter(str(self._temp.tmp), self.schema, **self._options())
+
+    def _options(self) -> dict:
+        """Dictionary pages for the repetitive columns, statistics for the ordered ones (what
+        readers filter on); not for parameters, where both cost time and buy little."""
+        return {"use_dictionary": ["file", "template", *self.fields],
+                "write_statistics": ["line_no", "timestamp", "template_id"]}
 
     def _table(self, block: ParsedBlock):
+        import numpy as np
+
+        from logad.formats.columns import to_arrow
+
         pa = self._pa
         n = len(block)
-        ids = block.template_ids
+        ids = np.asarray(block.template_ids, dtype=np.int64)
         texts = block.templates
-        uniq = sorted(texts)
-        pos = {t: i for i, t in enumerate(uniq)}
-        tpl = pa.DictionaryArray.from_arrays(pa.array([pos.get(t, -1) for t in ids], pa.int32(),
-                                                       mask=_mask_zero(ids)),
-                                             pa.array([texts[t] for t in uniq], pa.string()))
+        uniq = np.asarray(sorted(texts), dtype=np.int64)
+        pos = np.searchsorted(uniq, ids).astype(np.int32) if len(uniq) else np.zeros(n, np.int32)
+        unknown = ids == 0
+        tpl = pa.DictionaryArray.from_arrays(pa.array(pos, pa.int32(), mask=unknown if unknown.any() else None),
+                                             pa.array([texts[int(t)] for t in uniq], pa.string()))
         params = block.parameters
         if params is None:
             par = pa.nulls(n, pa.list_(pa.string()))
         else:
-            par = pa.ListArray.from_arrays(pa.array(params.offsets, pa.int32()), pa.array(params.values, pa.string()))
-        import numpy as np
-
+            if params.buffers is not None:  # the compiled core's UTF-8 buffers: no conversion
+                data, voff = params.buffers
+                values = pa.Array.from_buffers(pa.string(), len(voff) // 4 - 1, [None, pa.py_buffer(voff), pa.py_buffer(data)])
+            else:
+                values = pa.array(params.values, pa.string())
+            par = pa.ListArray.from_arrays(pa.array(np.asarray(params.offsets, dtype=np.int32)), values)
         t = np.asarray(block.timestamps, dtype=np.float64)
         nan = np.isnan(t)
         us = np.where(nan, 0.0, np.round(t * 1e6)).astype(np.int64)
         ts = pa.array(us, pa.timestamp("us", tz="UTC"), mask=nan if nan.any() else None)
-        cols = [pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int32()), pa.array([block.path])),
-                pa.array(block.line_nos, pa.int64()), ts, pa.array(ids, pa.int64()), tpl, par]
-        cols += [pa.array(block.fields[f], pa.string()) for f in self.fields]
+        cols = [pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([block.path])),
+                pa.array(np.asarray(block.line_nos, dtype=np.int64)), ts, pa.array(ids), tpl, par]
+        cols += [to_arrow(block.fields[f]) for f in self.fields]
         return pa.Table.from_arrays(cols, schema=self.schema)
 
     # ------------------------------------------------------------------ CSV
-    def _csv_rows(self, block: ParsedBlock):
+    def _csv_rows(self, block: ParsedBlock, changed: dict[int, str] | None = None):
         texts = block.templates
         params = block.parameters
         dumps = json.dumps
-        cols = [block.fields[f] for f in self.fields]
+        cols = [list(block.fields[f]) for f in self.fields]
         path = block.path
         for i, (line_no, tid, t) in enumerate(zip(block.line_nos, block.template_ids, block.timestamps)):
-            p = dumps(list(params[i]), ensure_ascii=False) if params is not None else ""
-            yield [path, line_no, "" if t != t else repr(t), tid, texts.get(tid, ""), p, *(c[i] for c in cols)]
+            vals = params[i] if params is not None else None
+            text = texts.get(tid, "")
+            if changed and tid in changed:
+                r, text, rec = self._recipe(tid, changed[tid])
+                tid = r
+                if rec is not None and vals is not None:
+                    vals = apply_recipe(rec, vals) or vals
+            p = dumps(list(vals), ensure_ascii=False) if vals is not None else ""
+            yield [path, line_no, "" if t != t else repr(t), tid, text, p, *(c[i] for c in cols)]
 
     # ------------------------------------------------------------------ bringing stale blocks up to date
     def _refresh(self, stale: dict[int, dict[int, str]]) -> None:
@@ -226,36 +278,96 @@ class ParsedWriter:
             fixed.discard()
             raise
 
-    def _new(self, tid: int, params, old_text: str):
-        """(live id, final text, parameters against it) for a row of a stale id."""
-        r, text = self.final.final(tid)
-        new = reparameterise(old_text, text, params, self.parser.placeholders) if params is not None else None
-        return r, text, new
+    def _recipe(self, tid: int, old_text: str):
+        """(live id, final text, recipe of its parameters) for rows of a stale id (cached)."""
+        cache = self.__dict__.setdefault("_recipes", {})
+        key = (tid, old_text)
+        got = cache.get(key)
+        if got is None:
+            r, text = self.final.final(tid)
+            got = cache[key] = (r, text, recipe(old_text, text, self.parser.placeholders))
+        return got
 
     def _refresh_parquet(self, stale, dest: Path) -> None:
+        import numpy as np
+
         pa, pq = self._pa, self._pq
         src = pq.ParquetFile(str(self._temp.tmp))
-        writer = pq.ParquetWriter(str(dest), self.schema)
+        writer = pq.ParquetWriter(str(dest), self.schema, **self._options())
         try:
             for g in range(src.num_row_groups):
                 table = src.read_row_group(g)
                 changed = stale.get(g)
                 if changed:
-                    ids = table.column("template_id").to_pylist()
-                    tpls = table.column("template").to_pylist()
-                    params = table.column("parameters").to_pylist()
-                    for i, tid in enumerate(ids):
-                        old = changed.get(tid)
-                        if old is not None:
-                            r, text, new = self._new(tid, params[i], old)
-                            ids[i], tpls[i] = r, text
-                            params[i] = list(new) if new is not None else params[i]
-                    table = table.set_column(3, "template_id", pa.array(ids, pa.int64()))
-                    table = table.set_column(4, "template", pa.array(tpls, pa.string()).dictionary_encode())
-                    table = table.set_column(5, "parameters", pa.array(params, pa.list_(pa.string())))
-                writer.write_table(table)
+                    table = self._refresh_table(table, changed, pa, np)
+                writer.write_table(table, row_group_size=max(1, table.num_rows))
         finally:
             writer.close()
+
+    def _refresh_table(self, table, changed: dict[int, str], pa, np):
+        """One row group brought up to date, column-wise: ids through the alias table, texts
+        final, parameters rebuilt by each stale template's recipe with one gather (numpy over the
+        string buffers: no per-row Python)."""
+        ids = table.column("template_id").to_numpy().copy()
+        par = table.column("parameters").combine_chunks()
+        offs = np.asarray(par.offsets, dtype=np.int64)
+        data, voffs = _string_buffers(par.flatten(), np)
+        lens = np.diff(offs)
+        new_lens = lens.copy()
+        plans = []
+        for tid, old in changed.items():
+            rows = np.nonzero(ids == tid)[0]
+            if not len(rows):
+                continue
+            r, text, rec = self._recipe(tid, old)
+            ok = rows if rec is None else rows[lens[rows] == rec[1]]
+            if rec is not None and len(ok):
+                new_lens[ok] = len(rec[0])
+                plans.append((ok, rec))
+            ids[rows] = r
+        new_offs = np.concatenate([[0], np.cumsum(new_lens)])
+        take = np.empty(int(new_offs[-1]), dtype=np.int64)
+        touched = np.zeros(len(ids), dtype=bool)
+        extra: list[str] = []  # texts not among the old values (constants, filled tokens)
+        n_old = len(voffs) - 1
+        for rows, (items, _) in plans:
+            touched[rows] = True
+            for k, (kind, arg) in enumerate(items):
+                at = new_offs[rows] + k
+                if kind == "p":
+                    take[at] = offs[rows] + arg
+                elif kind == "c":
+                    take[at] = n_old + len(extra)
+                    extra.append(arg)
+                else:  # a token holding slots, filled per row (Drain mode)
+                    take[at] = n_old + len(extra) + np.arange(len(rows))
+                    old_vals = [[_value(data, voffs, int(offs[r] + x)) if not isinstance(x, str) else x for x in arg]
+                                for r in rows]
+                    extra.extend("".join(parts) for parts in old_vals)
+        keep = np.nonzero(~touched)[0]
+        if len(keep):
+            counts = lens[keep]
+            total = int(counts.sum())
+            if total:
+                shift = np.cumsum(np.concatenate([[0], counts[:-1]]))
+                k = np.arange(total)
+                take[np.repeat(new_offs[keep] - shift, counts) + k] = np.repeat(offs[keep] - shift, counts) + k
+        if extra:
+            blob = "".join(extra).encode("utf-8")
+            el = np.fromiter((len(e.encode("utf-8")) for e in extra), dtype=np.int64, count=len(extra))
+            data = np.concatenate([data, np.frombuffer(blob, dtype=np.uint8)])
+            voffs = np.concatenate([voffs, voffs[-1] + np.cumsum(el)])
+        new_values = _gather_strings(data, voffs, take, pa, np)
+        new_par = pa.ListArray.from_arrays(pa.array(new_offs.astype(np.int32)), new_values)
+        texts = {int(t): self.final.final(int(t))[1] for t in np.unique(ids) if t}
+        uniq = np.asarray(sorted(texts), dtype=np.int64)
+        pos = np.searchsorted(uniq, ids).astype(np.int32)
+        unknown = ids == 0
+        tpl = pa.DictionaryArray.from_arrays(pa.array(pos, pa.int32(), mask=unknown if unknown.any() else None),
+                                             pa.array([texts[int(t)] for t in uniq], pa.string()))
+        table = table.set_column(3, "template_id", pa.array(ids))
+        table = table.set_column(4, "template", tpl)
+        return table.set_column(5, "parameters", new_par)
 
     def _refresh_csv(self, stale, dest: Path) -> None:
         with open(self._temp.tmp, encoding="utf-8", newline="") as src, \
@@ -271,8 +383,9 @@ class ParsedWriter:
                 for row in csv.reader(lines):
                     old = changed.get(int(row[3]))
                     if old is not None:
-                        r, text, new = self._new(int(row[3]), json.loads(row[5]) if row[5] else None, old)
+                        r, text, rec = self._recipe(int(row[3]), old)
                         row[3], row[4] = str(r), text
+                        new = apply_recipe(rec, json.loads(row[5])) if rec is not None and row[5] else None
                         if new is not None:
                             row[5] = json.dumps(list(new), ensure_ascii=False)
                     w.writerow(row)
@@ -280,6 +393,34 @@ class ParsedWriter:
     # ------------------------------------------------------------------ the templates table
     def write_templates(self) -> None:
         write_templates(self.table, self.parser)
+
+
+def _string_buffers(arr, np):
+    """(UTF-8 bytes as uint8, int64 offsets from 0) of an Arrow string array."""
+    n = len(arr)
+    bufs = arr.buffers()
+    off = np.frombuffer(bufs[1], dtype=np.int32, count=arr.offset + n + 1)[arr.offset:].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None and off[-1] > 0 else np.zeros(0, np.uint8)
+    return data[off[0]:off[-1]] if off[0] else data[:off[-1]], off - off[0]
+
+
+def _value(data, offs, i: int) -> str:
+    return bytes(data[offs[i]:offs[i + 1]]).decode("utf-8")
+
+
+def _gather_strings(data, offs, take, pa, np):
+    """The strings `take` names, as a new Arrow string array (one byte gather)."""
+    lens = (offs[1:] - offs[:-1])[take]
+    new_offs = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
+    total = int(new_offs[-1])
+    if total:
+        shift = np.cumsum(np.concatenate([[0], lens[:-1]]))
+        k = np.arange(total)
+        new_data = data[np.repeat(offs[:-1][take] - shift, lens) + k]
+    else:
+        new_data = np.zeros(0, np.uint8)
+    return pa.Array.from_buffers(pa.string(), len(take), [None, pa.py_buffer(new_offs.tobytes()),
+                                                          pa.py_buffer(new_data.tobytes())])
 
 
 def pyarrow():

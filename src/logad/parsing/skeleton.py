@@ -31,6 +31,7 @@ the line's template.
 
 from __future__ import annotations
 
+import array
 import logging
 import re
 from collections.abc import Iterable
@@ -46,7 +47,7 @@ from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
 try:  # the optional compiled core; the Python reference gives identical results
-    from logad.parsing import _core  # type: ignore[attr-defined]
+    from logad import _core  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the build
     _core = None
 
@@ -177,9 +178,13 @@ class SkeletonParser(SavedState):
             m = self._masker
             if m._drain3 is not None and not self._remove:  # masking and tokenising in one C call
                 out = _core.keys(lines, m._drain3, self.split_after, WILDCARD, self._placeholders, cut)
-            elif not self._remove:  # Python regexes mask, C tokenises
-                masked = [m(c) if len(c) <= cut else c for c in lines] if m.rules else lines
-                out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
+            else:
+                rules = self._core_rules()
+                if rules is not None or (not m.rules and not self._remove):
+                    out = _core.keys_spans(lines, rules, self.split_after, WILDCARD, self._placeholders, cut, False)[0]
+                elif not self._remove:  # Python regexes mask, C tokenises
+                    masked = [m(c) if len(c) <= cut else c for c in lines] if m.rules else lines
+                    out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
         if out is None:
             return [self._key(c if len(c) <= cut else c[:cut]) for c in lines]
         if None not in out:  # the usual case (the scan runs at C speed)
@@ -190,11 +195,28 @@ class SkeletonParser(SavedState):
                 out[i] = self._key(c if len(c) <= cut else c[:cut])
         return out
 
+    def _core_rules(self):
+        """The masking and removal rules for the compiled core, or None (see Masker.core_rules)."""
+        if not self.masking and not self._remove:
+            return None
+        return self._masker.core_rules(remove=self.remove)
+
     def spans(self, content: str) -> tuple[str, list[tuple[int, int]]]:
         """The key of a line (as `key` gives it) and, per token of the key, the (start, end) of the
         raw text of `content` it stands for (see align.py): where parameters are cut from."""
         if not self._ready:
             self._setup()
+        content = content[: self.max_line_chars]
+        if _core is not None and (self._core_rules() is not None or (not self.masking and not self._remove)):
+            keys, sp = _core.keys_spans([content], self._core_rules(), self.split_after, WILDCARD,
+                                        self._placeholders, self.max_line_chars, True)
+            if keys[0] is not None:
+                flat = array.array("i", sp[0])
+                return keys[0], list(zip(flat[0::2], flat[1::2]))
+        return self._spans_py(content)
+
+    def _spans_py(self, content: str) -> tuple[str, list[tuple[int, int]]]:
+        """The pure-Python reference of `spans` (align.py)."""
         content = content[: self.max_line_chars]
         text, origins = self._masker.mask_aligned(content)
         for rx in self._remove:
@@ -207,10 +229,22 @@ class SkeletonParser(SavedState):
         key = " ".join(WILDCARD if has_digit(t) or any(p in t for p in phs) else t for t, _, _, _ in toks)
         return key, [(a, b) for _, _, a, b in toks]
 
-    def keys_spans(self, contents: list[str]) -> tuple[list[str], list[list[tuple[int, int]]]]:
-        """`spans` of many lines: their keys and token spans."""
-        out = [self.spans(c) for c in contents]
-        return [k for k, _ in out], [sp for _, sp in out]
+    def keys_spans(self, contents: list[str]) -> tuple[list[str], list[bytes]]:
+        """Keys of many lines and, per line, the raw (start, end) of every token as int32 bytes."""
+        if not self._ready:
+            self._setup()
+        keys = spans = None
+        if _core is not None and (self._core_rules() is not None or (not self.masking and not self._remove)):
+            keys, spans = _core.keys_spans(contents, self._core_rules(), self.split_after, WILDCARD,
+                                           self._placeholders, self.max_line_chars, True)
+        if keys is None:
+            keys, spans = [None] * len(contents), [None] * len(contents)
+        for i, k in enumerate(keys):
+            if k is None:
+                k, sp = self._spans_py(contents[i])
+                keys[i] = k
+                spans[i] = array.array("i", [x for pair in sp for x in pair]).tobytes()
+        return keys, spans
 
     # ------------------------------------------------------------------ public API
     @property
@@ -462,13 +496,16 @@ class SkeletonParser(SavedState):
         if learn:
             self.stats["oversized"] += oversized(block, self.max_line_chars)
             ids = self.learn_compact(*compact_keys(keys))
-            cache: dict[int, int] = {}
-            final = []
-            for t in ids:
-                r = cache.get(t)
-                if r is None:
-                    r = cache[t] = self.resolve(t)
-                final.append(r)
+            if self._alias:  # ids as of the end of the block
+                cache: dict[int, int] = {}
+                final = []
+                for t in ids:
+                    r = cache.get(t)
+                    if r is None:
+                        r = cache[t] = self.resolve(t)
+                    final.append(r)
+            else:
+                final = ids
         else:
             final = self._match_keys(keys)
         templates = {tid: self._templates[tid].text for tid in set(final) if tid}
@@ -477,20 +514,22 @@ class SkeletonParser(SavedState):
             params = self._block_params(block, spans, final)
         return BlockResult(final, params, templates)
 
-    def _block_params(self, block: list[str], spans, ids: list[int]) -> Parameters:
-        values: list[str] = []
-        offsets = [0]
+    def _block_params(self, block: list[str], spans: list[bytes], ids: list[int]) -> Parameters:
         templates = self._templates
-        cut = self.max_line_chars
+        wild = {tid: (len(templates[tid].tokens), *templates[tid].wild) for tid in set(ids) if tid}
+        if _core is not None:
+            values, offsets, data = _core.params(block, spans, ids, wild)
+            return Parameters(values, memoryview(offsets).cast("i"), data)
+        values: list[str] = []
+        offs = [0]
         for content, sp, tid in zip(block, spans, ids):
-            if tid:
-                wild = templates[tid].wild
-                if wild and len(sp) == len(templates[tid].tokens):
-                    if len(content) > cut:
-                        content = content[:cut]
-                    values.extend(content[sp[i][0]:sp[i][1]] for i in wild)
-            offsets.append(len(values))
-        return Parameters(values, offsets)
+            w = wild.get(tid)
+            if w is not None and len(w) > 1:
+                flat = array.array("i", sp)
+                if len(flat) == 2 * w[0]:
+                    values.extend(content[flat[2 * j]:flat[2 * j + 1]] for j in w[1:])
+            offs.append(len(values))
+        return Parameters(values, offs)
 
     def parameters(self, content: str, template_id: int) -> tuple[str, ...]:
         """The values under the ``<*>`` of a line's template: the raw text of `content` each one
