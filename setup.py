@@ -7,7 +7,7 @@ uses its pure-Python reference, which gives identical results (only slower).
 
 from setuptools import Extension, setup
 
-SOURCES = [f"src/logad/native/{name}.c" for name in ("core", "rx", "split", "keys")]
+SOURCES = [f"src/logad/native/{name}.c" for name in ("core", "rx", "split", "keys", "csv")]
 
 setup(ext_modules=[Extension("logad._core", SOURCES, depends=["src/logad/native/core.h"], optional=True,
                              extra_compile_args=["-O2"])])

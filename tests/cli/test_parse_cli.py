@@ -5,6 +5,7 @@ outputs that never overwrite inputs, and hostile input that finishes fast, bound
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -184,3 +185,35 @@ def test_bad_input_one_line_exit_2(tmp_path, kind):
     lines = [x for x in err.splitlines() if not x.startswith("WALL ")]
     assert rc == 2 and len(lines) == 1 and lines[0].startswith("logad: error:"), err
     assert "Traceback" not in err
+
+
+def test_compiled_csv_rows_equal_the_python_writer(tmp_path, monkeypatch):
+    pytest.importorskip("logad._core")
+    from logad.parsing import output
+
+    log = tmp_path / "odd.log"
+    lines = ['2024-01-01 10:00:00 INFO a: say "hi", then x=1\tand \u00e9 \\ done 5',
+             "2024-01-01 10:00:01 INFO a,b: value 7 with,comma and \"quote\" 0x1F",
+             "2024-13-01 10:00:02 INFO c: no valid date 9 \x01 ctrl"]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fmt = "<Date> <Time> <Level> <Component>: <Content>"
+    real = output._core
+    assert real is not None
+    outs = []
+    for core in (True, False):
+        monkeypatch.setattr(output, "_core", real if core else None)
+        out = tmp_path / f"p{int(core)}.csv"
+        assert main(["parse", str(log), "--format", fmt, "--out", str(out), "--mode", "drain"]) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    rows = list(csv.DictReader(io.StringIO(outs[0].decode("utf-8"), newline="")))
+    assert len(rows) == 3 and all(r["timestamp"] == "" for r in rows)  # a user format string has no time
+    hd = tmp_path / "h.log"
+    hd.write_text("\n".join(HDFS) + "\n")
+    outs = []
+    for core in (True, False):
+        monkeypatch.setattr(output, "_core", real if core else None)
+        out = tmp_path / f"h{int(core)}.csv"
+        assert main(["parse", str(hd), "--format", "hdfs", "--out", str(out), "--overwrite"]) == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and b"1226262975.0" in outs[0]

@@ -523,6 +523,8 @@ static PyMethodDef METHODS[] = {
     {"tokens_spans", py_tokens_spans, METH_VARARGS, "Masked lines with the raw span of every token (Drain mode)."},
     {"params", py_params, METH_VARARGS, "Parameters of many lines from their token spans and templates."},
     {"rx_findall", py_rx_findall, METH_VARARGS, "The matches of one compiled masking regex (tests)."},
+    {"find_keys", py_find_keys, METH_VARARGS, "Per line the distinct texts a regex matches (session ids)."},
+    {"csv_block", py_csv_block, METH_VARARGS, "CSV rows of parsed records (as csv.writer and json.dumps write them)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -476,3 +476,61 @@ PyObject *py_rx_findall(PyObject *self, PyObject *args) {
     rx_free(p);
     return out;
 }
+
+/* find_keys(lines, ruleset) -> per line a tuple of the distinct texts the rule set's first
+   (regex) rule matches, in order of first match (what identifier extraction needs), or None where
+   Python must do it (not ASCII, holding '\n', over the step budget) */
+PyObject *py_find_keys(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *lines, *rules;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &lines, &rules)) return NULL;
+    const ruleset_t *rs = PyCapsule_GetPointer(rules, "logad.ruleset");
+    if (!rs) return NULL;
+    if (rs->n < 1 || rs->steps[0].kind != S_RX) {
+        PyErr_SetString(PyExc_ValueError, "find_keys needs one regex rule");
+        return NULL;
+    }
+    const rprog_t *prog = rs->steps[0].prog;
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    PyObject *out = PyList_New(n);
+    ibuf_t m = {0};
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i), *t = NULL;
+        if (!PyUnicode_Check(line) || !PyUnicode_IS_ASCII(line) ||
+            memchr(PyUnicode_DATA(line), '\n', (size_t)PyUnicode_GET_LENGTH(line))) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(out, i, Py_None);
+            continue;
+        }
+        const char *s = (const char *)PyUnicode_DATA(line);
+        m.n = 0;
+        int r = rx_scan(prog, s, PyUnicode_GET_LENGTH(line), &m);
+        if (r == -1) goto fail;
+        if (r == -2) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(out, i, Py_None);
+            continue;
+        }
+        Py_ssize_t k = m.n / 2, u = 0;
+        t = PyTuple_New(k);
+        if (!t) goto fail;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            Py_ssize_t a = m.p[2 * j], b = m.p[2 * j + 1], q;
+            for (q = 0; q < j; q++) /* a repeat of an earlier match: skip */
+                if (m.p[2 * q + 1] - m.p[2 * q] == b - a && memcmp(s + m.p[2 * q], s + a, (size_t)(b - a)) == 0) break;
+            if (q < j) continue;
+            PyObject *v = PyUnicode_FromStringAndSize(s + a, b - a);
+            if (!v) { Py_DECREF(t); goto fail; }
+            PyTuple_SET_ITEM(t, u++, v);
+        }
+        if (u < k && _PyTuple_Resize(&t, u) < 0) goto fail;
+        PyList_SET_ITEM(out, i, t);
+    }
+    PyMem_Free(m.p);
+    return out;
+fail:
+    PyMem_Free(m.p);
+    Py_DECREF(out);
+    return NULL;
+}

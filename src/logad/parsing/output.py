@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -30,6 +31,11 @@ from pathlib import Path
 from logad.errors import InputError, InvalidParameterError
 from logad.parsing.base import apply_recipe, recipe
 from logad.parsing.files import FinalTemplates, ParsedBlock
+
+try:  # the optional compiled core writes CSV rows; csv.writer gives the same bytes
+    from logad import _core  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _core = None
 
 FIXED = ["file", "line_no", "timestamp", "template_id", "template", "parameters"]
 
@@ -132,9 +138,10 @@ class ParsedWriter:
         if self.kind == "parquet":
             self._open_parquet()
         else:
-            self._fh = open(self._temp.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            self._csv = csv.writer(self._fh)
-            self._csv.writerow(FIXED + self.fields)
+            self._fh = open(self._temp.tmp, "wb")  # noqa: SIM115
+            head = io.StringIO()
+            csv.writer(head).writerow(FIXED + self.fields)
+            self._fh.write(head.getvalue().encode("utf-8"))
 
     # ------------------------------------------------------------------ writing
     def write(self, block: ParsedBlock) -> None:
@@ -165,7 +172,7 @@ class ParsedWriter:
                 item = self._refresh_table(item, changed, self._pa, np)
             self._writer.write_table(item, row_group_size=max(1, item.num_rows))
         else:
-            self._csv.writerows(self._csv_rows(item, changed))
+            self._fh.write(self._csv_bytes(item, changed))
 
     def close(self) -> None:
         """Finish: fix stale blocks, rename into place, write the templates table."""
@@ -226,7 +233,7 @@ class ParsedWriter:
         uniq = np.asarray(sorted(texts), dtype=np.int64)
         pos = np.searchsorted(uniq, ids).astype(np.int32) if len(uniq) else np.zeros(n, np.int32)
         unknown = ids == 0
-        tpl = pa.DictionaryArray.from_arrays(pa.array(pos, pa.int32(), mask=unknown if unknown.any() else None),
+        tpl = pa.DictionaryArray.from_arrays(_np(pa, pos, pa.int32(), unknown),
                                              pa.array([texts[int(t)] for t in uniq], pa.string()))
         params = block.parameters
         if params is None:
@@ -237,33 +244,59 @@ class ParsedWriter:
                 values = pa.Array.from_buffers(pa.string(), len(voff) // 4 - 1, [None, pa.py_buffer(voff), pa.py_buffer(data)])
             else:
                 values = pa.array(params.values, pa.string())
-            par = pa.ListArray.from_arrays(pa.array(np.asarray(params.offsets, dtype=np.int32)), values)
+            par = pa.ListArray.from_arrays(_np(pa, np.asarray(params.offsets, dtype=np.int32), pa.int32()), values)
         t = np.asarray(block.timestamps, dtype=np.float64)
         nan = np.isnan(t)
         us = np.where(nan, 0.0, np.round(t * 1e6)).astype(np.int64)
-        ts = pa.array(us, pa.timestamp("us", tz="UTC"), mask=nan if nan.any() else None)
-        cols = [pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([block.path])),
-                pa.array(np.asarray(block.line_nos, dtype=np.int64)), ts, pa.array(ids), tpl, par]
+        ts = _np(pa, us, pa.timestamp("us", tz="UTC"), nan)
+        cols = [pa.DictionaryArray.from_arrays(_np(pa, np.zeros(n, np.int32), pa.int32()), pa.array([block.path])),
+                _np(pa, np.asarray(block.line_nos, dtype=np.int64), pa.int64()), ts, _np(pa, ids, pa.int64()), tpl, par]
         cols += [to_arrow(block.fields[f]) for f in self.fields]
         return pa.Table.from_arrays(cols, schema=self.schema)
 
     # ------------------------------------------------------------------ CSV
-    def _csv_rows(self, block: ParsedBlock, changed: dict[int, str] | None = None):
-        texts = block.templates
+    def _csv_bytes(self, block: ParsedBlock, changed: dict[int, str] | None = None) -> bytes:
+        """The CSV rows of a block (the compiled core writes them; csv.writer otherwise), with the
+        ids and parameters of `changed` templates brought up to date first."""
+        ids = list(block.template_ids)
+        texts = dict(block.templates)
         params = block.parameters
+        if changed:
+            values = list(params.values) if params is not None else None
+            rows = [params[i] for i in range(len(ids))] if params is not None else None
+            for i, tid in enumerate(ids):
+                if tid in changed:
+                    r, text, rec = self._recipe(tid, changed[tid])
+                    ids[i] = r
+                    texts[r] = text
+                    if rec is not None and rows is not None:
+                        rows[i] = apply_recipe(rec, rows[i]) or rows[i]
+            if rows is not None:
+                from logad.parsing.base import Parameters
+
+                params = Parameters.from_tuples(rows)
+                del values
+        cols = [block.fields[f] for f in self.fields]
+        times = [float(t) for t in block.timestamps]
+        if _core is not None and hasattr(_core, "csv_block"):
+            from logad.formats.columns import StrColumn
+
+            core_cols = [(c.values, c.offsets) if isinstance(c, StrColumn) else list(c) for c in cols]
+            if params is not None:
+                import array
+
+                offs = params.offsets if isinstance(params.offsets, memoryview) else array.array("i", params.offsets)
+                return _core.csv_block(block.path, list(block.line_nos), times, ids, texts, list(params.values), offs,
+                                       core_cols)
+            return _core.csv_block(block.path, list(block.line_nos), times, ids, texts, None, b"", core_cols)
+        out = io.StringIO()
+        w = csv.writer(out)
+        cols = [list(c) for c in cols]
         dumps = json.dumps
-        cols = [list(block.fields[f]) for f in self.fields]
-        path = block.path
-        for i, (line_no, tid, t) in enumerate(zip(block.line_nos, block.template_ids, block.timestamps)):
-            vals = params[i] if params is not None else None
-            text = texts.get(tid, "")
-            if changed and tid in changed:
-                r, text, rec = self._recipe(tid, changed[tid])
-                tid = r
-                if rec is not None and vals is not None:
-                    vals = apply_recipe(rec, vals) or vals
-            p = dumps(list(vals), ensure_ascii=False) if vals is not None else ""
-            yield [path, line_no, "" if t != t else repr(t), tid, text, p, *(c[i] for c in cols)]
+        for i, (line_no, tid, t) in enumerate(zip(block.line_nos, ids, times)):
+            p = dumps(list(params[i]), ensure_ascii=False) if params is not None else ""
+            w.writerow([block.path, line_no, "" if t != t else repr(t), tid, texts.get(tid, ""), p, *(c[i] for c in cols)])
+        return out.getvalue().encode("utf-8")
 
     # ------------------------------------------------------------------ bringing stale blocks up to date
     def _refresh(self, stale: dict[int, dict[int, str]]) -> None:
@@ -311,7 +344,7 @@ class ParsedWriter:
         ids = table.column("template_id").to_numpy().copy()
         par = table.column("parameters").combine_chunks()
         offs = np.asarray(par.offsets, dtype=np.int64)
-        data, voffs = _string_buffers(par.flatten(), np)
+        data, voffs = _string_buffers(par.values, np)  # offs index into .values (no slicing, no compute)
         lens = np.diff(offs)
         new_lens = lens.copy()
         plans = []
@@ -358,14 +391,14 @@ class ParsedWriter:
             data = np.concatenate([data, np.frombuffer(blob, dtype=np.uint8)])
             voffs = np.concatenate([voffs, voffs[-1] + np.cumsum(el)])
         new_values = _gather_strings(data, voffs, take, pa, np)
-        new_par = pa.ListArray.from_arrays(pa.array(new_offs.astype(np.int32)), new_values)
+        new_par = pa.ListArray.from_arrays(_np(pa, new_offs.astype(np.int32), pa.int32()), new_values)
         texts = {int(t): self.final.final(int(t))[1] for t in np.unique(ids) if t}
         uniq = np.asarray(sorted(texts), dtype=np.int64)
         pos = np.searchsorted(uniq, ids).astype(np.int32)
         unknown = ids == 0
-        tpl = pa.DictionaryArray.from_arrays(pa.array(pos, pa.int32(), mask=unknown if unknown.any() else None),
+        tpl = pa.DictionaryArray.from_arrays(_np(pa, pos, pa.int32(), unknown),
                                              pa.array([texts[int(t)] for t in uniq], pa.string()))
-        table = table.set_column(3, "template_id", pa.array(ids))
+        table = table.set_column(3, "template_id", _np(pa, ids, pa.int64()))
         table = table.set_column(4, "template", tpl)
         return table.set_column(5, "parameters", new_par)
 
@@ -393,6 +426,20 @@ class ParsedWriter:
     # ------------------------------------------------------------------ the templates table
     def write_templates(self) -> None:
         write_templates(self.table, self.parser)
+
+
+def _np(pa, a, typ, mask=None):
+    """An Arrow array over a contiguous numpy array's buffer (pa.array on an ndarray imports
+    numpy.ma; this does not). `mask`: True where null."""
+    import numpy as np
+
+    a = np.ascontiguousarray(a)
+    validity = None
+    nulls = 0
+    if mask is not None and mask.any():
+        validity = pa.py_buffer(np.packbits(~mask, bitorder="little").tobytes())
+        nulls = int(mask.sum())
+    return pa.Array.from_buffers(typ, len(a), [validity, pa.py_buffer(a)], null_count=nulls)
 
 
 def _string_buffers(arr, np):

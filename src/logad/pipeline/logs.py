@@ -4,6 +4,7 @@ reports kept so that nothing is lost silently."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,12 +79,12 @@ def parse_events(
     from logad.parsing.files import parse_files
 
     extract = identifier_extractor(grouping.session_regex) if grouping.kind == "session" else None
+    block_keys = _block_extractor(grouping.session_regex) if extract is not None else None
     entity_field = grouping.entity_field or getattr(fmt, "entity_field", None)
     run = parse_files(paths, fmt, parser, learn=learn, parameters=with_values)
     line_offset = 0
     n = 0
     current = None
-    nan_free = None
     for block in run:
         if block.report is not current:
             current = block.report
@@ -92,24 +93,28 @@ def parse_events(
         if blocks is not None and len(block):
             blocks.append((line_offset + block.line_nos[0], line_offset + block.line_nos[-1], block.templates))
         params = block.parameters if with_values else None
-        labels = block.labels
-        fields = block.fields.get(entity_field) if grouping.kind == "entity" and entity_field else None
-        for i, (line_no, tid, t, content) in enumerate(zip(block.line_nos, block.template_ids, block.timestamps,
-                                                           block.contents)):
-            if extract is not None:
-                keys = extract(content)
-                if not keys:
-                    continue  # counted below: lines outside any session
-            elif grouping.kind == "entity":
-                keys = (fields[i] if fields is not None else "",)
-            else:
-                keys = ()
+        labels = block.labels if block.labels is not None else itertools.repeat(None)
+        times = [None if t != t else t for t in block.timestamps]
+        if extract is not None:
+            keys_of = block_keys(block.contents) if block_keys is not None else [None] * len(block)
+            for i, k in enumerate(keys_of):
+                if k is None:
+                    keys_of[i] = extract(block.contents[i])
+        elif grouping.kind == "entity":
+            col = block.fields.get(entity_field) if entity_field else None
+            keys_of = [(v,) for v in col] if col is not None else [("",)] * len(block)
+        else:
+            keys_of = itertools.repeat(())
+        before = n
+        for i, (line_no, tid, t, label, keys) in enumerate(zip(block.line_nos, block.template_ids, times, labels,
+                                                               keys_of)):
+            if extract is not None and not keys:
+                continue  # counted below: lines outside any session
             n += 1
-            if n % 20000 == 0:
-                progress.tick(f"parsed {Path(block.path).name}", n)
-            values = (numeric_values(params[i]) if tid else ()) if params is not None else nan_free
-            yield LineEvent(line_offset + line_no, tid, None if t != t else t,
-                            labels[i] if labels is not None else None, keys, values)
+            values = (numeric_values(params[i]) if tid else ()) if params is not None else None
+            yield LineEvent(line_offset + line_no, tid, t, label, keys, values)
+        if n // 20000 != before // 20000:
+            progress.tick(f"parsed {Path(block.path).name}", n)
         if block.last_of_file:
             report = block.report
             without = report.records - n if extract is not None else 0
@@ -118,6 +123,41 @@ def parse_events(
                 report.lines_without_session = without
                 log.info("%s: %d lines name no session id", block.path, without)
             line_offset += report.lines_total
+
+
+def _block_extractor(pattern: str):
+    """Session ids of a block of lines in one call of the compiled core, when the regex is one it
+    runs and `findall` would return whole matches (no group, or one group around everything);
+    None otherwise (then `identifier_extractor` does each line). Lines the core leaves are None."""
+    try:
+        from logad import _core  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - depends on the build
+        return None
+    import re
+
+    from logad.parsing.rxvm import compile_rule
+
+    try:
+        rx = re.compile(pattern)
+    except re.error:
+        return None
+    if rx.groups > 1:
+        return None
+    inner = pattern
+    if rx.groups == 1:
+        if not (pattern.startswith("(") and pattern.endswith(")") and not pattern.startswith("(?")):
+            return None
+        inner = pattern[1:-1]
+        try:
+            if re.compile(inner).groups != 0 or f"({inner})" != pattern:
+                return None
+        except re.error:
+            return None
+    spec = compile_rule(inner)
+    if spec is None:
+        return None
+    rules = _core.compile_rules([("rx", spec, "")])
+    return lambda contents: _core.find_keys(contents, rules)
 
 
 def numeric_values(parameters) -> tuple[float, ...]:
