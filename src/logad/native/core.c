@@ -212,6 +212,36 @@ int drain3_matches(int rule, const char *s, Py_ssize_t n, ibuf_t *out) {
     return 0;
 }
 
+/* drain3_starts: the positions where a bounded rule (0-5) may start (a left boundary holding a
+   possible first character), as find_starts; drain3_matches_at: rule 0-5's matches visiting only
+   those (the same as drain3_matches) */
+int drain3_starts(const char *s, Py_ssize_t n, ibuf_t *starts) {
+    starts->n = 0;
+    int prev_alnum = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        unsigned char v = START[(unsigned char)s[p]];
+        if (!prev_alnum && (v & 0x3F) && ibuf_push(starts, (int32_t)p) < 0) return -1;
+        prev_alnum = v & ALNUM_BIT;
+    }
+    return 0;
+}
+
+int drain3_matches_at(int rule, const char *s, Py_ssize_t n, const ibuf_t *starts, ibuf_t *out) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
+    Py_ssize_t next = 0;
+    for (Py_ssize_t k = 0; k < starts->n; k++) {
+        Py_ssize_t q = starts->p[k];
+        if (q < next || !(START[(unsigned char)s[q]] & bit)) continue;
+        Py_ssize_t e = m(s, n, q);
+        if (e > q) {
+            if (ibuf_push(out, (int32_t)q) < 0 || ibuf_push(out, (int32_t)e) < 0) return -1;
+            next = e;
+        }
+    }
+    return 0;
+}
+
 /* positions where a rule but CMD may start: a left boundary holding a possible first character */
 typedef struct {
     Py_ssize_t *p;

@@ -88,6 +88,8 @@ PyObject *py_csv_block(PyObject *self, PyObject *args);
 
 /* ---- core.c: the drain3.ini scanner, used by keys.c */
 int drain3_matches(int rule, const char *s, Py_ssize_t n, ibuf_t *out);
+int drain3_starts(const char *s, Py_ssize_t n, ibuf_t *starts);
+int drain3_matches_at(int rule, const char *s, Py_ssize_t n, const ibuf_t *starts, ibuf_t *out);
 int get_repls(PyObject *repls, const char **r, Py_ssize_t *rn);
 
 #endif

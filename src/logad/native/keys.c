@@ -97,6 +97,7 @@ typedef struct {
     ibuf_t m;
     ibuf_t sp;
     buf_t key;
+    ibuf_t starts; /* drain3 start positions of the current text */
 } kwork_t;
 
 static void kwork_free(kwork_t *w) {
@@ -108,6 +109,7 @@ static void kwork_free(kwork_t *w) {
     PyMem_Free(w->m.p);
     PyMem_Free(w->sp.p);
     PyMem_Free(w->key.p);
+    PyMem_Free(w->starts.p);
 }
 
 static int literal_matches(const char *s, Py_ssize_t n, const char *lit, Py_ssize_t ln, ibuf_t *out) {
@@ -130,13 +132,24 @@ static int literal_matches(const char *s, Py_ssize_t n, const char *lit, Py_ssiz
    identity origins). 0 ok, 1 give the line to Python, -1 error. */
 static int mask_line(const ruleset_t *rs, const char *s, Py_ssize_t n, kwork_t *w, int *cur) {
     *cur = -1;
+    int fresh = 0; /* w->starts describe the current text */
     for (int i = 0; i < rs->n; i++) {
         const step_t *st = &rs->steps[i];
         const char *cs = *cur < 0 ? s : w->t[*cur].p;
         Py_ssize_t cn = *cur < 0 ? n : w->t[*cur].n;
         w->m.n = 0;
         int r;
-        if (st->kind == S_DRAIN3) r = drain3_matches(st->rule, cs, cn, &w->m);
+        /* a character every match of the drain3.ini rule contains (ID ':', IP '.', HEX 'x', CMD
+           '"'): without it the rule cannot match (as mask_buf skips it) */
+        static const char need[7] = {':', '.', 0, 0, 'x', 0, '"'};
+        if (st->kind == S_DRAIN3 && need[st->rule] && !memchr(cs, need[st->rule], (size_t)cn)) continue;
+        if (st->kind == S_DRAIN3 && st->rule < 6) {
+            if (!fresh) {
+                if (drain3_starts(cs, cn, &w->starts) < 0) return -1;
+                fresh = 1;
+            }
+            r = drain3_matches_at(st->rule, cs, cn, &w->starts, &w->m);
+        } else if (st->kind == S_DRAIN3) r = drain3_matches(st->rule, cs, cn, &w->m);
         else if (st->kind == S_RX) r = rx_scan(st->prog, cs, cn, &w->m);
         else r = literal_matches(cs, cn, st->lit, st->litn, &w->m);
         if (r == -2) return 1;
@@ -177,6 +190,7 @@ static int mask_line(const ruleset_t *rs, const char *s, Py_ssize_t n, kwork_t *
             oe->p[oe->n++] = ioe ? ioe[q] : (int32_t)(q + 1);
         }
         *cur = nx;
+        fresh = 0;
     }
     return 0;
 }

@@ -59,7 +59,7 @@ _oversized = oversized  # the old private name
 
 
 class _Template:
-    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts")
+    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts", "spec")
 
     def __init__(self, tid: int, tokens: list[str], size: int) -> None:
         self.tid = tid
@@ -71,6 +71,7 @@ class _Template:
         self.text = " ".join(self.tokens)
         self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
         self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
+        self.spec = (len(self.tokens), *self.wild)  # what `_core.params` reads
 
 
 class SkeletonParser(SavedState):
@@ -508,15 +509,19 @@ class SkeletonParser(SavedState):
                 final = ids
         else:
             final = self._match_keys(keys)
-        templates = {tid: self._templates[tid].text for tid in set(final) if tid}
+        used = set(final)
+        used.discard(0)
+        live = self._templates
+        templates = {tid: live[tid].text for tid in used}
         params = None
         if parameters:
-            params = self._block_params(block, spans, final)
+            params = self._block_params(block, spans, final, used)
         return BlockResult(final, params, templates)
 
-    def _block_params(self, block: list[str], spans: list[bytes], ids: list[int]) -> Parameters:
+    def _block_params(self, block: list[str], spans: list[bytes], ids: list[int], used=None) -> Parameters:
         templates = self._templates
-        wild = {tid: (len(templates[tid].tokens), *templates[tid].wild) for tid in set(ids) if tid}
+        wild = {tid: templates[tid].spec for tid in used if tid} if used is not None else \
+            {tid: templates[tid].spec for tid in set(ids) if tid}
         if _core is not None:
             values, offsets, data = _core.params(block, spans, ids, wild)
             return Parameters(values, memoryview(offsets).cast("i"), data)
