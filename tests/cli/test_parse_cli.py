@@ -172,12 +172,18 @@ def test_hostile_lines_finish_fast_bounded_and_counted(tmp_path):
         assert counted in err, err
 
 
-@pytest.mark.parametrize("kind", ["missing", "binary", "empty", "unknown-format", "nothing-matches", "directory"])
+@pytest.mark.parametrize("kind", ["missing", "binary", "empty", "blank", "corrupt-gzip", "unknown-format", "nothing-matches",
+                                  "directory"])
 def test_bad_input_one_line_exit_2(tmp_path, kind):
     good = tmp_path / "good.log"
     good.write_text("\n".join(HDFS) + "\n")
     files = {"missing": tmp_path / "nope.log", "binary": tmp_path / "bin.log", "empty": tmp_path / "empty.log",
-             "unknown-format": good, "nothing-matches": good, "directory": tmp_path}
+             "blank": tmp_path / "blank.log", "corrupt-gzip": tmp_path / "bad.log.gz", "unknown-format": good,
+             "nothing-matches": good, "directory": tmp_path}
+    (tmp_path / "blank.log").write_text("\n  \n\t\n")
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    gz = c.compress(("\n".join(HDFS * 200) + "\n").encode()) + c.flush()
+    (tmp_path / "bad.log.gz").write_bytes(gz[: len(gz) // 2])  # cut in the middle
     (tmp_path / "bin.log").write_bytes(bytes(range(256)) * 64)
     (tmp_path / "empty.log").write_bytes(b"")
     fmt = {"unknown-format": "hfds", "nothing-matches": "<Level> | <Content>"}.get(kind, "hdfs")

@@ -372,7 +372,10 @@ def read_records(path: str | Path, fmt, report: ReadReport | None = None, max_li
 
 
 def check_matched(report: ReadReport, fmt) -> None:
-    """InputError when a file had lines and the format matched none of them."""
+    """InputError when a file had lines and the format matched none of them, or when all its
+    lines are blank."""
+    if report.records == 0 and report.lines_total and report.lines_total == report.empty_lines:
+        raise InputError(f"{report.path} holds no log line ({report.lines_total} blank lines)")
     if report.records == 0 and report.lines_total > report.empty_lines:
         first = report.unmatched_line_nos[0] if report.unmatched_line_nos else 1
         raise InputError(
