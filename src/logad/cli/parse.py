@@ -109,8 +109,9 @@ def _progress(lines: int, t0: float, mark: int) -> int:
         rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     dt = time.perf_counter() - t0
-    print(f"progress: {lines} lines {dt:.3f} s {lines / dt:.0f} lines/s rss {rss:.0f} MB peak {peak:.0f} MB",
-          file=sys.stderr, flush=True)
+    cpu = time.process_time()
+    print(f"progress: {lines} lines {dt:.3f} s cpu {cpu:.3f} s {lines / dt:.0f} lines/s rss {rss:.0f} MB "
+          f"peak {peak:.0f} MB", file=sys.stderr, flush=True)
     while mark <= lines:
         mark += 1_000_000
     return mark
