@@ -354,17 +354,22 @@ PyObject *py_tokens_spans(PyObject *self, PyObject *args) {
         const char *t = cur < 0 ? s : w.t[cur].p;
         Py_ssize_t tn = cur < 0 ? sn : w.t[cur].n;
         const int32_t *os = cur < 0 ? NULL : w.os[cur].p, *oe = cur < 0 ? NULL : w.oe[cur].p;
+        /* layout: [token count, then per token (raw start, raw end, first placeholder, placeholders),
+           then (start, end) per placeholder] */
         w.sp.n = 0;
+        w.m.n = 0;
+        if (ibuf_push(&w.sp, 0) < 0) goto done;
         Py_ssize_t p = 0;
         while (p < tn) {
             while (p < tn && is_space(t[p])) p++;
             if (p >= tn) break;
             Py_ssize_t st = p;
             while (p < tn && !is_space(t[p])) p++;
-            if (ibuf_push(&w.sp, os ? os[st] : (int32_t)st) < 0 || ibuf_push(&w.sp, oe ? oe[p - 1] : (int32_t)p) < 0)
+            if (ibuf_push(&w.sp, os ? os[st] : (int32_t)st) < 0 || ibuf_push(&w.sp, oe ? oe[p - 1] : (int32_t)p) < 0 ||
+                ibuf_push(&w.sp, (int32_t)(w.m.n / 2)) < 0 || ibuf_push(&w.sp, 0) < 0)
                 goto done;
-            Py_ssize_t kpos = w.sp.n;
-            if (ibuf_push(&w.sp, 0) < 0) goto done;
+            Py_ssize_t kpos = w.sp.n - 1;
+            w.sp.p[0]++;
             for (Py_ssize_t j = st; j < p;) { /* placeholders, leftmost, in the order given */
                 int hit = 0;
                 if (t[j] == '<') {
@@ -372,8 +377,8 @@ PyObject *py_tokens_spans(PyObject *self, PyObject *args) {
                         PyObject *o = PyTuple_GET_ITEM(phs, q);
                         Py_ssize_t pl = PyUnicode_GET_LENGTH(o);
                         if (j + pl <= p && memcmp(t + j, PyUnicode_DATA(o), (size_t)pl) == 0) {
-                            if (ibuf_push(&w.sp, os ? os[j] : (int32_t)j) < 0 ||
-                                ibuf_push(&w.sp, oe ? oe[j + pl - 1] : (int32_t)(j + pl)) < 0)
+                            if (ibuf_push(&w.m, os ? os[j] : (int32_t)j) < 0 ||
+                                ibuf_push(&w.m, oe ? oe[j + pl - 1] : (int32_t)(j + pl)) < 0)
                                 goto done;
                             w.sp.p[kpos]++;
                             j += pl;
@@ -385,6 +390,8 @@ PyObject *py_tokens_spans(PyObject *self, PyObject *args) {
                 if (!hit) j++;
             }
         }
+        for (Py_ssize_t q = 0; q < w.m.n; q++)
+            if (ibuf_push(&w.sp, w.m.p[q]) < 0) goto done;
         PyObject *m = PyUnicode_FromStringAndSize(t, tn);
         PyObject *b = PyBytes_FromStringAndSize((const char *)w.sp.p, w.sp.n * (Py_ssize_t)sizeof(int32_t));
         if (!m || !b) { Py_XDECREF(m); Py_XDECREF(b); goto done; }
@@ -547,4 +554,73 @@ fail:
     PyMem_Free(m.p);
     Py_DECREF(out);
     return NULL;
+}
+
+/* drain_params(contents, spans, specs) -> (values, offsets, (utf8, value offsets)): Drain mode's
+   parameters of many lines. spans[i]: tokens_spans output of line i; specs[i]: per parameter
+   position 2 * token + 1 when the template keeps the token's placeholders (one value each), or
+   2 * token for a generalised position (the whole raw token); None: no parameters. */
+PyObject *py_drain_params(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *contents, *spans, *specs;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &contents, &PyList_Type, &spans, &PyList_Type, &specs))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(contents);
+    if (PyList_GET_SIZE(spans) != n || PyList_GET_SIZE(specs) != n) {
+        PyErr_SetString(PyExc_ValueError, "contents, spans and specs differ in length");
+        return NULL;
+    }
+    PyObject *values = PyList_New(0), *res = NULL;
+    int32_t *off = PyMem_Malloc((size_t)(n + 1) * sizeof(int32_t));
+    buf_t data = {0};
+    ibuf_t voff = {0};
+    if (!values || !off || ibuf_push(&voff, 0) < 0) { PyErr_NoMemory(); goto done; }
+    off[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *sp = PyList_GET_ITEM(spans, i), *spec = PyList_GET_ITEM(specs, i);
+        if (PyBytes_Check(sp) && PyTuple_Check(spec)) {
+            const int32_t *f = (const int32_t *)PyBytes_AS_STRING(sp);
+            int32_t ntok = f[0];
+            PyObject *c = PyList_GET_ITEM(contents, i);
+            int ascii = PyUnicode_IS_ASCII(c);
+            for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(spec); q++) {
+                long code = PyLong_AsLong(PyTuple_GET_ITEM(spec, q));
+                long tok = code >> 1;
+                if (tok >= ntok) continue;
+                const int32_t *r = f + 1 + 4 * tok;
+                int32_t pairs[2 * 64];
+                int32_t np = 0;
+                if (code & 1) { /* one value per placeholder of the token */
+                    const int32_t *inner = f + 1 + 4 * ntok + 2 * r[2];
+                    for (int32_t j = 0; j < r[3] && j < 64; j++) {
+                        pairs[2 * np] = inner[2 * j];
+                        pairs[2 * np + 1] = inner[2 * j + 1];
+                        np++;
+                    }
+                } else {
+                    pairs[0] = r[0];
+                    pairs[1] = r[1];
+                    np = 1;
+                }
+                for (int32_t j = 0; j < np; j++) {
+                    PyObject *v = PyUnicode_Substring(c, pairs[2 * j], pairs[2 * j + 1]);
+                    if (!v || PyList_Append(values, v) < 0) { Py_XDECREF(v); goto done; }
+                    Py_ssize_t bn;
+                    const char *b = ascii ? (const char *)PyUnicode_DATA(v) : PyUnicode_AsUTF8AndSize(v, &bn);
+                    if (ascii) bn = PyUnicode_GET_LENGTH(v);
+                    Py_DECREF(v);
+                    if (!b || buf_add(&data, b, bn) < 0 || ibuf_push(&voff, (int32_t)data.n) < 0) goto done;
+                }
+            }
+        }
+        off[i + 1] = (int32_t)PyList_GET_SIZE(values);
+    }
+    res = Py_BuildValue("(Oy#(y#y#))", values, (const char *)off, (n + 1) * (Py_ssize_t)sizeof(int32_t),
+                        data.p ? data.p : "", data.n, (const char *)voff.p, voff.n * (Py_ssize_t)sizeof(int32_t));
+done:
+    PyMem_Free(off);
+    PyMem_Free(data.p);
+    PyMem_Free(voff.p);
+    Py_XDECREF(values);
+    return res;
 }

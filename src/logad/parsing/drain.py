@@ -47,7 +47,7 @@ _DIGITS = frozenset("0123456789")
 
 
 class _Cluster:
-    __slots__ = ("cid", "tokens", "size", "template", "param_pos", "alive", "leaf")
+    __slots__ = ("cid", "tokens", "size", "template", "param_pos", "alive", "leaf", "spec")
 
     def __init__(self, cid: int, tokens: list[str], size: int, placeholders: tuple[str, ...]) -> None:
         self.cid = cid
@@ -63,6 +63,8 @@ class _Cluster:
         self.param_pos = tuple(
             i for i, t in enumerate(self.tokens) if t == WILDCARD or any(p in t for p in placeholders)
         )
+        # what `_core.drain_params` reads: 2i for a generalised position, 2i + 1 for a masked token kept
+        self.spec = tuple(2 * i + (self.tokens[i] != WILDCARD) for i in self.param_pos)
 
 
 class DrainParser(SavedState):
@@ -111,6 +113,7 @@ class DrainParser(SavedState):
         self.parametrize_numeric_tokens = parametrize_numeric_tokens
         self.max_cache = max_cache
         self.last_change = ChangeType.NONE
+        self.stats = {"lines": 0, "empty": 0, "oversized": 0}  # counts (reset when the state is built)
         self._ready = False
 
     # ------------------------------------------------------------------ setup
@@ -133,6 +136,7 @@ class DrainParser(SavedState):
         self._root: dict = {}
         self._cache: dict[str, _Cluster] = {}
         self._next_id = 1
+        self._core_spec = None  # (usable, rule set, placeholders) for the compiled core, built on first use
         self._changes: dict[int, ChangeType] = {}
         self.stats = {"lines": 0, "empty": 0, "oversized": 0}
         self._ready = True
@@ -236,15 +240,20 @@ class DrainParser(SavedState):
         templates = {c.cid: c.template for c in clusters if c is not None}
         params = None
         if parameters:
-            rows = []
-            for c, content, m, sp in zip(clusters, contents, masked, spans):
-                if c is None or not c.param_pos:
-                    rows.append(())
-                elif sp is not None:
-                    rows.append(self._params_of(c, content, _decode(m, sp)))
-                else:
-                    rows.append(self._params(c, content))
-            params = Parameters.from_tuples(rows)
+            if _core is not None and None not in masked:  # every line through the core: one call
+                specs = [c.spec if c is not None and c.param_pos else None for c in clusters]
+                values, offsets, data = _core.drain_params(contents, spans, specs)
+                params = Parameters(values, memoryview(offsets).cast("i"), data)
+            else:
+                rows = []
+                for c, content, m, sp in zip(clusters, contents, masked, spans):
+                    if c is None or not c.param_pos:
+                        rows.append(())
+                    elif sp is not None:
+                        rows.append(self._params_of(c, content, _decode(m, sp)))
+                    else:
+                        rows.append(self._params(c, content))
+                params = Parameters.from_tuples(rows)
         return BlockResult(ids, params, templates)
 
     def _masked_many(self, contents: list[str]) -> tuple[list, list]:
@@ -255,11 +264,14 @@ class DrainParser(SavedState):
         n = len(contents)
         if _core is None:
             return [None] * n, [None] * n
-        rules = self._masker.core_rules(delimiters=self.extra_delimiters) if (self.masking or self.extra_delimiters) else None
-        if rules is None and (self.masking or self.extra_delimiters):
-            return [None] * n, [None] * n
-        phs = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
-        if not all(p.isascii() and p for p in phs):
+        got = self._core_spec
+        if got is None:
+            rules = self._masker.core_rules(delimiters=self.extra_delimiters) if (self.masking or self.extra_delimiters) else None
+            phs = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
+            usable = (rules is not None or not (self.masking or self.extra_delimiters)) and all(p.isascii() and p for p in phs)
+            got = self._core_spec = (usable, rules, phs)
+        usable, rules, phs = got
+        if not usable:
             return [None] * n, [None] * n
         return _core.tokens_spans(contents if isinstance(contents, list) else list(contents), rules, phs, 1 << 40)
 
@@ -278,8 +290,17 @@ class DrainParser(SavedState):
 
     def add(self, content: str, line_no: int = 0) -> ParsedLine:
         """Learn from one line (the message part, without header); returns its template and id."""
-        c = self._learn_text(self.masked(content))
-        return ParsedLine(line_no, c.cid, c.template, self._params(c, content) if c.param_pos else ())
+        masked, spans = self._masked_many([content])  # masked text and spans in one pass
+        if masked[0] is None:
+            c = self._learn_text(self.masked(content))
+            return ParsedLine(line_no, c.cid, c.template, self._params(c, content) if c.param_pos else ())
+        c = self._learn_text(masked[0])
+        if not c.param_pos:
+            return ParsedLine(line_no, c.cid, c.template, ())
+        if len(masked[0].split()) != len(c.tokens):
+            return ParsedLine(line_no, c.cid, c.template, ())
+        values, _, _ = _core.drain_params([content], spans, [c.spec])
+        return ParsedLine(line_no, c.cid, c.template, tuple(values))
 
     def _learn_text(self, text: str) -> _Cluster:
         """Learn from a masked line (`masked`)."""
@@ -540,20 +561,33 @@ class DrainParser(SavedState):
         return parser
 
 
-def _decode(masked: str, spans: bytes) -> list[tuple[str, int, int, list[tuple[int, int]]]]:
-    """`DrainParser.spans` from the compiled core's tokens_spans output."""
-    import array
+class _CoreTokens:
+    """`DrainParser.spans` read lazily from the compiled core's tokens_spans output: token i is
+    (masked token, raw start, raw end, raw spans of its placeholders), built only when asked."""
 
-    flat = array.array("i", spans)
-    toks = masked.split()
-    out = []
-    k = 0
-    for tok in toks:
-        a, b, n = flat[k], flat[k + 1], flat[k + 2]
-        inner = [(flat[k + 3 + 2 * j], flat[k + 4 + 2 * j]) for j in range(n)]
-        k += 3 + 2 * n
-        out.append((tok, a, b, inner))
-    return out
+    __slots__ = ("words", "flat")
+
+    def __init__(self, masked: str, spans: bytes) -> None:
+        import array
+
+        self.words = masked.split()
+        self.flat = array.array("i", spans)
+
+    def __len__(self) -> int:
+        return self.flat[0]
+
+    def __getitem__(self, i: int) -> tuple[str, int, int, list[tuple[int, int]]]:
+        f = self.flat
+        k = 1 + 4 * i
+        base = 1 + 4 * f[0] + 2 * f[k + 2]
+        return (self.words[i], f[k], f[k + 1], [(f[base + 2 * j], f[base + 2 * j + 1]) for j in range(f[k + 3])])
+
+    def __eq__(self, other) -> bool:
+        return [self[i] for i in range(len(self))] == list(other)
+
+
+def _decode(masked: str, spans: bytes) -> _CoreTokens:
+    return _CoreTokens(masked, spans)
 
 
 def same_or_wild(template: list[str], toks: list[str]) -> bool:

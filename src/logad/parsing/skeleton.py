@@ -113,6 +113,7 @@ class SkeletonParser(SavedState):
         self.max_line_chars = max_line_chars
         self.last_change = ChangeType.NONE
         self.last_merged: tuple[int, ...] = ()
+        self.stats = {"lines": 0, "empty": 0, "oversized": 0}  # counts (reset when the state is built)
         self._ready = False
 
     # ------------------------------------------------------------------ setup
@@ -143,6 +144,7 @@ class SkeletonParser(SavedState):
         # or two small buckets instead of every template of its length: O(1)-ish as templates grow.
         self._byfirst: dict[tuple[int, str], list[int]] = {}
         self._keys: dict[str, int] = {}  # key -> id given when first seen
+        self._rules_cache = None  # (the core's rule set or None,), built on first use
         self._next_id = 1
         self._changes: dict[int, ChangeType] = {}
         self.stats = {"lines": 0, "empty": 0, "oversized": 0}
@@ -200,7 +202,10 @@ class SkeletonParser(SavedState):
         """The masking and removal rules for the compiled core, or None (see Masker.core_rules)."""
         if not self.masking and not self._remove:
             return None
-        return self._masker.core_rules(remove=self.remove)
+        got = self._rules_cache
+        if got is None:
+            got = self._rules_cache = (self._masker.core_rules(remove=self.remove),)
+        return got[0]
 
     def spans(self, content: str) -> tuple[str, list[tuple[int, int]]]:
         """The key of a line (as `key` gives it) and, per token of the key, the (start, end) of the
@@ -208,12 +213,14 @@ class SkeletonParser(SavedState):
         if not self._ready:
             self._setup()
         content = content[: self.max_line_chars]
-        if _core is not None and (self._core_rules() is not None or (not self.masking and not self._remove)):
-            keys, sp = _core.keys_spans([content], self._core_rules(), self.split_after, WILDCARD,
+        rules = self._core_rules() if _core is not None else None
+        if _core is not None and (rules is not None or (not self.masking and not self._remove)):
+            keys, sp = _core.keys_spans([content], rules, self.split_after, WILDCARD,
                                         self._placeholders, self.max_line_chars, True)
             if keys[0] is not None:
                 flat = array.array("i", sp[0])
-                return keys[0], list(zip(flat[0::2], flat[1::2]))
+                it = iter(flat)
+                return keys[0], list(zip(it, it))
         return self._spans_py(content)
 
     def _spans_py(self, content: str) -> tuple[str, list[tuple[int, int]]]:
@@ -303,7 +310,7 @@ class SkeletonParser(SavedState):
         if len(content) > self.max_line_chars:
             self.stats["oversized"] += 1
             content = content[: self.max_line_chars]
-        k = self._key(content)
+        k, sp = self.spans(content)  # the key and every token's raw span, in one pass
         if not k:
             self.stats["empty"] += 1
         tid = self._keys.get(k)
@@ -314,7 +321,8 @@ class SkeletonParser(SavedState):
             self._templates[tid].size += 1
             self.last_change = ChangeType.NONE
         t = self._templates[tid]
-        return ParsedLine(line_no, tid, t.text, self._params(t, content) if t.wild else ())
+        params = tuple(content[sp[i][0]:sp[i][1]] for i in t.wild) if t.wild and len(sp) == len(t.tokens) else ()
+        return ParsedLine(line_no, tid, t.text, params)
 
     def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int | None = None) -> list[int]:
         """Learn from many lines; returns their template ids (the fast path: no ParsedLine, no
