@@ -289,8 +289,9 @@ def section_stream(work: Path, lines: int, out: list[str], figures: dict) -> Non
             "| lines/s (wall) | " + " | ".join(f"{r:,.0f}" for _, r in rates) + " |",
             "| lines/s (CPU) | - | " + " | ".join(f"{r:,.0f}" for _, r in cpu_rates) + " |", "",
             f"- whole command {wall:.1f} s wall, {cpu:.1f} s CPU ({lines / wall:,.0f} lines/s including start-up and "
-            f"the final write); last million / first: {last / first:.2f} by wall time, {c_last / c_first:.2f} by CPU "
-            f"time (2nd million as the first) (target >= 0.80) {'PASS' if min(last / first, c_last / c_first) >= 0.8 else 'NOT MET'}; "
+            f"the final write); last million / first (target >= 0.80): by CPU time {c_last / c_first:.2f} (2nd million "
+            f"as the first) {'PASS' if c_last / c_first >= 0.8 else 'NOT MET'}, by wall time {last / first:.2f} "
+            f"{'PASS' if last / first >= 0.8 else 'NOT MET'} (wall time moves with the other jobs' load); "
             f"peak RSS {rss:.0f} MB (target < 1,000) {'PASS' if rss < 1000 else 'NOT MET'}", ""]
     print(f"  stream: {wall:.1f}s, last/first {last / first:.2f} (cpu {c_last / c_first:.2f}), peak {rss:.0f} MB", flush=True)
 
