@@ -37,6 +37,7 @@ from common import data_dir_or_none  # noqa: E402
 
 from logad.formats.reader import read_records  # noqa: E402
 from logad.formats.registry import get_format  # noqa: E402
+from logad.parsing import parser_for  # noqa: E402
 from logad.parsing.accuracy import (  # noqa: E402
     grouping_accuracy,
     parsing_accuracy,
@@ -45,7 +46,7 @@ from logad.parsing.accuracy import (  # noqa: E402
 )
 from logad.parsing.drain import DrainParser  # noqa: E402
 from logad.parsing.masking import DRAIN3_INI_RULES  # noqa: E402
-from logad.parsing.presets import LOGPAI_DRAIN, parser_for  # noqa: E402
+from logad.parsing.presets import LOGPAI_DRAIN  # noqa: E402
 from logad.parsing.skeleton import SkeletonParser  # noqa: E402
 
 SYSTEMS = ["Android", "Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Linux", "Mac", "OpenSSH",

@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "logad"
 
@@ -114,8 +112,6 @@ def test_no_import_points_up_a_layer():
     assert not upward, "imports pointing up the pipeline:\n" + "\n".join(upward)
 
 
-@pytest.mark.xfail(strict=True, reason="the parsing/ circle (state <-> skeleton/drain/parallel) is being removed "
-                   "with the Parser protocol; strict: this marker must go when it is")
 def test_no_import_circle():
     # Tarjan's strongly connected components, iteratively (no recursion limit to worry about)
     index: dict[str, int] = {}

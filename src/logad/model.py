@@ -72,7 +72,7 @@ class TrainedModel:
         from logad.detectors.persistence import read_json_file
         from logad.detectors.registry import detector_class
         from logad.io import recover_folder
-        from logad.parsing.state import load_parser
+        from logad.parsing import load_parser
 
         directory = Path(directory)
         if not directory.exists():

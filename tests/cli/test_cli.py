@@ -302,4 +302,5 @@ def test_parse_rows_carry_the_final_id_after_a_merge_mid_stream(tmp_path):
     assert len(rows) == 5
     assert len({r["template_id"] for r in rows}) == 1  # lines before and after the merge: one id
     assert {r["template"] for r in rows} == {"session opened for user <*> by sshd"}
-    assert [r["parameters"] for r in rows] == ["alice", "bob", "carol", "dave", "bob"]
+    # parameters are a JSON array (issue 14: a space-joined string is ambiguous)
+    assert [json.loads(r["parameters"]) for r in rows] == [["alice"], ["bob"], ["carol"], ["dave"], ["bob"]]

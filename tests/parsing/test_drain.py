@@ -5,9 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logad.errors import InputError, InvalidParameterError
+from logad.parsing import parser_for
 from logad.parsing.drain import ChangeType, DrainParser
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, DRAIN3_INI_RULES, Masker
-from logad.parsing.presets import LOGPAI_DRAIN, PRESETS, parser_for
+from logad.parsing.presets import LOGPAI_DRAIN, PRESETS
 from tests.conftest import shared_data
 from tests.parsing.samples import HDFS
 

@@ -7,13 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logad.errors import InputError, InvalidParameterError
-from logad.parsing import _scan, masking, skeleton
+from logad.parsing import _scan, load_parser, masking, parser_for, skeleton
 from logad.parsing.accuracy import grouping_accuracy
 from logad.parsing.drain import ChangeType, DrainParser
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, DRAIN3_INI_RULES, Masker
-from logad.parsing.presets import BRAIN, parser_for
+from logad.parsing.presets import BRAIN
 from logad.parsing.skeleton import SkeletonParser
-from logad.parsing.state import load_parser
 from tests.conftest import shared_data
 from tests.parsing.samples import HDFS
 
@@ -208,7 +207,7 @@ def test_compiled_core_and_python_reference_give_identical_ids(monkeypatch):
 
 
 def test_compiled_core_equals_reference_on_random_text():
-    core = pytest.importorskip("logad.parsing._core")
+    core = pytest.importorskip("logad._core")
     repl = tuple(f"<{r.name}>" for r in DRAIN3_INI_RULES)
 
     @settings(max_examples=2000, deadline=None)
@@ -267,7 +266,7 @@ def test_compact_placement_equals_line_by_line(lines, block):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.sampled_from(["", "a", "b <*>", "a b", "<*>"]), max_size=50))
 def test_compiled_compact_equals_python(keys):
-    core = pytest.importorskip("logad.parsing._core")
+    core = pytest.importorskip("logad._core")
     got = core.compact(list(keys))
     assert got == skeleton._compact_py(keys)
     assert [got[0][i] for i in array.array("I", got[1])] == keys

@@ -1,13 +1,18 @@
-"""Stream raw log files (plain or gzip) as LogRecords, counting every line that is not one.
+"""Stream raw log files (plain or gzip) as blocks of records, counting every line that is not one.
 
-Memory does not grow with the file: lines are read one at a time from a buffered binary stream.
-Nothing is dropped silently: unmatched, undecodable, oversized and empty lines are counted in a
-ReadReport (with the first line numbers of unmatched ones).
+Memory is bounded by bytes, not lines: the file is read in chunks of `block_bytes` decompressed
+bytes; a line longer than `max_line_bytes` keeps its first `max_line_bytes` and the rest is
+skipped as it streams by (a 1 GB line costs one chunk of memory, not a gigabyte). Each block holds
+the complete lines of one chunk, so a block is cut by bytes too (and by `max_block_lines`).
+
+Headers are split in linear time (header.py; the compiled core does whole blocks) and timestamps
+are read a block at a time (times.py). Nothing is dropped silently: unmatched, undecodable,
+oversized and empty lines are counted in a ReadReport (with the first line numbers of unmatched
+ones), and the report is not printed here (the caller prints it once).
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import zlib
@@ -20,8 +25,16 @@ from logad.records import LogRecord
 
 log = logging.getLogger(__name__)
 
+try:  # the optional compiled core; the Python reference gives identical records
+    from logad import _core  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _core = None
+
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
+BLOCK_BYTES = 4 << 20
+MAX_BLOCK_LINES = 65_536
+MAX_LINE_BYTES = 65_536
 
 
 @dataclass
@@ -37,6 +50,7 @@ class ReadReport:
     oversized: int = 0
     empty_lines: int = 0
     lines_without_session: int = 0
+    timed_out: int = 0  # lines a user regex could not split within its per-line time bound
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -46,6 +60,8 @@ class ReadReport:
         if self.unmatched:
             first = ", ".join(str(n) for n in self.unmatched_line_nos[:5])
             parts.append(f"{self.unmatched} not matching the format (lines {first}{', ...' if self.unmatched > 5 else ''})")
+        if self.timed_out:
+            parts.append(f"{self.timed_out} of them over the format regex's per-line time bound")
         if self.invalid_utf8:
             parts.append(f"{self.invalid_utf8} with invalid UTF-8 (decoded with replacement characters)")
         if self.oversized:
@@ -55,6 +71,85 @@ class ReadReport:
         if self.lines_without_session:
             parts.append(f"{self.lines_without_session} naming no session id")
         return "; ".join(parts)
+
+    def unmatched_at(self, line_no: int) -> None:
+        self.unmatched += 1
+        if len(self.unmatched_line_nos) < 20:
+            self.unmatched_line_nos.append(line_no)
+
+
+class GzipStream(io.BufferedIOBase):
+    """Decompressed bytes of a gzip file (every member of a multi-member file), read straight
+    through zlib: `read(n)` returns at most n bytes (memory stays bounded whatever the
+    compression ratio), CRC and length of each member are checked by zlib."""
+
+    def __init__(self, raw, chunk: int = 1 << 18) -> None:
+        super().__init__()
+        self._raw = raw
+        self._chunk = chunk
+        self._d = zlib.decompressobj(31)
+        self._pending = b""  # compressed input not yet given to zlib
+        self._head = b""  # decompressed bytes peeked but not read
+        self._eof = False
+
+    def _inflate(self, n: int) -> bytes:
+        while not self._eof:
+            if not self._pending:
+                self._pending = self._raw.read(self._chunk)
+                if not self._pending:
+                    if not self._d.eof:
+                        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                    self._eof = True
+                    return b""
+            out = self._d.decompress(self._pending, n)
+            self._pending = self._d.unconsumed_tail
+            if self._d.eof:  # a member ended: another may follow
+                rest = self._d.unused_data + self._pending
+                self._pending = rest
+                if rest:
+                    self._d = zlib.decompressobj(31)
+                else:
+                    nxt = self._raw.read(self._chunk)
+                    if not nxt:
+                        self._eof = True
+                    else:
+                        self._pending = nxt
+                        self._d = zlib.decompressobj(31)
+            if out:
+                return out
+        return b""
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._head]
+            self._head = b""
+            while True:
+                b = self._inflate(1 << 24)
+                if not b:
+                    return b"".join(parts)
+                parts.append(b)
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        return self._inflate(n)
+
+    def read1(self, n: int = -1) -> bytes:
+        return self.read(n if n is not None and n >= 0 else 1 << 16)
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self, n: int = 1) -> bytes:
+        while len(self._head) < n:
+            b = self._inflate(n - len(self._head))
+            if not b:
+                break
+            self._head += b
+        return self._head
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def open_binary(path: str | Path) -> io.BufferedIOBase:
@@ -66,10 +161,13 @@ def open_binary(path: str | Path) -> io.BufferedIOBase:
         raise InputError(f"{p} is a directory, not a log file")
     if p.stat().st_size == 0:
         raise InputError(f"{p} is empty")
-    raw = open(p, "rb")  # noqa: SIM115 - returned to the caller
+    try:
+        raw = open(p, "rb")  # noqa: SIM115 - returned to the caller
+    except OSError as exc:
+        raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from exc
     head = raw.read(2)
     raw.seek(0)
-    stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if head == _GZIP_MAGIC else raw
+    stream = GzipStream(raw) if head == _GZIP_MAGIC else raw
     try:
         sample = stream.peek(_SNIFF)[:_SNIFF] if hasattr(stream, "peek") else b""
     except (OSError, EOFError, zlib.error) as exc:
@@ -91,64 +189,223 @@ def _looks_binary(sample: bytes) -> bool:
     return control > len(sample) // 10
 
 
-def read_lines(path: str | Path, report: ReadReport | None = None, max_line_chars: int = 65_536) -> Iterator[tuple[int, str]]:
-    """(line_no, text) for every non-empty line; bad bytes replaced and counted."""
-    report = report if report is not None else ReadReport(path=str(path))
-    if not report.path:
-        report.path = str(path)
+def _cut(data: bytes, limit: int) -> bytes:
+    """The first `limit` bytes, not splitting a UTF-8 character."""
+    if len(data) <= limit:
+        return data
+    k = limit
+    while k > 0 and k > limit - 4 and (data[k] & 0xC0) == 0x80:  # data[k] continues a character
+        k -= 1
+    return data[:k]
+
+
+def raw_chunks(path: str | Path, report: ReadReport, *, block_bytes: int = BLOCK_BYTES,
+               max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes, int]]:
+    """(bytes holding whole lines, number of its first line) over a file, each input byte read
+    once. A line that does not fit in `max_line_bytes` is cut there (counted `oversized`) and the
+    rest of it is skipped as it streams by."""
     stream = open_binary(path)
+    line_no = 1
+    carry = b""
+    skipping = False
     try:
-        n = 0
         try:
-            for raw in stream:
-                n += 1
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = raw.decode("utf-8", errors="replace")
-                    report.invalid_utf8 += 1
-                text = text.rstrip("\r\n")
-                if not text.strip():
-                    report.empty_lines += 1
-                    continue
-                if len(text) > max_line_chars:
-                    text = text[:max_line_chars]
+            while True:
+                data = stream.read(block_bytes)
+                if not data:
+                    break
+                if skipping:
+                    k = data.find(b"\n")
+                    if k < 0:
+                        continue
+                    data = data[k + 1:]
+                    skipping = False
+                buf = carry + data if carry else data
+                last = buf.rfind(b"\n")
+                if last < 0:
+                    body, carry = b"", buf
+                else:
+                    body, carry = buf[:last + 1], buf[last + 1:]
+                if body:
+                    yield body, line_no
+                    line_no += body.count(b"\n")
+                if len(carry) > max_line_bytes:  # a line longer than the cap, still going on
                     report.oversized += 1
-                report.lines_total = n
-                yield n, text
+                    yield _cut(carry, max_line_bytes) + b"\n", line_no
+                    line_no += 1
+                    carry = b""
+                    skipping = True
         except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{path}: corrupt or truncated file after line {n} ({exc})") from exc
-        report.lines_total = n
+            raise InputError(f"{path}: corrupt or truncated file after line {line_no - 1} ({exc})") from exc
+        if carry:
+            yield carry, line_no
+            line_no += 1
+        report.lines_total = line_no - 1
     finally:
         stream.close()
 
 
-def read_records(path: str | Path, fmt, report: ReadReport | None = None, max_line_chars: int = 65_536) -> Iterator[LogRecord]:
-    """Stream the records of a file in a format; unmatched lines are counted, never yielded."""
+@dataclass
+class RecordBlock:
+    """The records of consecutive lines of one file: columns, one entry per record.
+
+    `fields` holds the header fields (not Content) by name; a field of an optional group the line
+    does not have is "". `timestamps` are seconds since the epoch (NaN: no time); `labels` the
+    per-line label when the format has a label field ('-' = normal -> 0), else None.
+    """
+
+    path: str
+    line_nos: list[int]
+    contents: list[str]
+    fields: dict[str, list[str]]
+    timestamps: list[float]
+    labels: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.contents)
+
+    def records(self) -> Iterator[LogRecord]:
+        names = list(self.fields)
+        cols = [self.fields[k] for k in names]
+        labels = self.labels
+        for i, (line_no, content, t) in enumerate(zip(self.line_nos, self.contents, self.timestamps)):
+            fields = {k: c[i] for k, c in zip(names, cols)}
+            yield LogRecord(line_no, content, fields, None if t != t else t, labels[i] if labels is not None else None)
+
+
+def read_blocks(path: str | Path, fmt, report: ReadReport | None = None, *, block_bytes: int = BLOCK_BYTES,
+                max_block_lines: int = MAX_BLOCK_LINES, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RecordBlock]:
+    """Blocks of records of a file in a format; unmatched lines are counted, never yielded."""
+    from logad.formats.times import timestamps
+
     report = report if report is not None else ReadReport(path=str(path))
-    rx = fmt.regex
+    if not report.path:
+        report.path = str(path)
+    splitter = fmt.splitter
+    names = [f for f in splitter.fields if f != "Content"]
     label_field = fmt.label_field
-    time_of = fmt.time
-    match = rx.match
-    for line_no, text in read_lines(path, report, max_line_chars):
-        m = match(text)
-        if m is None:
-            report.unmatched += 1
-            if len(report.unmatched_line_nos) < 20:
-                report.unmatched_line_nos.append(line_no)
+    spec = fmt.time_spec
+    use_core = _core is not None and splitter.program is not None and hasattr(_core, "split_block")
+    split = _core_split if use_core else _split_py
+    timed_out = splitter.timed_out
+    for buf, first in raw_chunks(path, report, block_bytes=block_bytes, max_line_bytes=max_line_bytes):
+        line_nos, contents, fields = split(buf, first, splitter, names, max_line_bytes, report)
+        for a in range(0, len(contents), max_block_lines):
+            b = a + max_block_lines
+            part = contents[a:b] if a or b < len(contents) else contents
+            cols = {k: list(v)[a:b] for k, v in fields.items()} if part is not contents else fields
+            times = timestamps(spec, cols, len(part))
+            labels = [0 if v == "-" else 1 for v in cols[label_field]] if label_field in cols else None
+            # a label column is read here; the others stay buffers until a consumer reads them
+            report.records += len(part)
+            yield RecordBlock(str(path), line_nos[a:b], part, cols, times, labels)
+    report.timed_out += splitter.timed_out - timed_out
+
+
+def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes: int, report: ReadReport):
+    """The pure-Python reference of `_core.split_block`: the records of a chunk of whole lines.
+    Returns (line numbers, contents, header columns)."""
+    lines = buf.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    line_nos: list[int] = []
+    contents: list[str] = []
+    cols: dict[str, list[str]] = {k: [] for k in names}
+    order = splitter.fields
+    ci = order.index("Content")
+    for i, raw in enumerate(lines):
+        n = first + i
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        if len(raw) > max_line_bytes:
+            raw = _cut(raw, max_line_bytes)
+            report.oversized += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", errors="replace")
+            report.invalid_utf8 += 1
+        if not text.strip():
+            report.empty_lines += 1
             continue
-        fields = m.groupdict()
-        content = fields.pop("Content") or ""
-        label = None
-        if label_field is not None:
-            label = 0 if fields.get(label_field) == "-" else 1
-        report.records += 1
-        yield LogRecord(line_no, content, fields, time_of(fields) if time_of else None, label)
-    if report.unmatched:
-        log.warning("%s: %d lines do not match format %s", path, report.unmatched, fmt.name)
-    if report.records == 0 and report.lines_total > 0:
+        marks = splitter.marks(text)
+        if marks is None:
+            report.unmatched_at(n)
+            continue
+        line_nos.append(n)
+        a, b = marks[2 * ci], marks[2 * ci + 1]
+        contents.append(text[a:b] if a >= 0 else "")
+        for k in names:
+            j = order.index(k)
+            a, b = marks[2 * j], marks[2 * j + 1]
+            cols[k].append(text[a:b] if a >= 0 else "")
+    return line_nos, contents, cols
+
+
+def _core_split(buf, first, splitter, names, max_line_bytes, report):
+    """`_split_py` in the compiled core: columns come back as StrColumns (UTF-8 buffers)."""
+    from logad.formats.columns import StrColumn
+    from logad.formats.header import core_program
+
+    prog = splitter.program
+    line_nos, contents, cols, (empty, invalid, over, unmatched), bad = _core.split_block(
+        buf, first, core_program(prog), prog.fields.index("Content"), len(prog.fields), max_line_bytes)
+    report.empty_lines += empty
+    report.invalid_utf8 += invalid
+    report.oversized += over
+    report.unmatched += unmatched
+    room = 20 - len(report.unmatched_line_nos)
+    if room > 0:
+        report.unmatched_line_nos.extend(bad[:room])
+    header = [f for f in prog.fields if f != "Content"]
+    by_name = {f: StrColumn(v, o) for f, (v, o) in zip(header, cols)}
+    return line_nos, contents, {k: by_name[k] for k in names}
+
+
+def read_records(path: str | Path, fmt, report: ReadReport | None = None, max_line_chars: int = MAX_LINE_BYTES) -> Iterator[LogRecord]:
+    """Stream the records of a file in a format; unmatched lines are counted, never yielded.
+    InputError when the format matches no line of a file that has some."""
+    report = report if report is not None else ReadReport(path=str(path))
+    for block in read_blocks(path, fmt, report, max_line_bytes=max_line_chars):
+        yield from block.records()
+    check_matched(report, fmt)
+
+
+def check_matched(report: ReadReport, fmt) -> None:
+    """InputError when a file had lines and the format matched none of them, or when all its
+    lines are blank."""
+    if report.records == 0 and report.lines_total and report.lines_total == report.empty_lines:
+        raise InputError(f"{report.path} holds no log line ({report.lines_total} blank lines)")
+    if report.records == 0 and report.lines_total > report.empty_lines:
         first = report.unmatched_line_nos[0] if report.unmatched_line_nos else 1
         raise InputError(
-            f"format {fmt.name!r} ({fmt.header}) matched no line of {path} "
+            f"format {fmt.name!r} ({fmt.header}) matched no line of {report.path} "
             f"({report.lines_total} lines; first unmatched: line {first})"
         )
+
+
+def read_lines(path: str | Path, report: ReadReport | None = None, max_line_chars: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
+    """(line_no, text) for every non-empty line; bad bytes replaced and counted."""
+    report = report if report is not None else ReadReport(path=str(path))
+    if not report.path:
+        report.path = str(path)
+    for buf, first in raw_chunks(path, report, max_line_bytes=max_line_chars):
+        lines = buf.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for i, raw in enumerate(lines):
+            n = first + i
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if len(raw) > max_line_chars:
+                raw = _cut(raw, max_line_chars)
+                report.oversized += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", errors="replace")
+                report.invalid_utf8 += 1
+            if not text.strip():
+                report.empty_lines += 1
+                continue
+            yield n, text

@@ -3,7 +3,14 @@
 A format string is LogPAI-style: `<Field>` names a header field and `<Content>` the message; runs
 of spaces match any whitespace. In a user's format string the text between fields is literal
 text, unless it holds a backslash: then it is a regular-expression fragment as in LogPAI's
-formats (`\\[<Time>\\]`). Every format compiles to one anchored regex.
+formats (`\\[<Time>\\]`). Every format compiles to one anchored regex, which header.py turns into a
+linear-time splitting program with the same result (or, for regex syntax outside its shape, runs
+under a per-line time bound).
+
+Time: `time_spec` says declaratively how a format's timestamp is read (``("strptime", fields,
+pattern)``: the fields joined by a space, read with a strptime pattern, UTC; ``("float", field)``:
+epoch seconds), so whole blocks are read at once (times.py); `time` is the same as a per-line
+function of the fields.
 """
 
 from __future__ import annotations
@@ -14,13 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from logad.errors import InvalidParameterError, unknown_name
-
-
-def _epoch(fields: dict[str, str]) -> float | None:
-    try:
-        return float(fields["Timestamp"])
-    except (KeyError, ValueError):
-        return None
 
 
 def _strptime(keys: tuple[str, ...], pattern: str) -> Callable[[dict[str, str]], float | None]:
@@ -59,10 +59,32 @@ class LogFormat:
     description: str = ""
 
     literal: bool = False  # user strings: text between fields is literal (see module doc)
+    time_spec: tuple | None = None  # ("strptime", (fields...), pattern) or ("float", field)
+
+    def __post_init__(self) -> None:
+        if self.time is None and self.time_spec is not None:
+            kind = self.time_spec[0]
+            if kind == "strptime":
+                object.__setattr__(self, "time", _strptime(tuple(self.time_spec[1]), self.time_spec[2]))
+            elif kind == "float":
+                key = self.time_spec[1]
+                object.__setattr__(self, "time", lambda f: _float(f.get(key)))
+            else:
+                raise InvalidParameterError(f"`time_spec` kind must be 'strptime' or 'float', got {kind!r}")
 
     @property
     def regex(self) -> re.Pattern:
         return _compile(self.header, self.literal)
+
+    @property
+    def splitter(self):
+        """The linear-time header splitter of this format (header.py), built once."""
+        sp = _SPLITTERS.get((self.header, self.literal))
+        if sp is None:
+            from logad.formats.header import HeaderSplitter
+
+            sp = _SPLITTERS[(self.header, self.literal)] = HeaderSplitter(self.regex)
+        return sp
 
     @property
     def fields(self) -> list[str]:
@@ -70,6 +92,7 @@ class LogFormat:
 
 
 _COMPILED: dict[tuple[str, bool], re.Pattern] = {}
+_SPLITTERS: dict[tuple[str, bool], object] = {}
 
 
 def _compile(header: str, literal: bool = False) -> re.Pattern:
@@ -107,27 +130,27 @@ FORMATS: dict[str, LogFormat] = {
     f.name: f
     for f in [
         LogFormat("hdfs", "<Date> <Time> <Pid> <Level> <Component>: <Content>",
-                  time=_strptime(("Date", "Time"), "%y%m%d %H%M%S"), description="Hadoop HDFS (LogHub HDFS_v1)"),
+                  time_spec=("strptime", ("Date", "Time"), "%y%m%d %H%M%S"), description="Hadoop HDFS (LogHub HDFS_v1)"),
         LogFormat("bgl", "<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>",
-                  label_field="Label", entity_field="Node", time=_epoch, description="Blue Gene/L (CFDR / LogHub)"),
-        LogFormat("thunderbird", _CFDR, label_field="Label", entity_field="User", time=_epoch,
+                  label_field="Label", entity_field="Node", time_spec=("float", "Timestamp"), description="Blue Gene/L (CFDR / LogHub)"),
+        LogFormat("thunderbird", _CFDR, label_field="Label", entity_field="User", time_spec=("float", "Timestamp"),
                   description="Thunderbird supercomputer (CFDR / LogHub)"),
-        LogFormat("spirit", _CFDR, label_field="Label", entity_field="User", time=_epoch,
+        LogFormat("spirit", _CFDR, label_field="Label", entity_field="User", time_spec=("float", "Timestamp"),
                   description="Spirit supercomputer (CFDR)"),
-        LogFormat("liberty", _CFDR, label_field="Label", entity_field="User", time=_epoch,
+        LogFormat("liberty", _CFDR, label_field="Label", entity_field="User", time_spec=("float", "Timestamp"),
                   description="Liberty supercomputer (CFDR)"),
         LogFormat("hadoop", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>",
-                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="Hadoop MapReduce"),
+                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="Hadoop MapReduce"),
         LogFormat("openstack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<ADDR>\] <Content>",
-                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S.%f"), description="OpenStack nova"),
+                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S.%f"), description="OpenStack nova"),
         LogFormat("spark", "<Date> <Time> <Level> <Component>: <Content>",
-                  time=_strptime(("Date", "Time"), "%y/%m/%d %H:%M:%S"), description="Apache Spark"),
+                  time_spec=("strptime", ("Date", "Time"), "%y/%m/%d %H:%M:%S"), description="Apache Spark"),
         LogFormat("zookeeper", r"<Date> <Time> - <Level>  \[<Node>:<Component>@<Id>\] - <Content>",
-                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="ZooKeeper"),
+                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="ZooKeeper"),
         LogFormat("hpc", "<LogId> <Node> <Component> <State> <Time> <Flag> <Content>", entity_field="Node",
-                  time=lambda f: _float(f.get("Time")), description="HPC cluster (LANL)"),
+                  time_spec=("float", "Time"), description="HPC cluster (LANL)"),
         LogFormat("windows", "<Date> <Time>, <Level>                  <Component>    <Content>",
-                  time=_strptime(("Date", "Time"), "%Y-%m-%d %H:%M:%S"), description="Windows CBS"),
+                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S"), description="Windows CBS"),
         LogFormat("linux", r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>", description="Linux syslog"),
         LogFormat("android", "<Date> <Time>  <Pid>  <Tid> <Level> <Component>: <Content>", description="Android"),
         LogFormat("healthapp", r"<Time>\|<Component>\|<Pid>\|<Content>", description="HealthApp"),

@@ -152,10 +152,10 @@ DRAIN3_ORDER = (("ID", "ID"), ("IP", "IP"), ("SEQ1", "SEQ"), ("SEQ2", "SEQ"), ("
                 ("CMD", "CMD"))
 
 
-def _apply(kind: str, s: str, repl: str) -> str:
+def matches(kind: str, s: str) -> list[tuple[int, int]]:
+    """The (start, end) spans one drain3.ini rule replaces in `s`, left to right."""
     cand, match = _CAND[kind], _MATCHERS[kind]
-    out: list[str] = []
-    last = 0
+    out: list[tuple[int, int]] = []
     pos = 0
     while True:
         m = cand.search(s, pos)
@@ -164,13 +164,23 @@ def _apply(kind: str, s: str, repl: str) -> str:
         p = m.start()
         e = match(s, p)
         if e > p:
-            out.append(s[last:p])
-            out.append(repl)
-            last = pos = e
+            out.append((p, e))
+            pos = e
         else:
             pos = p + 1
-    if not out:
+    return out
+
+
+def _apply(kind: str, s: str, repl: str) -> str:
+    spans = matches(kind, s)
+    if not spans:
         return s
+    out: list[str] = []
+    last = 0
+    for p, e in spans:
+        out.append(s[last:p])
+        out.append(repl)
+        last = e
     out.append(s[last:])
     return "".join(out)
 

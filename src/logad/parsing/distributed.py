@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from logad.errors import require
-from logad.parsing.parallel import chunks, settings_of
+from logad.parsing.compact import chunks
+from logad.parsing.parallel import compact_block, settings_of
 
 
 def ray_compact(
@@ -38,11 +39,9 @@ def ray_compact(
             ray.init(num_cpus=num_cpus, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False)
 
     @ray.remote
-    def compact_task(settings: dict, block: list[str]) -> tuple[list[str], bytes, int]:
-        from logad.parsing.parallel import compact_block
-        from logad.parsing.skeleton import SkeletonParser
-
-        return compact_block(SkeletonParser.from_dict(settings), block)
+    def compact_task(settings: tuple[type, dict], block: list[str]) -> tuple[list[str], bytes, int]:
+        cls, data = settings
+        return compact_block(cls.from_dict(data), block)
 
     settings = ray.put(settings_of(parser))
     pending: deque = deque()

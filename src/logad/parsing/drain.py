@@ -21,34 +21,33 @@ Ids are 1.. in creation order and never reused (also after eviction under `max_c
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Iterable
+from typing import ClassVar
 
 from logad.errors import InputError, InvalidParameterError
+from logad.parsing import align
+from logad.parsing.base import WILDCARD, BlockResult, ChangeType, Parameters
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
 from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
+try:  # the optional compiled core; the Python reference gives identical results
+    from logad import _core  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the build
+    _core = None
+
 log = logging.getLogger(__name__)
 
-WILDCARD = "<*>"
+__all__ = ["ChangeType", "DrainParser", "STATE_FORMAT", "WILDCARD"]
+
 STATE_FORMAT = "logad-drain"
 STATE_VERSION = 1
 _DIGITS = frozenset("0123456789")
 
 
-class ChangeType(enum.Enum):
-    """What the last `add` did to the template set."""
-
-    NONE = "none"
-    CREATED = "created"
-    UPDATED = "updated"
-    MERGED = "merged"  # the default parser only: an id became an alias of another (still valid)
-
-
 class _Cluster:
-    __slots__ = ("cid", "tokens", "size", "template", "param_pos", "alive", "leaf")
+    __slots__ = ("cid", "tokens", "size", "template", "param_pos", "alive", "leaf", "spec")
 
     def __init__(self, cid: int, tokens: list[str], size: int, placeholders: tuple[str, ...]) -> None:
         self.cid = cid
@@ -64,10 +63,12 @@ class _Cluster:
         self.param_pos = tuple(
             i for i, t in enumerate(self.tokens) if t == WILDCARD or any(p in t for p in placeholders)
         )
+        # what `_core.drain_params` reads: 2i for a generalised position, 2i + 1 for a masked token kept
+        self.spec = tuple(2 * i + (self.tokens[i] != WILDCARD) for i in self.param_pos)
 
 
 class DrainParser(SavedState):
-    """Streaming Drain with masking rules as data.
+    """Streaming Drain with masking rules as data (mode "drain"; implements `logad.parsing.Parser`).
 
     Keyword-only; the constructor only stores its arguments (checked on first use).
     depth: tree depth counting root and length levels (>= 3). similarity: threshold in [0, 1].
@@ -77,7 +78,13 @@ class DrainParser(SavedState):
     style), else ``mask_prefix + NAME + mask_suffix``. extra_delimiters: strings split like
     spaces. parametrize_numeric_tokens: route tokens holding digits to the ``<*>`` branch.
     max_cache: bound of the masked-line cache (memory grows with distinct masked lines).
+
+    Drain never merges clusters, so `resolve` is the identity and every id is live; `changes()`
+    reports templates created and generalised (updated).
     """
+
+    mode: ClassVar[str] = "drain"
+    STATE_FORMAT: ClassVar[str] = STATE_FORMAT
 
     def __init__(
         self,
@@ -106,6 +113,7 @@ class DrainParser(SavedState):
         self.parametrize_numeric_tokens = parametrize_numeric_tokens
         self.max_cache = max_cache
         self.last_change = ChangeType.NONE
+        self.stats = {"lines": 0, "empty": 0, "oversized": 0}  # counts (reset when the state is built)
         self._ready = False
 
     # ------------------------------------------------------------------ setup
@@ -128,6 +136,9 @@ class DrainParser(SavedState):
         self._root: dict = {}
         self._cache: dict[str, _Cluster] = {}
         self._next_id = 1
+        self._core_spec = None  # (usable, rule set, placeholders) for the compiled core, built on first use
+        self._changes: dict[int, ChangeType] = {}
+        self.stats = {"lines": 0, "empty": 0, "oversized": 0}
         self._ready = True
 
     # ------------------------------------------------------------------ public API
@@ -137,6 +148,132 @@ class DrainParser(SavedState):
         if not self._ready:
             self._setup()
         return {cid: c.template for cid, c in self._clusters.items()}
+
+    @property
+    def live_templates(self) -> dict[int, str]:
+        """The same as `templates`: Drain has no aliases."""
+        return self.templates
+
+    def sizes(self) -> dict[int, int]:
+        """Lines learnt per template."""
+        if not self._ready:
+            self._setup()
+        return {cid: c.size for cid, c in sorted(self._clusters.items())}
+
+    def templates_text(self, template_id: int) -> str:
+        """The current template text of an id."""
+        if not self._ready:
+            self._setup()
+        return self._clusters[template_id].template
+
+    def resolve(self, template_id: int) -> int:
+        """The identity: Drain never merges clusters, so every id stays live."""
+        return template_id
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """Slots of a template besides ``<*>``: the mask placeholders (``<NUM>``...), which a
+        template keeps as long as its position is not generalised."""
+        if not self._ready:
+            self._setup()
+        return self._masker.placeholders
+
+    def normalise(self, text: str) -> str:
+        """A text with its whitespace as the tokeniser sees it (`extra_delimiters` as spaces, runs
+        of whitespace as one space): what `reconstruct` compares with."""
+        for d in self.extra_delimiters:
+            text = text.replace(d, " ")
+        return " ".join(text.split())
+
+    def changes(self) -> dict[int, ChangeType]:
+        """Templates created or generalised (updated) since this parser was made or loaded, or
+        since `reset_changes`."""
+        if not self._ready:
+            self._setup()
+        return dict(sorted(self._changes.items()))
+
+    def reset_changes(self) -> None:
+        if not self._ready:
+            self._setup()
+        self._changes.clear()
+
+    def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int | None = None) -> list[int]:
+        """Learn from many lines; returns their template ids (no ParsedLine, no parameters). Drain
+        places each line against the tree as it stands, so it learns in one process: `workers`
+        must be 1 (`chunk_size` is accepted and ignored)."""
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidParameterError(f"`workers` must be an integer >= 1, got {workers!r}")
+        if workers != 1:
+            raise InvalidParameterError(f"Drain mode learns in one process: `workers` must be 1, got {workers}")
+        out: list[int] = []
+        block: list[str] = []
+        for c in contents:
+            block.append(c)
+            if len(block) >= 20_000:
+                out += self._add_block(block)
+                block = []
+        return out + self._add_block(block) if block else out
+
+    def _add_block(self, block: list[str]) -> list[int]:
+        masked, _ = self._masked_many(block)
+        return [self._learn_text(m if m is not None else self.masked(c)).cid for c, m in zip(block, masked)]
+
+    def match_many(self, contents: Iterable[str]) -> list[int]:
+        """`match` of many lines, ids only (0 = no template covers the line). Read-only."""
+        out = []
+        for c in contents:
+            hit = self._lookup(c)
+            out.append(hit.cid if hit is not None else 0)
+        return out
+
+    def parse_block(self, contents: list[str], *, learn: bool = True, parameters: bool = True) -> BlockResult:
+        """Learn (or, with ``learn=False``, only match) a block of lines: their ids and, with
+        `parameters`, each line's real values against its template at the end of the block."""
+        if not self._ready:
+            self._setup()
+        masked, spans = self._masked_many(contents)
+        if learn:
+            clusters = [self._learn_text(m if m is not None else self.masked(c)) for c, m in zip(contents, masked)]
+        else:
+            clusters = [self._lookup_text(m if m is not None else self.masked(c)) for c, m in zip(contents, masked)]
+        ids = [c.cid if c is not None else 0 for c in clusters]
+        templates = {c.cid: c.template for c in clusters if c is not None}
+        params = None
+        if parameters:
+            if _core is not None and None not in masked:  # every line through the core: one call
+                specs = [c.spec if c is not None and c.param_pos else None for c in clusters]
+                values, offsets, data = _core.drain_params(contents, spans, specs)
+                params = Parameters(values, memoryview(offsets).cast("i"), data)
+            else:
+                rows = []
+                for c, content, m, sp in zip(clusters, contents, masked, spans):
+                    if c is None or not c.param_pos:
+                        rows.append(())
+                    elif sp is not None:
+                        rows.append(self._params_of(c, content, _decode(m, sp)))
+                    else:
+                        rows.append(self._params(c, content))
+                params = Parameters.from_tuples(rows)
+        return BlockResult(ids, params, templates)
+
+    def _masked_many(self, contents: list[str]) -> tuple[list, list]:
+        """Masked texts and token spans of many lines from the compiled core (None where it leaves
+        a line to the Python reference)."""
+        if not self._ready:
+            self._setup()
+        n = len(contents)
+        if _core is None:
+            return [None] * n, [None] * n
+        got = self._core_spec
+        if got is None:
+            rules = self._masker.core_rules(delimiters=self.extra_delimiters) if (self.masking or self.extra_delimiters) else None
+            phs = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
+            usable = (rules is not None or not (self.masking or self.extra_delimiters)) and all(p.isascii() and p for p in phs)
+            got = self._core_spec = (usable, rules, phs)
+        usable, rules, phs = got
+        if not usable:
+            return [None] * n, [None] * n
+        return _core.tokens_spans(contents if isinstance(contents, list) else list(contents), rules, phs, 1 << 40)
 
     def masked(self, content: str) -> str:
         """The line after masking and delimiter splitting (the key of the line cache)."""
@@ -153,19 +290,35 @@ class DrainParser(SavedState):
 
     def add(self, content: str, line_no: int = 0) -> ParsedLine:
         """Learn from one line (the message part, without header); returns its template and id."""
+        masked, spans = self._masked_many([content])  # masked text and spans in one pass
+        if masked[0] is None:
+            c = self._learn_text(self.masked(content))
+            return ParsedLine(line_no, c.cid, c.template, self._params(c, content) if c.param_pos else ())
+        c = self._learn_text(masked[0])
+        if not c.param_pos:
+            return ParsedLine(line_no, c.cid, c.template, ())
+        if len(masked[0].split()) != len(c.tokens):
+            return ParsedLine(line_no, c.cid, c.template, ())
+        values, _, _ = _core.drain_params([content], spans, [c.spec])
+        return ParsedLine(line_no, c.cid, c.template, tuple(values))
+
+    def _learn_text(self, text: str) -> _Cluster:
+        """Learn from a masked line (`masked`)."""
         if not self._ready:
             self._setup()
-        text = self._masker(content)
-        for d in self.extra_delimiters:
-            text = text.replace(d, " ")
+        self.stats["lines"] += 1
         c = self._cache.get(text)
         if c is not None and c.alive:  # the hot path: a masked line seen before
+            if not c.tokens:
+                self.stats["empty"] += 1
             c.size += 1
             self.last_change = ChangeType.NONE
             if self.max_clusters is not None:
                 self._touch(c)
-            return ParsedLine(line_no, c.cid, c.template, self._params(c, content, text) if c.param_pos else ())
+            return c
         toks = text.split()
+        if not toks:
+            self.stats["empty"] += 1
         leaf = self._leaf(toks, create=True)
         c = self._best(leaf, toks)
         if c is None:
@@ -175,6 +328,7 @@ class DrainParser(SavedState):
             c.leaf = leaf
             leaf.append(c)
             self.last_change = ChangeType.CREATED
+            self._changes[c.cid] = ChangeType.CREATED
             if self.max_clusters is not None and len(self._clusters) > self.max_clusters:
                 self._evict()
         else:
@@ -186,49 +340,94 @@ class DrainParser(SavedState):
                     changed = True
             if changed:
                 c.refresh(self._masker.placeholders)
+                self._changes.setdefault(c.cid, ChangeType.UPDATED)
             c.size += 1
             self.last_change = ChangeType.UPDATED if changed else ChangeType.NONE
             if self.max_clusters is not None:
                 self._touch(c)
         if len(self._cache) < self.max_cache:
             self._cache[text] = c
-        return ParsedLine(line_no, c.cid, c.template, self._params(c, content, text) if c.param_pos else ())
+        return c
 
     def match(self, content: str, line_no: int = 0) -> ParsedLine | None:
         """The template covering a line, or None. Strictly read-only (no counts, no cache, no
         recency). A line matches when it was seen before, or when a template of its leaf covers it
         exactly (every non-wildcard token equal), as Drain3's `match` does."""
-        text = self.masked(content)
+        c = self._lookup(content)
+        if c is None:
+            return None
+        return ParsedLine(line_no, c.cid, c.template, self._params(c, content) if c.param_pos else ())
+
+    def _lookup(self, content: str) -> _Cluster | None:
+        return self._lookup_text(self.masked(content))
+
+    def _lookup_text(self, text: str) -> _Cluster | None:
         c = self._cache.get(text)
         if c is None or not c.alive:
             toks = text.split()
             leaf = self._leaf(toks, create=False)
             c = self._best(leaf, toks, exact=True) if leaf else None
-            if c is None:
-                return None
-        return ParsedLine(line_no, c.cid, c.template, self._params(c, content, text) if c.param_pos else ())
+        return c
 
     def parameters(self, content: str, template_id: int) -> tuple[str, ...]:
-        """The values under the wildcards and masks of a line's template (raw text when the raw line
-        has as many tokens as the template, else the masked tokens)."""
+        """The values under the slots of a line's template (``<*>`` and mask placeholders), in
+        order: the raw text of `content` each one stands for (see base.py)."""
         if not self._ready:
             self._setup()
         c = self._clusters.get(template_id)
         if c is None or not c.param_pos:
             return ()
-        return self._params(c, content, self.masked(content))
+        return self._params(c, content)
+
+    def spans(self, content: str) -> list[tuple[str, int, int, list[tuple[int, int]]]]:
+        """Per token the line's masked token, the raw span it stands for and the raw spans of the
+        mask placeholders inside it (see align.py)."""
+        if not self._ready:
+            self._setup()
+        text, origins = self._masker.mask_aligned(content)
+        for d in self.extra_delimiters:
+            found = []
+            i = text.find(d)
+            while i >= 0:
+                found.append((i, i + len(d)))
+                i = text.find(d, i + len(d))
+            if found:
+                text, origins = align.apply(text, origins, found, " ")
+        phs = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
+        rs, re_ = origins
+        out = []
+        for tok, start, a, b in align.tokens(text, origins):
+            inner = []
+            j = tok.find("<")
+            while j >= 0:
+                for p in phs:
+                    if tok.startswith(p, j):
+                        inner.append((rs[start + j], re_[start + j + len(p) - 1]))
+                        j += len(p) - 1
+                        break
+                j = tok.find("<", j + 1)
+            out.append((tok, a, b, inner))
+        return out
 
     # ------------------------------------------------------------------ internals
-    def _params(self, c: _Cluster, content: str, text: str) -> tuple[str, ...]:
-        raw = content
-        for d in self.extra_delimiters:
-            raw = raw.replace(d, " ")
-        toks = raw.split()
-        if len(toks) != len(c.tokens):  # a mask swallowed a space: fall back to masked tokens
-            toks = text.split()
-            if len(toks) != len(c.tokens):
-                return ()
-        return tuple([toks[i] for i in c.param_pos])
+    def _params(self, c: _Cluster, content: str) -> tuple[str, ...]:
+        masked, spans = self._masked_many([content])
+        if spans[0] is not None:
+            return self._params_of(c, content, _decode(masked[0], spans[0]))
+        return self._params_of(c, content, self.spans(content))
+
+    def _params_of(self, c: _Cluster, content: str, toks: list) -> tuple[str, ...]:
+        if len(toks) != len(c.tokens):  # not this line's template (`parameters` with another id)
+            return ()
+        out: list[str] = []
+        for i in c.param_pos:
+            tpl = c.tokens[i]
+            tok, a, b, inner = toks[i]
+            if tpl == WILDCARD or tok != tpl:  # a generalised position: the whole raw token
+                out.append(content[a:b])
+            else:  # a masked token kept as it is: one value per placeholder
+                out.extend(content[x:y] for x, y in inner)
+        return tuple(out)
 
     def _leaf(self, toks: list[str], create: bool) -> list[_Cluster] | None:
         n = len(toks)
@@ -360,6 +559,35 @@ class DrainParser(SavedState):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"Drain state is incomplete or corrupt: {exc!r}") from exc
         return parser
+
+
+class _CoreTokens:
+    """`DrainParser.spans` read lazily from the compiled core's tokens_spans output: token i is
+    (masked token, raw start, raw end, raw spans of its placeholders), built only when asked."""
+
+    __slots__ = ("words", "flat")
+
+    def __init__(self, masked: str, spans: bytes) -> None:
+        import array
+
+        self.words = masked.split()
+        self.flat = array.array("i", spans)
+
+    def __len__(self) -> int:
+        return self.flat[0]
+
+    def __getitem__(self, i: int) -> tuple[str, int, int, list[tuple[int, int]]]:
+        f = self.flat
+        k = 1 + 4 * i
+        base = 1 + 4 * f[0] + 2 * f[k + 2]
+        return (self.words[i], f[k], f[k + 1], [(f[base + 2 * j], f[base + 2 * j + 1]) for j in range(f[k + 3])])
+
+    def __eq__(self, other) -> bool:
+        return [self[i] for i in range(len(self))] == list(other)
+
+
+def _decode(masked: str, spans: bytes) -> _CoreTokens:
+    return _CoreTokens(masked, spans)
 
 
 def same_or_wild(template: list[str], toks: list[str]) -> bool:

@@ -25,10 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logad.errors import InvalidParameterError
-from logad.parsing import _scan
+from logad.parsing import _scan, align
 
 try:  # the optional compiled core (see setup.py); the Python reference gives identical results
-    from logad.parsing import _core  # type: ignore[attr-defined]
+    from logad import _core  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the build
     _core = None
 
@@ -159,6 +159,7 @@ class Masker:
         self.rules = rules_from_data(rules)
         self.prefix, self.suffix, self.placeholder = prefix, suffix, placeholder
         steps = []
+        compiled = []
         for r in self.rules:
             try:
                 rx = re.compile(r.pattern)
@@ -166,7 +167,9 @@ class Masker:
                 raise InvalidParameterError(f"masking rule {r.name!r} has a bad pattern {r.pattern!r}: {exc}") from exc
             # a replacement *string* (no callback): backslashes must not be read as group refs
             steps.append((rx.sub, self.mask_text(r.name).replace("\\", "\\\\"), required_literal(r.pattern)))
+            compiled.append((rx, self.mask_text(r.name), required_literal(r.pattern)))
         self._steps = tuple(steps)
+        self._compiled = tuple(compiled)
         # the drain3.ini rule set (either spelling) runs in the linear-time scanner of _scan.py /
         # the compiled core instead of `re`: same output, no exponential backtracking, faster
         pats = [r.pattern for r in self.rules]
@@ -191,6 +194,60 @@ class Masker:
             if lit is None or lit in text:  # cheap skip: the rule cannot match without its literal
                 text = sub(repl, text)
         return text
+
+    def core_rules(self, remove: tuple[str, ...] = (), delimiters: tuple[str, ...] = ()):
+        """These rules, then `remove` patterns (deleted) and `delimiters` (made spaces), compiled for
+        the compiled core (`_core.keys_spans`, `_core.tokens_spans`); None when the core is not
+        built or a pattern is outside what it runs (then the Python reference does the work).
+        Built once per argument set."""
+        key = (tuple(remove), tuple(delimiters))
+        cache = self.__dict__.setdefault("_core_cache", {})
+        if key in cache:
+            return cache[key]
+        cache[key] = out = self._build_core_rules(*key)
+        return out
+
+    def _build_core_rules(self, remove: tuple[str, ...], delimiters: tuple[str, ...]):
+        if _core is None or not hasattr(_core, "compile_rules"):
+            return None
+        from logad.parsing.rxvm import compile_rule
+
+        steps: list[tuple] = []
+        if self._drain3 is not None:
+            steps += [("drain3", i, repl) for i, repl in enumerate(self._drain3)]
+        else:
+            for r in self.rules:
+                spec = compile_rule(r.pattern)
+                if spec is None:
+                    return None
+                steps.append(("rx", spec, self.mask_text(r.name)))
+        for pattern in remove:
+            spec = compile_rule(pattern)
+            if spec is None:
+                return None
+            steps.append(("rx", spec, ""))
+        steps += [("literal", d, " ") for d in delimiters]
+        if not all(str(x[2]).isascii() for x in steps) or not all(str(d).isascii() for d in delimiters):
+            return None
+        return _core.compile_rules(steps)
+
+    def mask_aligned(self, text: str, origins: align.Origins | None = None) -> tuple[str, align.Origins]:
+        """The masked text (as `__call__` gives it) and, per character, the raw span it stands for
+        (see align.py): what real parameter values are cut from."""
+        if origins is None:
+            origins = align.identity(text)
+        if self._drain3 is not None:
+            for (kind, _), repl in zip(_scan.DRAIN3_ORDER, self._drain3):
+                spans = _scan.matches(kind, text)
+                if spans:
+                    text, origins = align.apply(text, origins, spans, repl)
+            return text, origins
+        for rx, repl, lit in self._compiled:
+            if lit is None or lit in text:
+                spans = align.regex_spans(rx, text)
+                if spans:
+                    text, origins = align.apply(text, origins, spans, repl)
+        return text, origins
 
     def to_dict(self) -> dict:
         return {

@@ -14,47 +14,30 @@ the list and receive only (start, end) ranges, so the parent does not pickle the
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator
+
+from logad.parsing.compact import chunks, compact_keys, oversized
 
 _WORKER_PARSER = None
 _SHARED_LINES: list[str] | None = None  # the lines, inherited by forked workers
 
 
-def chunks(items: Iterable, size: int) -> Iterator[list]:
-    """Consecutive blocks of at most `size` items (a list is sliced, any other iterable streamed)."""
-    if isinstance(items, list):
-        for i in range(0, len(items), size):
-            yield items[i:i + size]
-        return
-    it = iter(items)
-    while True:
-        block = list(itertools.islice(it, size))
-        if not block:
-            return
-        yield block
-
-
-def settings_of(parser) -> dict:
-    """The settings part of a parser's state (what a worker needs to compute keys)."""
-    d = parser.to_dict()
-    return {"format": d["format"], "version": d["version"], "params": d["params"], "next_id": 1,
-            "templates": [], "alias": [], "keys": []}
+def settings_of(parser) -> tuple[type, dict]:
+    """What a worker needs to compute keys: the parser's class and the state of a fresh parser
+    with the same settings (no templates, no keys)."""
+    return type(parser), parser.settings_dict()
 
 
 def compact_block(parser, block: list[str]) -> tuple[list[str], bytes, int]:
     """A block's keys compacted (`compact_keys`) and how many of its lines are over the length cap."""
-    from logad.parsing.skeleton import _oversized, compact_keys
-
-    return (*compact_keys(parser.keys(block)), _oversized(block, parser.max_line_chars))
+    return (*compact_keys(parser.keys(block)), oversized(block, parser.max_line_chars))
 
 
-def _init(settings: dict) -> None:
+def _init(settings: tuple[type, dict]) -> None:
     global _WORKER_PARSER
-    from logad.parsing.skeleton import SkeletonParser
-
-    _WORKER_PARSER = SkeletonParser.from_dict(settings)
+    cls, data = settings
+    _WORKER_PARSER = cls.from_dict(data)
 
 
 def _of_block(block: list[str]) -> tuple[list[str], bytes, int]:
@@ -93,6 +76,6 @@ def parallel_keys(parser, contents: Iterable[str], *, workers: int, chunk_size: 
     the compact blocks; `SkeletonParser.add_many` places the compact blocks directly)."""
     import numpy as np
 
-    for uniques, index, oversized in parallel_compact(parser, contents, workers=workers, chunk_size=chunk_size):
-        parser.stats["oversized"] += oversized
+    for uniques, index, cut in parallel_compact(parser, contents, workers=workers, chunk_size=chunk_size):
+        parser.stats["oversized"] += cut
         yield from (uniques[i] for i in np.frombuffer(index, dtype=np.uint32).tolist())

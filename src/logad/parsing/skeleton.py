@@ -24,8 +24,9 @@ alias of the survivor (`resolve`), is still listed in `templates` (with the surv
 absorbed id; `resolve` maps them to the survivor. Every creation, update and merge is recorded in
 `changes()` (the drift report).
 
-Per-line parameters: the raw line is split the same way; when it has as many tokens as the
-template, the raw tokens under the template's ``<*>`` are the parameters, else the masked ones.
+Per-line parameters are the real values: each token of the key knows the raw text it stands for
+(through masking and removal, see align.py), and a parameter is the raw text under a ``<*>`` of
+the line's template.
 """
 
 from __future__ import annotations
@@ -34,53 +35,31 @@ import array
 import logging
 import re
 from collections.abc import Iterable
+from typing import ClassVar
 
 from logad.errors import InputError, InvalidParameterError
-from logad.parsing import _scan
-from logad.parsing.drain import ChangeType
+from logad.parsing import _scan, align
+from logad.parsing.base import WILDCARD, BlockResult, ChangeType, Parameters
+from logad.parsing.compact import chunks, compact_keys, oversized
+from logad.parsing.compact import compact_py as _compact_py  # noqa: F401 - the reference, for tests
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
-from logad.parsing.parallel import chunks
 from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
 try:  # the optional compiled core; the Python reference gives identical results
-    from logad.parsing import _core  # type: ignore[attr-defined]
+    from logad import _core  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the build
     _core = None
 
 log = logging.getLogger(__name__)
 
-WILDCARD = "<*>"
 STATE_FORMAT = "logad-skeleton"
 STATE_VERSION = 1
-
-
-def compact_keys(keys: list[str]) -> tuple[list[str], bytes]:
-    """A block of keys as its distinct keys in order of first occurrence and, per line, the
-    position of its key there (uint32 bytes): what `learn_compact` places, and what worker
-    processes send back (a few hundred strings and 4 bytes a line instead of a string a line)."""
-    if _core is not None and isinstance(keys, list) and hasattr(_core, "compact"):
-        return _core.compact(keys)  # the same, at C speed
-    return _compact_py(keys)
-
-
-def _compact_py(keys: Iterable[str]) -> tuple[list[str], bytes]:
-    """The pure-Python reference of `compact_keys`."""
-    index: dict[str, int] = {}
-    setdefault = index.setdefault
-    positions = array.array("I", [setdefault(k, len(index)) for k in keys])
-    return list(index), positions.tobytes()
-
-
-def _oversized(block: list[str], cut: int) -> int:
-    """Lines of a block longer than `cut` (counted in `stats`)."""
-    if not block or max(map(len, block)) <= cut:  # the usual case, at C speed
-        return 0
-    return sum(1 for c in block if len(c) > cut)
+_oversized = oversized  # the old private name
 
 
 class _Template:
-    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts")
+    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts", "spec")
 
     def __init__(self, tid: int, tokens: list[str], size: int) -> None:
         self.tid = tid
@@ -92,10 +71,12 @@ class _Template:
         self.text = " ".join(self.tokens)
         self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
         self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
+        self.spec = (len(self.tokens), *self.wild)  # what `_core.params` reads
 
 
 class SkeletonParser(SavedState):
-    """Streaming log parser (the default mode). Keyword-only; arguments are checked on first use.
+    """Streaming log parser (the default mode; implements `logad.parsing.Parser`). Keyword-only;
+    arguments are checked on first use.
 
     masking: rules applied first (see masking.py). mask_placeholder / mask_prefix / mask_suffix:
     how masks are written. remove: regexes whose matches are deleted before tokenising.
@@ -104,6 +85,9 @@ class SkeletonParser(SavedState):
     must keep for one ``<*>``-versus-word pair to prove a variable. max_line_chars: longer lines are
     cut to this length before parsing (counted in `stats`).
     """
+
+    mode: ClassVar[str] = "default"
+    STATE_FORMAT: ClassVar[str] = STATE_FORMAT
 
     def __init__(
         self,
@@ -129,6 +113,7 @@ class SkeletonParser(SavedState):
         self.max_line_chars = max_line_chars
         self.last_change = ChangeType.NONE
         self.last_merged: tuple[int, ...] = ()
+        self.stats = {"lines": 0, "empty": 0, "oversized": 0}  # counts (reset when the state is built)
         self._ready = False
 
     # ------------------------------------------------------------------ setup
@@ -159,6 +144,7 @@ class SkeletonParser(SavedState):
         # or two small buckets instead of every template of its length: O(1)-ish as templates grow.
         self._byfirst: dict[tuple[int, str], list[int]] = {}
         self._keys: dict[str, int] = {}  # key -> id given when first seen
+        self._rules_cache = None  # (the core's rule set or None,), built on first use
         self._next_id = 1
         self._changes: dict[int, ChangeType] = {}
         self.stats = {"lines": 0, "empty": 0, "oversized": 0}
@@ -195,9 +181,13 @@ class SkeletonParser(SavedState):
             m = self._masker
             if m._drain3 is not None and not self._remove:  # masking and tokenising in one C call
                 out = _core.keys(lines, m._drain3, self.split_after, WILDCARD, self._placeholders, cut)
-            elif not self._remove:  # Python regexes mask, C tokenises
-                masked = [m(c) if len(c) <= cut else c for c in lines] if m.rules else lines
-                out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
+            else:
+                rules = self._core_rules()
+                if rules is not None or (not m.rules and not self._remove):
+                    out = _core.keys_spans(lines, rules, self.split_after, WILDCARD, self._placeholders, cut, False)[0]
+                elif not self._remove:  # Python regexes mask, C tokenises
+                    masked = [m(c) if len(c) <= cut else c for c in lines] if m.rules else lines
+                    out = _core.keys(masked, None, self.split_after, WILDCARD, self._placeholders, cut)
         if out is None:
             return [self._key(c if len(c) <= cut else c[:cut]) for c in lines]
         if None not in out:  # the usual case (the scan runs at C speed)
@@ -208,7 +198,73 @@ class SkeletonParser(SavedState):
                 out[i] = self._key(c if len(c) <= cut else c[:cut])
         return out
 
+    def _core_rules(self):
+        """The masking and removal rules for the compiled core, or None (see Masker.core_rules)."""
+        if not self.masking and not self._remove:
+            return None
+        got = self._rules_cache
+        if got is None:
+            got = self._rules_cache = (self._masker.core_rules(remove=self.remove),)
+        return got[0]
+
+    def spans(self, content: str) -> tuple[str, list[tuple[int, int]]]:
+        """The key of a line (as `key` gives it) and, per token of the key, the (start, end) of the
+        raw text of `content` it stands for (see align.py): where parameters are cut from."""
+        if not self._ready:
+            self._setup()
+        content = content[: self.max_line_chars]
+        rules = self._core_rules() if _core is not None else None
+        if _core is not None and (rules is not None or (not self.masking and not self._remove)):
+            keys, sp = _core.keys_spans([content], rules, self.split_after, WILDCARD,
+                                        self._placeholders, self.max_line_chars, True)
+            if keys[0] is not None:
+                flat = array.array("i", sp[0])
+                it = iter(flat)
+                return keys[0], list(zip(it, it))
+        return self._spans_py(content)
+
+    def _spans_py(self, content: str) -> tuple[str, list[tuple[int, int]]]:
+        """The pure-Python reference of `spans` (align.py)."""
+        content = content[: self.max_line_chars]
+        text, origins = self._masker.mask_aligned(content)
+        for rx in self._remove:
+            found = align.regex_spans(rx, text)
+            if found:
+                text, origins = align.apply(text, origins, found, "")
+        toks = align.tokens(text, origins, self.split_after)
+        phs = self._placeholders
+        has_digit = _scan._HAS_DIGIT.search
+        key = " ".join(WILDCARD if has_digit(t) or any(p in t for p in phs) else t for t, _, _, _ in toks)
+        return key, [(a, b) for _, _, a, b in toks]
+
+    def keys_spans(self, contents: list[str]) -> tuple[list[str], list[bytes]]:
+        """Keys of many lines and, per line, the raw (start, end) of every token as int32 bytes."""
+        if not self._ready:
+            self._setup()
+        keys = spans = None
+        if _core is not None and (self._core_rules() is not None or (not self.masking and not self._remove)):
+            keys, spans = _core.keys_spans(contents, self._core_rules(), self.split_after, WILDCARD,
+                                           self._placeholders, self.max_line_chars, True)
+        if keys is None:
+            keys, spans = [None] * len(contents), [None] * len(contents)
+        for i, k in enumerate(keys):
+            if k is None:
+                k, sp = self._spans_py(contents[i])
+                keys[i] = k
+                spans[i] = array.array("i", [x for pair in sp for x in pair]).tobytes()
+        return keys, spans
+
     # ------------------------------------------------------------------ public API
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """Slots of a template other than ``<*>``: none (a token holding a mask is ``<*>``)."""
+        return ()
+
+    def normalise(self, text: str) -> str:
+        """A text with its whitespace as the tokeniser sees it (a space after each `split_after`
+        character, runs of whitespace as one space): what `reconstruct` compares with."""
+        return align.normalise(text, self.split_after)
+
     @property
     def templates(self) -> dict[int, str]:
         """Every id ever handed out -> its current template text (absorbed ids: the survivor's)."""
@@ -226,8 +282,16 @@ class SkeletonParser(SavedState):
             self._setup()
         return {tid: t.text for tid, t in sorted(self._templates.items())}
 
+    def sizes(self) -> dict[int, int]:
+        """Lines learnt per live template."""
+        if not self._ready:
+            self._setup()
+        return {tid: t.size for tid, t in sorted(self._templates.items())}
+
     def templates_text(self, template_id: int) -> str:
         """The current template text of an id (the survivor's for an absorbed id)."""
+        if not self._ready:
+            self._setup()
         return self._templates[self.resolve(template_id)].text
 
     def resolve(self, template_id: int) -> int:
@@ -246,7 +310,7 @@ class SkeletonParser(SavedState):
         if len(content) > self.max_line_chars:
             self.stats["oversized"] += 1
             content = content[: self.max_line_chars]
-        k = self._key(content)
+        k, sp = self.spans(content)  # the key and every token's raw span, in one pass
         if not k:
             self.stats["empty"] += 1
         tid = self._keys.get(k)
@@ -257,7 +321,8 @@ class SkeletonParser(SavedState):
             self._templates[tid].size += 1
             self.last_change = ChangeType.NONE
         t = self._templates[tid]
-        return ParsedLine(line_no, tid, t.text, self._params(t, content, k) if t.wild else ())
+        params = tuple(content[sp[i][0]:sp[i][1]] for i in t.wild) if t.wild and len(sp) == len(t.tokens) else ()
+        return ParsedLine(line_no, tid, t.text, params)
 
     def add_many(self, contents: Iterable[str], *, workers: int = 1, chunk_size: int | None = None) -> list[int]:
         """Learn from many lines; returns their template ids (the fast path: no ParsedLine, no
@@ -283,8 +348,8 @@ class SkeletonParser(SavedState):
         from logad.parsing.parallel import parallel_compact
 
         ids = []
-        for uniques, index, oversized in parallel_compact(self, contents, workers=workers, chunk_size=chunk_size):
-            self.stats["oversized"] += oversized
+        for uniques, index, cut in parallel_compact(self, contents, workers=workers, chunk_size=chunk_size):
+            self.stats["oversized"] += cut
             ids += self.learn_compact(uniques, index)
         return ids
 
@@ -403,17 +468,91 @@ class SkeletonParser(SavedState):
             if tid is None:
                 return None
         t = self._templates[tid]
-        return ParsedLine(line_no, tid, t.text, self._params(t, content, k) if t.wild else ())
+        return ParsedLine(line_no, tid, t.text, self._params(t, content) if t.wild else ())
+
+    def match_many(self, contents: Iterable[str]) -> list[int]:
+        """`match` of many lines, ids only (0 = no template covers the line). Read-only."""
+        if not self._ready:
+            self._setup()
+        block = contents if isinstance(contents, list) else list(contents)
+        return self._match_keys(self.keys(block))
+
+    def _match_keys(self, keys: list[str]) -> list[int]:
+        uniques, index = compact_keys(keys)
+        found = []
+        for k in uniques:
+            tid = self._keys.get(k)
+            if tid is not None:
+                tid = self.resolve(tid)
+            else:
+                tid = self._cover(k.split(" ") if k else []) or 0
+            found.append(tid)
+        import numpy as np
+
+        return np.asarray(found, dtype=np.int64)[np.frombuffer(index, dtype=np.uint32)].tolist() if keys else []
+
+    def parse_block(self, contents: list[str], *, learn: bool = True, parameters: bool = True) -> BlockResult:
+        """Learn (or, with ``learn=False``, only match) a block of lines: their ids as of the end of
+        the block and, with `parameters`, each line's real values (see base.py)."""
+        if not self._ready:
+            self._setup()
+        block = contents if isinstance(contents, list) else list(contents)
+        spans = None
+        if parameters:
+            keys, spans = self.keys_spans(block)
+        else:
+            keys = self.keys(block)
+        if learn:
+            self.stats["oversized"] += oversized(block, self.max_line_chars)
+            ids = self.learn_compact(*compact_keys(keys))
+            if self._alias:  # ids as of the end of the block
+                cache: dict[int, int] = {}
+                final = []
+                for t in ids:
+                    r = cache.get(t)
+                    if r is None:
+                        r = cache[t] = self.resolve(t)
+                    final.append(r)
+            else:
+                final = ids
+        else:
+            final = self._match_keys(keys)
+        used = set(final)
+        used.discard(0)
+        live = self._templates
+        templates = {tid: live[tid].text for tid in used}
+        params = None
+        if parameters:
+            params = self._block_params(block, spans, final, used)
+        return BlockResult(final, params, templates)
+
+    def _block_params(self, block: list[str], spans: list[bytes], ids: list[int], used=None) -> Parameters:
+        templates = self._templates
+        wild = {tid: templates[tid].spec for tid in used if tid} if used is not None else \
+            {tid: templates[tid].spec for tid in set(ids) if tid}
+        if _core is not None:
+            values, offsets, data = _core.params(block, spans, ids, wild)
+            return Parameters(values, memoryview(offsets).cast("i"), data)
+        values: list[str] = []
+        offs = [0]
+        for content, sp, tid in zip(block, spans, ids):
+            w = wild.get(tid)
+            if w is not None and len(w) > 1:
+                flat = array.array("i", sp)
+                if len(flat) == 2 * w[0]:
+                    values.extend(content[flat[2 * j]:flat[2 * j + 1]] for j in w[1:])
+            offs.append(len(values))
+        return Parameters(values, offs)
 
     def parameters(self, content: str, template_id: int) -> tuple[str, ...]:
-        """The values under the ``<*>`` of a line's template."""
+        """The values under the ``<*>`` of a line's template: the raw text of `content` each one
+        stands for (see base.py)."""
         if not self._ready:
             self._setup()
         t = self._templates.get(self.resolve(template_id))
         if t is None or not t.wild:
             return ()
-        content = content[: self.max_line_chars]
-        return self._params(t, content, self._key(content))
+        return self._params(t, content)
 
     def changes(self) -> dict[int, ChangeType]:
         """Templates created, updated (text generalised) or merged (absorbed) since this parser
@@ -428,22 +567,12 @@ class SkeletonParser(SavedState):
         self._changes.clear()
 
     # ------------------------------------------------------------------ internals
-    def _params(self, t: _Template, content: str, key: str) -> tuple[str, ...]:
-        raw = content
-        for ch in self.split_after:
-            if ch in raw:
-                raw = raw.replace(ch, ch + " ")
-        toks = raw.split()
-        if len(toks) != len(t.tokens):  # masking or removal changed the token count
-            text = self._masker(content)
-            for rx in self._remove:
-                text = rx.sub("", text)
-            for ch in self.split_after:
-                text = text.replace(ch, ch + " ")
-            toks = text.split()
-            if len(toks) != len(t.tokens):
-                return ()
-        return tuple(toks[i] for i in t.wild)
+    def _params(self, t: _Template, content: str) -> tuple[str, ...]:
+        content = content[: self.max_line_chars]
+        _, sp = self.spans(content)
+        if len(sp) != len(t.tokens):  # not this line's template (`parameters` with another id)
+            return ()
+        return tuple(content[sp[i][0]:sp[i][1]] for i in t.wild)
 
     def _learn(self, k: str) -> int:
         """A key seen for the first time: place it, remember the decision."""
@@ -555,6 +684,26 @@ class SkeletonParser(SavedState):
         log.debug("template %d merged into %d", tid, survivor)
 
     # ------------------------------------------------------------------ state
+    def settings_dict(self) -> dict:
+        """The state of a fresh parser with these settings (no templates, no keys)."""
+        if not self._ready:
+            self._setup()
+        return {"format": STATE_FORMAT, "version": STATE_VERSION, "params": self._settings(), "next_id": 1,
+                "templates": [], "alias": [], "keys": []}
+
+    def _settings(self) -> dict:
+        return {
+            "masking": [r.to_dict() for r in self.masking],
+            "mask_prefix": self.mask_prefix,
+            "mask_suffix": self.mask_suffix,
+            "mask_placeholder": self.mask_placeholder,
+            "remove": list(self.remove),
+            "split_after": self.split_after,
+            "min_distinct": self.min_distinct,
+            "proof_constants": self.proof_constants,
+            "max_line_chars": self.max_line_chars,
+        }
+
     def to_dict(self) -> dict:
         """The whole state as JSON-ready data: settings, templates, aliases and every key's id."""
         if not self._ready:
@@ -562,17 +711,7 @@ class SkeletonParser(SavedState):
         return {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
-            "params": {
-                "masking": [r.to_dict() for r in self.masking],
-                "mask_prefix": self.mask_prefix,
-                "mask_suffix": self.mask_suffix,
-                "mask_placeholder": self.mask_placeholder,
-                "remove": list(self.remove),
-                "split_after": self.split_after,
-                "min_distinct": self.min_distinct,
-                "proof_constants": self.proof_constants,
-                "max_line_chars": self.max_line_chars,
-            },
+            "params": self._settings(),
             "next_id": self._next_id,
             "templates": [{"id": t.tid, "tokens": t.tokens, "size": t.size} for t in self._templates.values()],
             "alias": [[a, b] for a, b in self._alias.items()],

@@ -1,4 +1,8 @@
-"""Reading saved parser states, whichever parser wrote them."""
+"""Saved parser states: JSON written atomically, with a format marker and a version.
+
+Which parser a state belongs to is decided by the registry (`logad.parsing.registry.load_parser`);
+this module knows no parser, so every parser can build on it without an import circle.
+"""
 
 from __future__ import annotations
 
@@ -24,19 +28,6 @@ def check_header(data, state_format: str, version: int, what: str) -> None:
         raise InputError(f"{what} state version {data.get('version')!r} is not supported (expected {version})")
 
 
-class SavedState:
-    """`save` / `load` for a parser that has `to_dict` / `from_dict`."""
-
-    def save(self, path: str | Path) -> None:
-        """Write the state as JSON atomically (a kill at any moment leaves the last good file)."""
-        write_state(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path):
-        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
-        return cls.from_dict(read_state(path))
-
-
 def read_state(path: str | Path) -> dict:
     """The JSON data of a state file; InputError for a missing or unreadable file."""
     p = Path(path)
@@ -50,26 +41,14 @@ def read_state(path: str | Path) -> dict:
         raise InputError(f"parser state {str(p)!r} is corrupt: JSON nested too deeply") from None
 
 
-def parser_from_dict(data: dict):
-    """The parser (default or Drain) that `to_dict` data describes."""
-    from logad.parsing.drain import STATE_FORMAT as DRAIN_FORMAT
-    from logad.parsing.drain import DrainParser
-    from logad.parsing.skeleton import STATE_FORMAT as SKELETON_FORMAT
-    from logad.parsing.skeleton import SkeletonParser
+class SavedState:
+    """`save` / `load` for a parser that has `to_dict` / `from_dict`."""
 
-    fmt = data.get("format") if isinstance(data, dict) else None
-    if fmt == SKELETON_FORMAT:
-        return SkeletonParser.from_dict(data)
-    if fmt == DRAIN_FORMAT:
-        return DrainParser.from_dict(data)
-    raise InputError(f"not a logad parser state (expected format {SKELETON_FORMAT!r} or {DRAIN_FORMAT!r}, got {fmt!r})")
+    def save(self, path: str | Path) -> None:
+        """Write the state as JSON atomically (a kill at any moment leaves the last good file)."""
+        write_state(path, self.to_dict())  # type: ignore[attr-defined]
 
-
-def load_parser(path: str | Path):
-    """Load a state saved by either parser (`SkeletonParser` or `DrainParser`)."""
-    try:
-        return parser_from_dict(read_state(path))
-    except InputError as exc:
-        if str(path) in str(exc):
-            raise
-        raise InputError(f"parser state {str(path)!r}: {exc}") from exc
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
+        return cls.from_dict(read_state(path))  # type: ignore[attr-defined]

@@ -36,7 +36,7 @@ def load_dataset(
     name = info.name
     check_layout(info, data_dir)
     if info.kind == "text-windows":
-        from logad.pipeline.systems import read_text_windows
+        from logad.pipeline.text_windows import read_text_windows
 
         return read_text_windows(info, Path(data_dir), progress).as_loaded()
     if info.kind == "sessions":

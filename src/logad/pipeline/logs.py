@@ -4,6 +4,7 @@ reports kept so that nothing is lost silently."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,57 +64,102 @@ def parse_events(
     learn: bool = True,
     progress: Progress = SILENT,
     with_values: bool = False,
+    blocks: list | None = None,
 ) -> Iterator[LineEvent]:
-    """Stream the files through reader and parser, yielding one LineEvent per parsed line.
+    """Stream the files through `logad.parsing.parse_files` (the path `logad parse` takes),
+    yielding one LineEvent per parsed line.
 
     With `learn=False` the parser only matches (saved model at detection time); lines matching no
-    known template get template id 0 ("unknown"), which every detector treats as unseen. `match`
-    answers final (resolved) ids. With `learn=True` the ids are those the parser hands out as it
-    learns: a later merge can make one an alias, so `load_logs` resolves them once all lines are
-    parsed (`resolve_sequences`).
+    known template get template id 0 ("unknown"), which every detector treats as unseen. Ids are
+    final as of the end of their block: a later merge can make one an alias, so `load_logs`
+    resolves them once all lines are parsed (`resolve_sequences`). `reports` receives one
+    ReadReport per file; `blocks`, when given, (first line, last line, templates) per block, for
+    bringing values up to date (`refresh_values`).
     """
-    from logad.formats.reader import ReadReport, read_records
+    from logad.parsing.files import parse_files
 
     # session ids from the line's text, unless they come from the file's path (the windower reads those)
     from_text = grouping.kind == "session" and not grouping.session_from_path
     extract = identifier_extractor(grouping.session_regex) if from_text else None
+    block_keys = _block_extractor(grouping.session_regex) if extract is not None else None
     entity_field = grouping.entity_field or getattr(fmt, "entity_field", None)
-    batch = learn and hasattr(parser, "add_many")  # the default parser learns blocks of lines faster
+    run = parse_files(paths, fmt, parser, learn=learn, parameters=with_values)
     line_offset = 0
-    for path in paths:
-        report = ReadReport(path=str(path))
-        reports.append(report)
-        n = 0
-        records = read_records(path, fmt, report=report)
-        if batch:
-            records = _with_ids_in_blocks(records, parser)
-        for rec in records:
-            if batch:
-                rec, tid = rec
-            elif learn:
-                tid = parser.add(rec.content, rec.line_no).template_id
-            else:
-                parsed = parser.match(rec.content, rec.line_no)
-                tid = parsed.template_id if parsed is not None else 0
-            if extract is not None:
-                keys = extract(rec.content)
-                if not keys:
-                    continue  # counted below: lines outside any session
-            elif grouping.kind == "entity":
-                keys = (rec.fields.get(entity_field, "") if entity_field else "",)
-            else:
-                keys = ()
+    n = 0
+    current = None
+    for block in run:
+        if block.report is not current:
+            current = block.report
+            reports.append(current)
+            n = 0
+        if blocks is not None and len(block):
+            blocks.append((line_offset + block.line_nos[0], line_offset + block.line_nos[-1], block.templates))
+        params = block.parameters if with_values else None
+        labels = block.labels if block.labels is not None else itertools.repeat(None)
+        times = [None if t != t else t for t in block.timestamps]
+        if extract is not None:
+            keys_of = block_keys(block.contents) if block_keys is not None else [None] * len(block)
+            for i, k in enumerate(keys_of):
+                if k is None:
+                    keys_of[i] = extract(block.contents[i])
+        elif grouping.kind == "entity":
+            col = block.fields.get(entity_field) if entity_field else None
+            keys_of = [(v,) for v in col] if col is not None else [("",)] * len(block)
+        else:
+            keys_of = itertools.repeat(())
+        before = n
+        for i, (line_no, tid, t, label, keys) in enumerate(zip(block.line_nos, block.template_ids, times, labels,
+                                                               keys_of)):
+            if extract is not None and not keys:
+                continue  # counted below: lines outside any session
             n += 1
-            if n % 20000 == 0:
-                progress.tick(f"parsed {path.name}", n)
-            values = numeric_values(parser.parameters(rec.content, tid)) if with_values and tid else (() if with_values else None)
-            yield LineEvent(line_offset + rec.line_no, tid, rec.timestamp, rec.label, keys, values, str(path))
-        report_lines_without_session = report.records - n if extract is not None else 0
-        if report_lines_without_session:
-            # a real situation (HDFS has a few lines naming no block); say it, do not hide it
-            report.lines_without_session = report_lines_without_session  # type: ignore[attr-defined]
-            log.info("%s: %d lines name no session id", path, report_lines_without_session)
-        line_offset += report.lines_total
+            values = (numeric_values(params[i]) if tid else ()) if params is not None else None
+            yield LineEvent(line_offset + line_no, tid, t, label, keys, values, block.path)
+        if n // 20000 != before // 20000:
+            progress.tick(f"parsed {Path(block.path).name}", n)
+        if block.last_of_file:
+            report = block.report
+            without = report.records - n if extract is not None else 0
+            if without:
+                # a real situation (HDFS has a few lines naming no block); say it, do not hide it
+                report.lines_without_session = without
+                log.info("%s: %d lines name no session id", block.path, without)
+            line_offset += report.lines_total
+
+
+def _block_extractor(pattern: str):
+    """Session ids of a block of lines in one call of the compiled core, when the regex is one it
+    runs and `findall` would return whole matches (no group, or one group around everything);
+    None otherwise (then `identifier_extractor` does each line). Lines the core leaves are None."""
+    try:
+        from logad import _core  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - depends on the build
+        return None
+    import re
+
+    from logad.parsing.rxvm import compile_rule
+
+    try:
+        rx = re.compile(pattern)
+    except re.error:
+        return None
+    if rx.groups > 1:
+        return None
+    inner = pattern
+    if rx.groups == 1:
+        if not (pattern.startswith("(") and pattern.endswith(")") and not pattern.startswith("(?")):
+            return None
+        inner = pattern[1:-1]
+        try:
+            if re.compile(inner).groups != 0 or f"({inner})" != pattern:
+                return None
+        except re.error:
+            return None
+    spec = compile_rule(inner)
+    if spec is None:
+        return None
+    rules = _core.compile_rules([("rx", spec, "")])
+    return lambda contents: _core.find_keys(contents, rules)
 
 
 def numeric_values(parameters) -> tuple[float, ...]:
@@ -127,20 +173,68 @@ def numeric_values(parameters) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _with_ids_in_blocks(records, parser, size: int = 20_000) -> Iterator[tuple]:
-    """(record, template id) pairs, the ids learnt a block of lines at a time with `add_many`."""
-    from logad.parsing.parallel import chunks
+def refresh_values(sequences: list[Sequence], parser, blocks: list) -> list[Sequence]:
+    """Values of lines whose template changed after their block (a word became ``<*>``), brought
+    to the final template: a new slot takes the number its old token was, or NaN."""
+    import bisect
 
-    for block in chunks(records, size):
-        yield from zip(block, parser.add_many([rec.content for rec in block]))
+    from logad.parsing.base import slot_positions
+
+    starts = [b[0] for b in blocks]
+    final: dict[int, str] = {}
+    marks = parser.placeholders
+    out = []
+    changed_any = False
+    for s in sequences:
+        if s.line_values is None:
+            out.append(s)
+            continue
+        new_vals = list(s.line_values)
+        changed = False
+        for k, (line_no, tid) in enumerate(zip(s.line_nos, s.template_ids)):
+            if not tid:
+                continue
+            j = bisect.bisect_right(starts, line_no) - 1
+            if j < 0:
+                continue
+            old = blocks[j][2].get(tid)
+            if old is None:
+                continue
+            f = final.get(tid)
+            if f is None:
+                f = final[tid] = parser.templates_text(parser.resolve(tid))
+            if f == old:
+                continue
+            dt, *vals = new_vals[k]
+            o_toks, n_toks = old.split(" "), f.split(" ")
+            if len(o_toks) != len(n_toks):
+                continue
+            res, q = [], 0
+            for o, n_ in zip(o_toks, n_toks):
+                c = len(slot_positions(o, marks))
+                mine = vals[q:q + c]
+                q += c
+                if o == n_:
+                    res.extend(mine)
+                elif n_ == "<*>":  # generalised: the value its old token had
+                    if c == 1 and o in ("<*>", *marks):
+                        res.extend(mine)
+                    else:
+                        res.extend(numeric_values([o]) if c == 0 else (float("nan"),))
+            new_vals[k] = (dt, *res)
+            changed = True
+        if changed:
+            changed_any = True
+            out.append(dataclasses.replace(s, line_values=tuple(new_vals)))
+        else:
+            out.append(s)
+    return out if changed_any else sequences
 
 
 def resolve_sequences(sequences: list[Sequence], parser) -> list[Sequence]:
     """Map every template id through `parser.resolve` (the final id of each line, merges followed
-    through aliases). Parsers without merges (no `resolve`) keep their ids."""
-    resolve = getattr(parser, "resolve", None)
-    if resolve is None:
-        return sequences
+    through aliases; the identity for a parser that never merges)."""
+    resolve = parser.resolve
     cache: dict[int, int] = {0: 0}  # 0 = unknown line (match found nothing)
     out = []
     for s in sequences:
@@ -198,7 +292,7 @@ def load_logs(
     """Read, parse and group raw log files of one system. `with_values` keeps every line's
     numeric parameters and time gap (`Sequence.line_values`, for parameter-value models)."""
     from logad.formats.registry import get_format
-    from logad.parsing.presets import parser_for
+    from logad.parsing import parser_for
 
     fmt = get_format(format)
     grouping = grouping or default_grouping(fmt.name)
@@ -213,8 +307,10 @@ def load_logs(
         raise InputError("no log file given")
     reports: list = []
     progress.stage(f"reading and parsing {', '.join(str(f) for f in files)}")
+    blocks: list | None = [] if with_values else None
     events = parse_events(
-        files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values
+        files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values,
+        blocks=blocks,
     )
     unlabelled: list[str] = []
     window_stats: dict = {}
@@ -222,6 +318,8 @@ def load_logs(
     _report_window_stats(window_stats, progress)
     if labels is not None and grouping.kind in ("entity", "file"):  # labels of whole units (a container's log)
         sequences = _label_units(sequences, labels, unlabelled)
+    if blocks:  # values of lines whose template changed later, against the final template
+        sequences = refresh_values(sequences, parser, blocks)
     # every consumer (windows, detectors, saved models) sees the final id of each line
     sequences = resolve_sequences(sequences, parser)
     for r in reports:
@@ -231,7 +329,7 @@ def load_logs(
             f"warning: {len(unlabelled)} sessions have no label in the labels file "
             f"(e.g. {unlabelled[0]}); they are kept with an unknown label and left out of scoring"
         )
-    templates = dict(getattr(parser, "live_templates", None) or parser.templates)  # no aliases: ids are resolved
+    templates = dict(parser.live_templates)  # no aliases: ids are resolved
     progress.stage(f"{len(sequences)} sequences ({grouping.kind}), {len(templates)} templates")
     return LoadedLogs(
         sequences=sequences,

@@ -10,71 +10,16 @@ business (`logad.experiments.transfer`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from logad.errors import InputError, InvalidParameterError
+from logad.pipeline.system_data import EntryData, SystemData
+from logad.pipeline.text_windows import read_text_windows
 from logad.progress import SILENT, Progress
-from logad.records import Sequence
 
 log = logging.getLogger(__name__)
-
-TEXT_WINDOW_SEPARATOR = " ;-; "
-
-
-@dataclass
-class EntryData:
-    """Individual log entries of a system, in file order: the message text given to an encoder
-    (never the label field or the header) and the entry's label."""
-
-    texts: list[str]
-    labels: np.ndarray  # int64, 0 normal / 1 anomalous, one per entry
-    timestamps: np.ndarray | None = None  # seconds, NaN when unknown
-    blocks: np.ndarray | None = None  # entries of one block (e.g. one stored window) share a number
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-
-@dataclass
-class SystemData:
-    """One system's data. `name` is the dataset name (the namespace of its template ids),
-    `system` the kind of system it logs (hdfs, bgl, ...)."""
-
-    name: str
-    system: str
-    sequences: list[Sequence]
-    templates: dict[int, str]
-    ordered_by: str  # "time" or "file order (no timestamps)"
-    source: str
-    entries: EntryData | None = None
-    details: dict = field(default_factory=dict)
-
-    def as_loaded(self):
-        """The same sequences as `load_dataset` returns them (`logad evaluate` on stored windows)."""
-        from logad.pipeline.logs import LoadedLogs
-
-        return LoadedLogs(sequences=list(self.sequences), source=self.source, grouping={"kind": "stored windows"},
-                          templates=dict(self.templates))
-
-    def describe(self) -> dict:
-        out = {
-            "name": self.name,
-            "system": self.system,
-            "source": self.source,
-            "sequences": len(self.sequences),
-            "anomalous_sequences": sum(1 for s in self.sequences if s.label == 1),
-            "templates": len(self.templates),
-            "ordered_by": self.ordered_by,
-            **self.details,
-        }
-        if self.entries is not None:
-            out["entries"] = len(self.entries)
-            out["anomalous_entries"] = int(self.entries.labels.sum())
-        return out
-
 
 def parse_spec(spec: str) -> tuple[str, Path]:
     """`DATASET=DIR` -> (dataset, dir). A bare `DATASET` means the folder `logad data fetch` uses."""
@@ -202,54 +147,3 @@ def _read_entries(path: Path, format_name: str, session_labels: dict[str, int] |
     if report.unmatched:
         log.warning("%s", report.summary())
     return EntryData(texts=texts, labels=np.asarray(labels, dtype=np.int64), timestamps=np.asarray(times, dtype=np.float64))
-
-
-def read_text_windows(info, folder: Path, progress: Progress) -> SystemData:
-    """Stored windows of messages (`Content` joined by ' ;-; ', `item_Label` per message)."""
-    import csv
-    import io
-    import json
-
-    from logad.datasets.local import raw_log_path
-    from logad.formats.reader import open_binary
-    from logad.parsing.presets import parser_for
-
-    path = raw_log_path(info, folder)
-    with open_binary(path) as fh:
-        text = fh.read().decode("utf-8", errors="replace")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows or "Content" not in rows[0] or "item_Label" not in rows[0]:
-        raise InputError(f"{path}: expected columns Content,Label,item_Label (a text-windows CSV)")
-    texts: list[str] = []
-    labels: list[int] = []
-    blocks: list[int] = []
-    sequences: list[Sequence] = []
-    parser = parser_for(info.format)
-    for w, row in enumerate(rows):
-        messages = row["Content"].split(TEXT_WINDOW_SEPARATOR)
-        try:
-            item = [int(x) for x in json.loads(row["item_Label"])]
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{path} row {w + 2}: item_Label is not a list of 0/1 ({exc})") from exc
-        if len(item) != len(messages):
-            raise InputError(f"{path} row {w + 2}: {len(messages)} messages but {len(item)} item labels")
-        ids = tuple(parser.add(m, len(texts) + j + 1).template_id for j, m in enumerate(messages))
-        sequences.append(Sequence(
-            sequence_id=f"window{w}", template_ids=ids,
-            line_nos=tuple(range(len(texts) + 1, len(texts) + len(messages) + 1)),
-            line_labels=tuple(item), label=int(any(item)),
-        ))
-        texts.extend(messages)
-        labels.extend(item)
-        blocks.extend([w] * len(messages))
-    progress.stage(f"{info.name}: {len(rows)} stored windows, {len(texts)} entries")
-    return SystemData(
-        name=info.name,
-        system=info.format,
-        sequences=sequences,
-        templates=dict(parser.templates),
-        ordered_by="file order (no timestamps)",
-        source=str(path),
-        entries=EntryData(texts=texts, labels=np.asarray(labels, dtype=np.int64), blocks=np.asarray(blocks)),
-        details={"grouping": "stored windows"},
-    )

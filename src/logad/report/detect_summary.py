@@ -253,7 +253,7 @@ def _n_params(stats: dict, tid: int) -> int:
 def _group_unknown(model, unknown: list[tuple[int, str, float | None]], edges, has_time: bool) -> list[dict]:
     if not unknown or model.structured:
         return []
-    from logad.parsing.presets import parser_for
+    from logad.parsing import parser_for
 
     fresh = parser_for(model.format_name)
     tids = [fresh.add(content, no).template_id for no, content, _ in unknown]

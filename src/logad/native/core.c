@@ -1,4 +1,6 @@
-/* Compiled core of logad's parser: the drain3.ini masking rules and the default parser's tokeniser.
+/* Compiled core of logad (module logad._core): the drain3.ini masking rules, the default parser's
+ * tokeniser and the module table. split.c splits headers, rx.c matches masking regexes, keys.c
+ * computes keys with the raw span of every token.
  *
  * Same output as the pure-Python reference in _scan.py (tested on real and random lines). Works on
  * ASCII text only: for any other text both functions return None and the caller uses the Python
@@ -6,39 +8,7 @@
  * Linear time: each rule is a scanner that finds the match Python's backtracking engine would pick
  * (see _scan.py for the reasoning per rule), so no line can make it backtrack exponentially.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-#if defined(__GNUC__) || defined(__clang__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
-
-typedef struct {
-    char *p;
-    Py_ssize_t n, cap;
-} buf_t;
-
-static int buf_reserve(buf_t *b, Py_ssize_t extra) {
-    if (b->n + extra <= b->cap) return 0;
-    Py_ssize_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra) cap *= 2;
-    char *q = PyMem_Realloc(b->p, (size_t)cap);
-    if (!q) { PyErr_NoMemory(); return -1; }
-    b->p = q;
-    b->cap = cap;
-    return 0;
-}
-
-static int buf_add(buf_t *b, const char *s, Py_ssize_t n) {
-    if (buf_reserve(b, n) < 0) return -1;
-    memcpy(b->p + b->n, s, (size_t)n);
-    b->n += n;
-    return 0;
-}
+#include "core.h"
 
 static inline int is_alnum(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -218,13 +188,67 @@ static int apply_rule(int rule, const char *s, Py_ssize_t n, const char *repl, P
     }
 }
 
+/* the matches of one drain3.ini rule (0-6) over s[0:n], as (start, end) pairs appended to `out`:
+   the spans `apply_rule` replaces */
+int drain3_matches(int rule, const char *s, Py_ssize_t n, ibuf_t *out) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
+    const int bounded = rule != 6;
+    Py_ssize_t p = 0;
+    while (p < n) {
+        unsigned char c = (unsigned char)s[p];
+        if (START[c] & bit) {
+            Py_ssize_t e = m(s, n, p);
+            if (e > p) {
+                if (ibuf_push(out, (int32_t)p) < 0 || ibuf_push(out, (int32_t)e) < 0) return -1;
+                p = e;
+                continue;
+            }
+        }
+        p++;
+        if (bounded && (START[c] & ALNUM_BIT))
+            while (p < n && (START[(unsigned char)s[p]] & ALNUM_BIT)) p++;
+    }
+    return 0;
+}
+
+/* drain3_starts: the positions where a bounded rule (0-5) may start (a left boundary holding a
+   possible first character), as find_starts; drain3_matches_at: rule 0-5's matches visiting only
+   those (the same as drain3_matches) */
+int drain3_starts(const char *s, Py_ssize_t n, ibuf_t *starts) {
+    starts->n = 0;
+    int prev_alnum = 0;
+    for (Py_ssize_t p = 0; p < n; p++) {
+        unsigned char v = START[(unsigned char)s[p]];
+        if (!prev_alnum && (v & 0x3F) && ibuf_push(starts, (int32_t)p) < 0) return -1;
+        prev_alnum = v & ALNUM_BIT;
+    }
+    return 0;
+}
+
+int drain3_matches_at(int rule, const char *s, Py_ssize_t n, const ibuf_t *starts, ibuf_t *out) {
+    const matcher_t m = MATCHERS[rule];
+    const unsigned char bit = (unsigned char)(1 << rule);
+    Py_ssize_t next = 0;
+    for (Py_ssize_t k = 0; k < starts->n; k++) {
+        Py_ssize_t q = starts->p[k];
+        if (q < next || !(START[(unsigned char)s[q]] & bit)) continue;
+        Py_ssize_t e = m(s, n, q);
+        if (e > q) {
+            if (ibuf_push(out, (int32_t)q) < 0 || ibuf_push(out, (int32_t)e) < 0) return -1;
+            next = e;
+        }
+    }
+    return 0;
+}
+
 /* positions where a rule but CMD may start: a left boundary holding a possible first character */
 typedef struct {
     Py_ssize_t *p;
     Py_ssize_t n, cap;
-} ibuf_t;
+} sbuf_t;
 
-static int find_starts(const char *s, Py_ssize_t n, ibuf_t *c) {
+static int find_starts(const char *s, Py_ssize_t n, sbuf_t *c) {
     if (n > c->cap) {
         Py_ssize_t cap = c->cap ? c->cap : 256;
         while (cap < n) cap *= 2;
@@ -248,7 +272,7 @@ static int find_starts(const char *s, Py_ssize_t n, ibuf_t *c) {
    something, else 0 (the text is unchanged); -1 on error. */
 static ALWAYS_INLINE int apply_starts_impl(const int rule, const char *s, Py_ssize_t n,
                                                                    const char *repl, Py_ssize_t rn, buf_t *out,
-                                                                   const ibuf_t *starts) {
+                                                                   const sbuf_t *starts) {
     const matcher_t m = MATCHERS[rule];
     const unsigned char bit = (unsigned char)(1 << rule);
     Py_ssize_t last = 0, next = 0;
@@ -269,7 +293,7 @@ static ALWAYS_INLINE int apply_starts_impl(const int rule, const char *s, Py_ssi
 }
 
 static int apply_starts(int rule, const char *s, Py_ssize_t n, const char *repl, Py_ssize_t rn, buf_t *out,
-                        const ibuf_t *starts) {
+                        const sbuf_t *starts) {
     switch (rule) {
     case 0: return apply_starts_impl(0, s, n, repl, rn, out, starts);
     case 1: return apply_starts_impl(1, s, n, repl, rn, out, starts);
@@ -283,7 +307,7 @@ static int apply_starts(int rule, const char *s, Py_ssize_t n, const char *repl,
 /* the 7 rules in order on s[0:n]; the result is in *res (a or b). The start positions are found
    once and again only after a rule replaced something. */
 static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_t *rn, buf_t *a, buf_t *b,
-                    ibuf_t *starts, buf_t **res) {
+                    sbuf_t *starts, buf_t **res) {
     buf_t *in = NULL, *out = a;
     /* a character every match of the rule contains (ID ':', IP '.', HEX 'x', CMD '"'): when the
        text lacks it the rule cannot match and its pass is skipped */
@@ -321,7 +345,7 @@ static int mask_buf(const char *s, Py_ssize_t n, const char **r, const Py_ssize_
 }
 
 /* replacement texts from a tuple of 7 ASCII strings; 0 = not usable (caller returns None) */
-static int get_repls(PyObject *repls, const char **r, Py_ssize_t *rn) {
+int get_repls(PyObject *repls, const char **r, Py_ssize_t *rn) {
     if (PyTuple_GET_SIZE(repls) != 7) return 0;
     for (int i = 0; i < 7; i++) {
         PyObject *o = PyTuple_GET_ITEM(repls, i);
@@ -341,7 +365,7 @@ static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
     Py_ssize_t rn[7];
     if (!PyUnicode_IS_ASCII(text) || !get_repls(repls, r, rn)) Py_RETURN_NONE;
     buf_t a = {0}, b = {0}, *res = NULL;
-    ibuf_t starts = {0};
+    sbuf_t starts = {0};
     PyObject *out = NULL;
     if (mask_buf((const char *)PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), r, rn, &a, &b, &starts, &res) == 0)
         out = PyUnicode_FromStringAndSize(res->p ? res->p : "", res->n);
@@ -351,10 +375,6 @@ static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* Python's str.split() whitespace, ASCII part */
-static inline int is_space(char c) {
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
-}
 
 typedef struct {
     int splits[128];
@@ -449,7 +469,7 @@ static PyObject *py_keys(PyObject *self, PyObject *args) {
     if (!res) return NULL;
     int usable = !keycfg(split, wild, phs, &k) && (!masked || (PyTuple_Check(repls) && get_repls(repls, r, rn)));
     buf_t a = {0}, b = {0}, out = {0};
-    ibuf_t starts = {0};
+    sbuf_t starts = {0};
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *line = PyList_GET_ITEM(lines, i), *key;
         if (!usable || !PyUnicode_Check(line) || !PyUnicode_IS_ASCII(line) || PyUnicode_GET_LENGTH(line) > maxc) {
@@ -524,10 +544,22 @@ static PyMethodDef METHODS[] = {
     {"mask_drain3", py_mask_drain3, METH_VARARGS, "Apply the 7 drain3.ini masking rules in order (ASCII text; None otherwise)."},
     {"skeleton_key", py_skeleton_key, METH_VARARGS, "Tokenise a masked line for the default parser (ASCII text; None otherwise)."},
     {"keys", py_keys, METH_VARARGS, "Keys of many lines: drain3.ini masking (optional) and tokenising; None where Python must do it."},
+    {"split_block", py_split_block, METH_VARARGS, "Split the whole lines of a chunk by a header program."},
+    {"strptime_block", py_strptime_block, METH_VARARGS, "Timestamps of a block from two string columns and a strptime pattern."},
+    {"floats_block", py_floats_block, METH_VARARGS, "Floats of a string column (plain decimals; NaN where Python must decide)."},
+    {"strings", py_strings, METH_VARARGS, "A string column (values, offsets) as a list of str."},
+    {"compile_rules", py_compile_rules, METH_VARARGS, "Compile masking rules for keys_spans."},
+    {"keys_spans", py_keys_spans, METH_VARARGS, "Keys of many lines with the raw span of every token."},
+    {"tokens_spans", py_tokens_spans, METH_VARARGS, "Masked lines with the raw span of every token (Drain mode)."},
+    {"params", py_params, METH_VARARGS, "Parameters of many lines from their token spans and templates."},
+    {"rx_findall", py_rx_findall, METH_VARARGS, "The matches of one compiled masking regex (tests)."},
+    {"find_keys", py_find_keys, METH_VARARGS, "Per line the distinct texts a regex matches (session ids)."},
+    {"csv_block", py_csv_block, METH_VARARGS, "CSV rows of parsed records (as csv.writer and json.dumps write them)."},
+    {"drain_params", py_drain_params, METH_VARARGS, "Drain mode parameters of many lines from their token spans."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad's parser.", -1, METHODS, NULL, NULL, NULL, NULL};
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_core", "Compiled core of logad.", -1, METHODS, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__core(void) {
     init_tables();

@@ -1,0 +1,163 @@
+/* CSV output of parsed records (logad._core.csv_block): the rows csv.writer would write
+ * (excel dialect: ',' '"' doubled quotes, QUOTE_MINIMAL, "\r\n"), with `parameters` as the JSON
+ * array json.dumps(list, ensure_ascii=False) writes and `timestamp` as repr(float) (empty: NaN).
+ * Same bytes as the Python writer (tested).
+ */
+#include "core.h"
+
+static int csv_field(buf_t *o, const char *s, Py_ssize_t n) {
+    int q = 0;
+    for (Py_ssize_t i = 0; i < n && !q; i++) {
+        char c = s[i];
+        q = c == ',' || c == '"' || c == '\r' || c == '\n';
+    }
+    if (!q) return buf_add(o, s, n);
+    if (buf_add(o, "\"", 1) < 0) return -1;
+    Py_ssize_t last = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            if (buf_add(o, s + last, i - last + 1) < 0 || buf_add(o, "\"", 1) < 0) return -1;
+            last = i + 1;
+        }
+    }
+    if (buf_add(o, s + last, n - last) < 0) return -1;
+    return buf_add(o, "\"", 1);
+}
+
+/* a JSON string (json's py_encode_basestring: only '"', '\\' and controls escaped) */
+static int json_str(buf_t *o, const char *s, Py_ssize_t n) {
+    if (buf_add(o, "\"", 1) < 0) return -1;
+    Py_ssize_t last = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *e = NULL;
+        char tmp[8];
+        if (c == '"') e = "\\\"";
+        else if (c == '\\') e = "\\\\";
+        else if (c == '\n') e = "\\n";
+        else if (c == '\r') e = "\\r";
+        else if (c == '\t') e = "\\t";
+        else if (c == '\b') e = "\\b";
+        else if (c == '\f') e = "\\f";
+        else if (c < 0x20) {
+            snprintf(tmp, sizeof tmp, "\\u%04x", c);
+            e = tmp;
+        }
+        if (e) {
+            if (buf_add(o, s + last, i - last) < 0 || buf_add(o, e, (Py_ssize_t)strlen(e)) < 0) return -1;
+            last = i + 1;
+        }
+    }
+    if (buf_add(o, s + last, n - last) < 0) return -1;
+    return buf_add(o, "\"", 1);
+}
+
+static const char *utf8_of(PyObject *s, Py_ssize_t *n) {
+    if (PyUnicode_IS_ASCII(s)) {
+        *n = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    return PyUnicode_AsUTF8AndSize(s, n);
+}
+
+static int add_int(buf_t *o, long long v) {
+    char tmp[32];
+    int k = snprintf(tmp, sizeof tmp, "%lld", v);
+    return buf_add(o, tmp, k);
+}
+
+/* csv_block(path, line_nos, timestamps, ids, texts, params, param_offsets, columns) -> bytes
+   line_nos, ids: lists of int; timestamps: list of float; texts: dict id -> template text;
+   params: list of str or None, param_offsets: buffer of int32 (n + 1); columns: list of
+   (values, offsets) UTF-8 buffers or lists of str */
+PyObject *py_csv_block(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *path, *line_nos, *times, *ids, *texts, *params, *poffs_o, *columns;
+    if (!PyArg_ParseTuple(args, "UO!O!O!O!OOO!", &path, &PyList_Type, &line_nos, &PyList_Type, &times, &PyList_Type,
+                          &ids, &PyDict_Type, &texts, &params, &poffs_o, &PyList_Type, &columns))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(ids);
+    Py_ssize_t ncol = PyList_GET_SIZE(columns);
+    Py_buffer pview = {0};
+    Py_buffer *cv = PyMem_Calloc((size_t)ncol + 1, sizeof(Py_buffer)), *co = PyMem_Calloc((size_t)ncol + 1, sizeof(Py_buffer));
+    PyObject **clist = PyMem_Calloc((size_t)ncol + 1, sizeof(PyObject *));
+    buf_t o = {0}, pj = {0}, pathq = {0};
+    PyObject *res = NULL;
+    int have_params = params != Py_None, got = 0;
+    if (!cv || !co || !clist) { PyErr_NoMemory(); goto done; }
+    if (have_params && PyObject_GetBuffer(poffs_o, &pview, PyBUF_SIMPLE) < 0) goto done;
+    for (Py_ssize_t c = 0; c < ncol; c++, got++) {
+        PyObject *col = PyList_GET_ITEM(columns, c);
+        if (PyList_Check(col)) {
+            clist[c] = col;
+        } else if (PyObject_GetBuffer(PyTuple_GET_ITEM(col, 0), &cv[c], PyBUF_SIMPLE) < 0 ||
+                   PyObject_GetBuffer(PyTuple_GET_ITEM(col, 1), &co[c], PyBUF_SIMPLE) < 0) {
+            goto done;
+        }
+    }
+    Py_ssize_t pn;
+    const char *ps = utf8_of(path, &pn);
+    if (!ps || csv_field(&pathq, ps, pn) < 0) goto done;
+    const int32_t *poffs = have_params ? pview.buf : NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (buf_add(&o, pathq.p, pathq.n) < 0 || buf_add(&o, ",", 1) < 0) goto done;
+        if (add_int(&o, PyLong_AsLongLong(PyList_GET_ITEM(line_nos, i))) < 0 || buf_add(&o, ",", 1) < 0) goto done;
+        double t = PyFloat_AsDouble(PyList_GET_ITEM(times, i));
+        if (t == t) {
+            char *r = PyOS_double_to_string(t, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+            if (!r) goto done;
+            int bad = buf_add(&o, r, (Py_ssize_t)strlen(r)) < 0;
+            PyMem_Free(r);
+            if (bad) goto done;
+        }
+        PyObject *tid = PyList_GET_ITEM(ids, i);
+        if (buf_add(&o, ",", 1) < 0 || add_int(&o, PyLong_AsLongLong(tid)) < 0 || buf_add(&o, ",", 1) < 0) goto done;
+        PyObject *text = PyDict_GetItemWithError(texts, tid);
+        if (!text && PyErr_Occurred()) goto done;
+        if (text) {
+            Py_ssize_t tn;
+            const char *ts = utf8_of(text, &tn);
+            if (!ts || csv_field(&o, ts, tn) < 0) goto done;
+        }
+        if (buf_add(&o, ",", 1) < 0) goto done;
+        if (have_params) {
+            pj.n = 0;
+            if (buf_add(&pj, "[", 1) < 0) goto done;
+            for (int32_t k = poffs[i]; k < poffs[i + 1]; k++) {
+                Py_ssize_t vn;
+                const char *vs = utf8_of(PyList_GET_ITEM(params, k), &vn);
+                if (!vs || (k > poffs[i] && buf_add(&pj, ", ", 2) < 0) || json_str(&pj, vs, vn) < 0) goto done;
+            }
+            if (buf_add(&pj, "]", 1) < 0 || csv_field(&o, pj.p, pj.n) < 0) goto done;
+        }
+        for (Py_ssize_t c = 0; c < ncol; c++) {
+            if (buf_add(&o, ",", 1) < 0) goto done;
+            if (clist[c]) {
+                Py_ssize_t vn;
+                const char *vs = utf8_of(PyList_GET_ITEM(clist[c], i), &vn);
+                if (!vs || csv_field(&o, vs, vn) < 0) goto done;
+            } else {
+                const int32_t *off = co[c].buf;
+                if (csv_field(&o, (const char *)cv[c].buf + off[i], off[i + 1] - off[i]) < 0) goto done;
+            }
+        }
+        if (buf_add(&o, "\r\n", 2) < 0) goto done;
+        if (PyErr_Occurred()) goto done;
+    }
+    res = PyBytes_FromStringAndSize(o.p ? o.p : "", o.n);
+done:
+    if (have_params && pview.obj) PyBuffer_Release(&pview);
+    for (Py_ssize_t c = 0; c < got; c++) {
+        if (!clist[c]) {
+            if (cv[c].obj) PyBuffer_Release(&cv[c]);
+            if (co[c].obj) PyBuffer_Release(&co[c]);
+        }
+    }
+    PyMem_Free(cv);
+    PyMem_Free(co);
+    PyMem_Free(clist);
+    PyMem_Free(o.p);
+    PyMem_Free(pj.p);
+    PyMem_Free(pathq.p);
+    return res;
+}

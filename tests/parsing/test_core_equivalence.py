@@ -1,0 +1,115 @@
+"""The compiled core gives the Python reference's results: masking regexes (the matcher of
+rx.c against `re`), keys and token spans of both parsers, header splitting and timestamps."""
+
+import array
+import csv
+import math
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logad.formats import reader
+from logad.formats.reader import ReadReport, read_blocks
+from logad.formats.registry import get_format
+from logad.parsing import parser_for
+from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, DRAIN3_INI_RULES
+from logad.parsing.presets import BRAIN, LOGPAI_DRAIN
+from logad.parsing.rxvm import compile_rule
+from tests.conftest import shared_data
+
+core = pytest.importorskip("logad._core")
+
+PATTERNS = sorted({rx for s in BRAIN.values() for rx in s["regex"] + s["remove"]}
+                  | {rx for s in LOGPAI_DRAIN.values() for rx in s["regex"]}
+                  | {r.pattern for r in DRAIN3_EXAMPLE_RULES + DRAIN3_INI_RULES}
+                  | {r"\(.*?\)", r"(?<=[^A-Za-z0-9])ab|cd(?!x)", r"(a|ab)(c|bcd)", r"x{2,3}?y", r"\d++\.",
+                     r"\bfoo\b", r"(?:ab)+?c", r"[^ ]+=[^ ,]*", r"^start", r"end$"})
+ALPHABET = "0123456789abcdefABCDEFxXgKMB:.-+ _/\"=,()<>[]sec\tJ"
+
+
+def test_the_presets_compile_for_the_core():
+    assert [p for p in PATTERNS if compile_rule(p) is None] == []
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_matcher_equals_re(pattern):
+    spec = compile_rule(pattern)
+    if spec is None:
+        pytest.skip("outside the core's subset: runs through re")
+    rx = re.compile(pattern)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=ALPHABET, max_size=40))
+    def check(text):
+        got = core.rx_findall(spec, text)
+        assert got is None or got == [m.span() for m in rx.finditer(text)]
+
+    check()
+
+
+SYSTEMS = ["Android", "Apache", "BGL", "HDFS", "HPC", "Hadoop", "HealthApp", "Linux", "Mac", "OpenSSH",
+           "OpenStack", "Proxifier", "Spark", "Thunderbird", "Windows", "Zookeeper"]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_keys_and_spans_equal_the_reference(system):
+    rows = list(csv.DictReader(shared_data("loghub_2k", system, f"{system}_2k.log_structured.csv").open(encoding="utf-8")))
+    contents = [r["Content"] for r in rows]
+    p = parser_for(system.lower())
+    keys, spans = p.keys_spans(contents)
+    for c, k, sp in zip(contents, keys, spans):
+        want_k, want_sp = p._spans_py(c)
+        flat = array.array("i", sp)
+        assert (k, list(zip(flat[0::2], flat[1::2]))) == (want_k, want_sp), c
+    assert p.keys(contents) == keys
+    d = parser_for(system.lower(), "drain")
+    masked, dspans = d._masked_many(contents)
+    from logad.parsing.drain import _decode
+
+    for c, m, sp in zip(contents, masked, dspans):
+        if m is not None:
+            assert m == d.masked(c) and _decode(m, sp) == d.spans(c), c
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET + "\u00e9", max_size=50), max_size=10))
+def test_keys_and_spans_equal_the_reference_on_random_text(lines):
+    for p in (parser_for("hdfs"), parser_for("android"), parser_for("custom"), parser_for("proxifier")):
+        keys, spans = p.keys_spans(lines)
+        for c, k, sp in zip(lines, keys, spans):
+            flat = array.array("i", sp)
+            assert (k, list(zip(flat[0::2], flat[1::2]))) == p._spans_py(c)
+
+
+def _blocks(path, fmt, use_core):
+    saved = reader._core
+    if not use_core:
+        reader._core = None
+    r = ReadReport()
+    out = []
+    try:
+        for b in read_blocks(path, get_format(fmt), r):
+            out.append((b.line_nos, b.contents, {k: list(v) for k, v in b.fields.items()},
+                        [None if math.isnan(t) else t for t in b.timestamps], b.labels))
+    finally:
+        reader._core = saved
+    return out, r.as_dict()
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_reader_equals_the_reference(system):
+    path = shared_data("loghub_2k", system, f"{system}_2k.log")
+    assert _blocks(path, system.lower(), True) == _blocks(path, system.lower(), False)
+
+
+def test_reader_equals_the_reference_on_odd_bytes(tmp_path):
+    log = tmp_path / "odd.log"
+    log.write_bytes(b"081109 203615 148 INFO dfs.DataNode: ok \xff\xfe bad\r\n\n   \n\xc2\xa0\n"
+                    b"081109 203615 148 INFO a\xc2\xa0b: x\xe2\x80\x80y\n081399 256199 1 INFO c: bad date\n"
+                    + b"081109 203615 148 INFO dfs.DataNode: " + b"z" * 70_000 + b"\nno header here\n")
+    for fmt in ("hdfs", "<Date> <Time> <Pid> <Level> <Component>: <Content>", "<Content>"):
+        assert _blocks(log, fmt, True) == _blocks(log, fmt, False)
