@@ -305,3 +305,28 @@ def test_golden_grouping_per_loghub_system(system):
     ga = grouping_accuracy([r["EventId"] for r in rows], [p.resolve(i) for i in ids])
     assert ga >= GOLDEN_GA[system], f"{system}: GA {ga:.3f}"
     assert system.lower() in BRAIN
+
+
+def test_templates_keep_the_lines_own_spelling():
+    """Issue 18 item 6: a token break after a split character showed as an inserted space ("time( s)",
+    "getResources( )", "YARN_ AM_ RM_ TOKEN"); every path that learns (add, add_many, parse_block,
+    workers, a saved state) shows the line's own text."""
+    from logad.parsing import parser_for
+
+    lines = ["Elapsed time(s) 12 in getResources() for token YARN_AM_RM_TOKEN attempt_1445062781478_0011_m_000000_0",
+             "Elapsed time(s) 13 in getResources() for token YARN_AM_RM_TOKEN attempt_1445062781478_0012_m_000001_0"]
+    expected = "Elapsed time(s) <*> in getResources() for token YARN_AM_RM_TOKEN attempt_<*><*>m_<*><*>"
+    one = parser_for("hadoop")
+    assert [one.add(line).template for line in lines] == [expected, expected]
+    many = parser_for("hadoop")
+    many.add_many(lines)
+    block = parser_for("hadoop")
+    block.parse_block(lines)
+    assert list(many.live_templates.values()) == list(block.live_templates.values()) == [expected]
+    restored = type(many).from_dict(many.to_dict())
+    assert list(restored.live_templates.values()) == [expected]
+    values = one.parameters(lines[0], 1)
+    rebuilt = expected
+    for v in values:
+        rebuilt = rebuilt.replace("<*>", v, 1)
+    assert rebuilt == lines[0]  # the template with its values is the line itself

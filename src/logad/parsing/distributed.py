@@ -46,17 +46,19 @@ def ray_compact(
     settings = ray.put(settings_of(parser))
     pending: deque = deque()
     for block in chunks(contents, chunk_size):
-        pending.append(compact_task.remote(settings, block))
+        pending.append((compact_task.remote(settings, block), block))
         if len(pending) >= in_flight:
-            yield ray.get(pending.popleft())
+            ref, sent = pending.popleft()
+            yield (*ray.get(ref), sent)
     while pending:
-        yield ray.get(pending.popleft())
+        ref, sent = pending.popleft()
+        yield (*ray.get(ref), sent)
 
 
 def ray_keys(parser, contents: Iterable[str], **kwargs) -> Iterator[str]:
     """Keys of `contents` computed by Ray tasks, yielded in input order (expanded from the compact
     blocks; `add_many_ray` places the compact blocks directly)."""
-    for uniques, index, oversized in ray_compact(parser, contents, **kwargs):
+    for uniques, index, oversized, _ in ray_compact(parser, contents, **kwargs):
         parser.stats["oversized"] += oversized
         yield from (uniques[i] for i in array.array("I", index))
 
@@ -64,7 +66,7 @@ def ray_keys(parser, contents: Iterable[str], **kwargs) -> Iterator[str]:
 def add_many_ray(parser, contents: Iterable[str], **kwargs) -> list[int]:
     """`parser.add_many` with the keys computed on Ray (same ids as one process)."""
     ids: list[int] = []
-    for uniques, index, oversized in ray_compact(parser, contents, **kwargs):
+    for uniques, index, oversized, block in ray_compact(parser, contents, **kwargs):
         parser.stats["oversized"] += oversized
-        ids += parser.learn_compact(uniques, index)
+        ids += parser.learn_block(uniques, index, block)
     return ids

@@ -58,17 +58,31 @@ STATE_VERSION = 1
 _oversized = oversized  # the old private name
 
 
-class _Template:
-    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts", "spec")
+def _gaps(spans) -> str:
+    """Per token boundary of a line: "1" where whitespace separates the two tokens, "0" where the
+    tokeniser broke a token after a `split_after` character."""
+    return "".join("0" if spans[i][1] == spans[i + 1][0] else "1" for i in range(len(spans) - 1))
 
-    def __init__(self, tid: int, tokens: list[str], size: int) -> None:
+
+class _Template:
+    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts", "spec", "gaps")
+
+    def __init__(self, tid: int, tokens: list[str], size: int, gaps: str | None = None) -> None:
         self.tid = tid
         self.tokens = tokens
         self.size = size
+        # between token i and i+1 of the first line seen: "1" = a space, "0" = none (a token break
+        # the tokeniser put after a `split_after` character): so the text shows the line's own
+        # spelling ("time(s)", not "time( s)"); None until a line of it has been seen whole
+        self.gaps = gaps if gaps is not None and len(gaps) == max(len(tokens) - 1, 0) else None
         self.refresh()
 
     def refresh(self) -> None:
-        self.text = " ".join(self.tokens)
+        if self.gaps is None:
+            self.text = " ".join(self.tokens)
+        else:
+            self.text = "".join(t + (" " if g == "1" else "") for t, g in zip(self.tokens, self.gaps)) + \
+                (self.tokens[-1] if self.tokens else "")
         self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
         self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
         self.spec = (len(self.tokens), *self.wild)  # what `_core.params` reads
@@ -321,6 +335,9 @@ class SkeletonParser(SavedState):
             self._templates[tid].size += 1
             self.last_change = ChangeType.NONE
         t = self._templates[tid]
+        if t.gaps is None and len(sp) == len(t.tokens):
+            t.gaps = _gaps(sp)
+            t.refresh()
         params = tuple(content[sp[i][0]:sp[i][1]] for i in t.wild) if t.wild and len(sp) == len(t.tokens) else ()
         return ParsedLine(line_no, tid, t.text, params)
 
@@ -343,15 +360,58 @@ class SkeletonParser(SavedState):
             ids: list[int] = []
             for block in chunks(contents, chunk_size):
                 self.stats["oversized"] += _oversized(block, self.max_line_chars)
-                ids += self.learn_compact(*compact_keys(self.keys(block)))
+                got = self.learn_compact(*compact_keys(self.keys(block)))
+                self._fill_gaps(block, got)
+                ids += got
             return ids
+        from collections import deque
+
         from logad.parsing.parallel import parallel_compact
 
         ids = []
-        for uniques, index, cut in parallel_compact(self, contents, workers=workers, chunk_size=chunk_size):
+        lines = contents if isinstance(contents, list) else None
+        in_flight: deque = deque()  # a stream's blocks, kept until their result is placed
+
+        def recorded(stream):
+            for block in chunks(stream, chunk_size):
+                in_flight.append(block)
+                yield from block
+
+        source = contents if lines is not None else recorded(contents)
+        for uniques, index, cut in parallel_compact(self, source, workers=workers, chunk_size=chunk_size):
             self.stats["oversized"] += cut
-            ids += self.learn_compact(uniques, index)
+            got = self.learn_compact(uniques, index)
+            block = lines[len(ids):len(ids) + len(got)] if lines is not None else in_flight.popleft()
+            self._fill_gaps(block, got)
+            ids += got
         return ids
+
+    def learn_block(self, uniques: list[str], index, block: list[str]) -> list[int]:
+        """`learn_compact` of a block whose lines are at hand too (the spacing of new templates is
+        taken from their first line)."""
+        ids = self.learn_compact(uniques, index)
+        self._fill_gaps(block, ids)
+        return ids
+
+    def _fill_gaps(self, block: list[str], ids: list[int]) -> None:
+        """Spacing of the templates first seen in this block, from their first line (see
+        `_Template.gaps`); after the first blocks none is missing and this costs one set lookup."""
+        templates = self._templates
+        missing = {t for t in set(ids) if t and templates.get(self.resolve(t)) is not None
+                   and templates[self.resolve(t)].gaps is None}
+        if not missing:
+            return
+        for content, tid in zip(block, ids):
+            if tid in missing:
+                missing.discard(tid)
+                t = templates[self.resolve(tid)]
+                if t.gaps is None:
+                    _, sp = self.spans(content[: self.max_line_chars])
+                    if len(sp) == len(t.tokens):
+                        t.gaps = _gaps(sp)
+                        t.refresh()
+                if not missing:
+                    return
 
     def learn_keys(self, keys: Iterable[str]) -> list[int]:
         """Place precomputed keys (from `keys`, possibly computed elsewhere) in order."""
@@ -517,6 +577,7 @@ class SkeletonParser(SavedState):
                 final = ids
         else:
             final = self._match_keys(keys)
+        self._fill_gaps(block, final)
         used = set(final)
         used.discard(0)
         live = self._templates
@@ -713,7 +774,8 @@ class SkeletonParser(SavedState):
             "version": STATE_VERSION,
             "params": self._settings(),
             "next_id": self._next_id,
-            "templates": [{"id": t.tid, "tokens": t.tokens, "size": t.size} for t in self._templates.values()],
+            "templates": [{"id": t.tid, "tokens": t.tokens, "size": t.size, **({"gaps": t.gaps} if t.gaps else {})}
+                          for t in self._templates.values()],
             "alias": [[a, b] for a, b in self._alias.items()],
             "keys": [[k, v] for k, v in self._keys.items()],
         }
@@ -731,7 +793,9 @@ class SkeletonParser(SavedState):
                          max_line_chars=int(p["max_line_chars"]))
             parser._setup()
             for item in sorted(d["templates"], key=lambda t: int(t["id"])):  # oldest first, as built
-                t = _Template(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]))
+                gaps = item.get("gaps")
+                t = _Template(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]),
+                              gaps if isinstance(gaps, str) and set(gaps) <= {"0", "1"} else None)
                 parser._templates[t.tid] = t
                 parser._index(t.tid, t.tokens)
             parser._alias = {int(a): int(b) for a, b in d["alias"]}
