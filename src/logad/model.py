@@ -33,6 +33,7 @@ class TrainedModel:
     parser: object
     threshold_info: dict
     event_ids: dict[str, int] | None = None  # models trained on structured CSVs (no parser)
+    multiline: str | None = None  # the continuation rule the training logs were read with
 
     @property
     def structured(self) -> bool:
@@ -63,6 +64,7 @@ class TrainedModel:
                 "grouping": self.grouping,
                 "detector": self.detector.name,
                 "threshold_info": self.threshold_info,
+                "multiline": self.multiline or "none",
             }
             (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return Path(directory)
@@ -108,7 +110,10 @@ class TrainedModel:
                 raise InputError(f"{directory}/event_ids.json is corrupt: {exc}") from exc
             return cls("structured", meta["grouping"], detector, None, info, ids)
         parser = load_parser(directory / "parser.json")
-        return cls(meta["format"], meta["grouping"], detector, parser, info)
+        multiline = meta.get("multiline")  # absent in older models: the format's own rule
+        if multiline is not None and not isinstance(multiline, str):
+            raise InputError(f"{directory}/model.json: 'multiline' is not a rule (any, none or a regex)")
+        return cls(meta["format"], meta["grouping"], detector, parser, info, multiline=multiline)
 
     def _grouping(self):
         from logad.windowing.grouping import Grouping
@@ -133,7 +138,7 @@ class TrainedModel:
         else:
             loaded = load_logs(
                 files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
-                progress=progress, with_values=self.detector.needs_line_values(),
+                progress=progress, with_values=self.detector.needs_line_values(), multiline=self.multiline,
             )
             templates = self.parser.templates
         seqs = loaded.sequences
@@ -326,4 +331,5 @@ def train_model(
                 "(--threshold-policy train-quantile:0.99)")
     if warnings:
         info["warning"] = "; ".join(warnings)
-    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, info, loaded.event_ids)
+    return TrainedModel(format_name, loaded.grouping, det, loaded.parser, info, loaded.event_ids,
+                        multiline=loaded.multiline)

@@ -104,6 +104,10 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--format", help="format name (see `logad formats`) or a format string")
     s.add_argument("--labels", help="session labels CSV (id,Normal|Anomaly), e.g. HDFS anomaly_label.csv")
     s.add_argument("--input-data", nargs="+", metavar="CSV", help="LogPAI structured CSVs (EventId per line)")
+    s.add_argument("--multiline", metavar="RULE",
+                   help="continuation lines (stack traces) joined to the record before them: any (every line not "
+                        "matching the format), none, or a regex of such lines; default: the format's (any for "
+                        "hadoop, spark, zookeeper; none otherwise)")
 
 
 def wants_values(detector_name: str, params: dict) -> bool:
@@ -142,7 +146,7 @@ def load_source(args, progress, with_values: bool = False):
         labels = read_block_labels(args.labels) if args.labels else None
         loaded = load_logs(
             args.logs, format=args.format, grouping=grouping_from_args(args, fmt.name), labels=labels, progress=progress,
-            with_values=with_values,
+            with_values=with_values, multiline=args.multiline,
         )
         return loaded, files_name(args.logs)
     raise InvalidParameterError("give --dataset NAME --data-dir DIR, or --logs FILE... --format NAME")

@@ -11,6 +11,9 @@ def add_parser(sub) -> None:
     pa = sub.add_parser("parse", help="parse raw log lines into templates and parameters")
     pa.add_argument("files", nargs="+", metavar="FILE")
     pa.add_argument("--format", required=True, help="format name or format string with <Content>")
+    pa.add_argument("--multiline", metavar="RULE",
+                    help="continuation lines joined to the record before them: any, none, or a regex "
+                         "(default: the format's: any for hadoop, spark, zookeeper)")
     pa.add_argument("--out", required=True,
                     help="output: X.parquet (columns: file, line_no, timestamp, template_id, template, parameters, "
                          "header fields) or X.csv (parameters as a JSON array); the templates go to X.templates.*")
@@ -56,6 +59,8 @@ def cmd_parse(args) -> int:
     if args.workers < 1:
         raise InvalidParameterError(f"`--workers` must be >= 1, got {args.workers}")
     fmt = get_format(args.format)
+    if args.multiline is not None:
+        fmt = fmt.with_multiline(args.multiline)
     table = check_outputs(args.files, args.out, args.state, overwrite=args.overwrite)
     if args.state and Path(args.state).exists():
         parser = load_parser(args.state)

@@ -424,6 +424,23 @@ def _alarm(signum, frame):  # pragma: no cover - timing
     raise _Timeout()
 
 
+def bounded_call(fn, s: str, timeout: float = 0.05, max_chars_off_main: int = 2000):
+    """`fn(s)` (a regex's match or search) within `timeout` seconds; None when it takes longer, so a
+    regex read from a file or given by a user cannot hang a run on a hostile line. SIGALRM holds
+    only in the main thread; elsewhere lines longer than `max_chars_off_main` get None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None if len(s) > max_chars_off_main else fn(s)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        return fn(s)
+    except _Timeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 class HeaderSplitter:
     """Splits lines of one format: the Program when the regex compiles to one, else the regex under
     a per-line time bound (`timeout` seconds; lines over it are not matched and are counted in

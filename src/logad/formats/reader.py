@@ -51,6 +51,7 @@ class ReadReport:
     empty_lines: int = 0
     lines_without_session: int = 0
     timed_out: int = 0  # lines a user regex could not split within its per-line time bound
+    continued: int = 0  # lines joined to the record before them (the format's continuation rule)
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -62,6 +63,8 @@ class ReadReport:
             parts.append(f"{self.unmatched} not matching the format (lines {first}{', ...' if self.unmatched > 5 else ''})")
         if self.timed_out:
             parts.append(f"{self.timed_out} of them over the format regex's per-line time bound")
+        if self.continued:
+            parts.append(f"{self.continued} continuation lines joined to the record before them")
         if self.invalid_utf8:
             parts.append(f"{self.invalid_utf8} with invalid UTF-8 (decoded with replacement characters)")
         if self.oversized:
@@ -288,8 +291,12 @@ def read_blocks(path: str | Path, fmt, report: ReadReport | None = None, *, bloc
     use_core = _core is not None and splitter.program is not None and hasattr(_core, "split_block")
     split = _core_split if use_core else _split_py
     timed_out = splitter.timed_out
-    for buf, first in raw_chunks(path, report, block_bytes=block_bytes, max_line_bytes=max_line_bytes):
-        line_nos, contents, fields = split(buf, first, splitter, names, max_line_bytes, report)
+    chunks = raw_chunks(path, report, block_bytes=block_bytes, max_line_bytes=max_line_bytes)
+    if fmt.multiline is not None:
+        chunks = _joined_records(chunks, splitter, names, max_line_bytes, report, fmt.continuation, split)
+    for item in chunks:
+        line_nos, contents, fields = item if fmt.multiline is not None else split(*item, splitter, names,
+                                                                                  max_line_bytes, report)
         for a in range(0, len(contents), max_block_lines):
             b = a + max_block_lines
             part = contents[a:b] if a or b < len(contents) else contents
@@ -302,14 +309,53 @@ def read_blocks(path: str | Path, fmt, report: ReadReport | None = None, *, bloc
     report.timed_out += splitter.timed_out - timed_out
 
 
-def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes: int, report: ReadReport):
+def _joined_records(chunks, splitter, names, max_line_bytes, report, continues, split):
+    """Records of the chunks with their continuation lines joined to them ("\n" between lines).
+
+    A chunk is split by the fast path; only a chunk holding lines that do not match the header is
+    split again line by line, those lines then joining the record before them when `continues`
+    accepts them. The last record of a chunk is held back until the next chunk has shown whether
+    it goes on, so a stack trace across a chunk boundary stays one record."""
+    import copy
+
+    held = None  # (line_nos, contents, cols) of the previous chunk, not yet yielded
+    for buf, first in chunks:
+        before = copy.deepcopy(vars(report))
+        line_nos, contents, cols = split(buf, first, splitter, names, max_line_bytes, report)
+        lead: list[str] = []
+        if report.unmatched != before["unmatched"]:  # continuation lines here: redo the chunk line by line
+            vars(report).update(before)
+            line_nos, contents, cols, lead = _split_py(buf, first, splitter, names, max_line_bytes, report,
+                                                       continues=continues)
+        if lead:
+            if held is not None and held[1]:
+                held[1][-1] = "\n".join([held[1][-1], *lead])
+                report.continued += len(lead)
+            else:  # before any record of the file: nothing to join them to
+                for _ in lead:
+                    report.unmatched += 1
+        if not contents:  # a chunk of continuation lines only: the held record may go on further
+            continue
+        if held is not None:
+            yield held
+        held = (line_nos, list(contents), {k: list(v) for k, v in cols.items()})
+    if held is not None:
+        yield held
+
+
+def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes: int, report: ReadReport,
+              continues=None):
     """The pure-Python reference of `_core.split_block`: the records of a chunk of whole lines.
-    Returns (line numbers, contents, header columns)."""
+    Returns (line numbers, contents, header columns); with a continuation rule `continues`, lines
+    that do not match the header but satisfy it join the record before them, and the fourth item
+    lists those that come before any record of the chunk (the caller joins them to the last
+    record of the previous chunk)."""
     lines = buf.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     line_nos: list[int] = []
     contents: list[str] = []
+    lead: list[str] = []
     cols: dict[str, list[str]] = {k: [] for k in names}
     order = splitter.fields
     ci = order.index("Content")
@@ -330,6 +376,13 @@ def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes
             continue
         marks = splitter.marks(text)
         if marks is None:
+            if continues is not None and continues(text):
+                if contents:
+                    contents[-1] = contents[-1] + "\n" + text
+                    report.continued += 1
+                else:
+                    lead.append(text)
+                continue
             report.unmatched_at(n)
             continue
         line_nos.append(n)
@@ -339,6 +392,8 @@ def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes
             j = order.index(k)
             a, b = marks[2 * j], marks[2 * j + 1]
             cols[k].append(text[a:b] if a >= 0 else "")
+    if continues is not None:
+        return line_nos, contents, cols, lead
     return line_nos, contents, cols
 
 

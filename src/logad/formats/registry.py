@@ -60,6 +60,34 @@ class LogFormat:
 
     literal: bool = False  # user strings: text between fields is literal (see module doc)
     time_spec: tuple | None = None  # ("strptime", (fields...), pattern) or ("float", field)
+    # continuation lines (a Java stack trace, "Container killed on request..."): "any" = every line
+    # that does not match the header belongs to the record before it; a regex = the lines it matches
+    # do; None = each line is a record (lines not matching are counted as unmatched)
+    multiline: str | None = None
+
+    def with_multiline(self, rule: str | None) -> LogFormat:
+        """This format with another continuation rule ("any", "none" or a regex; see `multiline`)."""
+        import dataclasses
+
+        rule = None if rule in (None, "", "none") else rule
+        if rule not in (None, "any"):
+            try:
+                re.compile(rule)
+            except re.error as exc:
+                raise InvalidParameterError(f"`--multiline` is not a valid regex: {rule!r} ({exc})") from exc
+        return dataclasses.replace(self, multiline=rule)
+
+    @property
+    def continuation(self):
+        """The continuation rule as a test on a line's text (None: no continuation lines)."""
+        if self.multiline is None:
+            return None
+        if self.multiline == "any":
+            return lambda text: True
+        from logad.formats.header import bounded_call
+
+        search = re.compile(self.multiline).search
+        return lambda text: bounded_call(search, text) is not None  # a user's regex, under a time bound
 
     def __post_init__(self) -> None:
         if self.time is None and self.time_spec is not None:
@@ -140,13 +168,15 @@ FORMATS: dict[str, LogFormat] = {
         LogFormat("liberty", _CFDR, label_field="Label", entity_field="User", time_spec=("float", "Timestamp"),
                   description="Liberty supercomputer (CFDR)"),
         LogFormat("hadoop", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>",
-                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="Hadoop MapReduce"),
+                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="Hadoop MapReduce",
+                  multiline="any"),
         LogFormat("openstack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<ADDR>\] <Content>",
                   time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S.%f"), description="OpenStack nova"),
         LogFormat("spark", "<Date> <Time> <Level> <Component>: <Content>",
-                  time_spec=("strptime", ("Date", "Time"), "%y/%m/%d %H:%M:%S"), description="Apache Spark"),
+                  time_spec=("strptime", ("Date", "Time"), "%y/%m/%d %H:%M:%S"), description="Apache Spark", multiline="any"),
         LogFormat("zookeeper", r"<Date> <Time> - <Level>  \[<Node>:<Component>@<Id>\] - <Content>",
-                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="ZooKeeper"),
+                  time_spec=("strptime", ("Date", "Time"), "%Y-%m-%d %H:%M:%S,%f"), description="ZooKeeper",
+                  multiline="any"),
         LogFormat("hpc", "<LogId> <Node> <Component> <State> <Time> <Flag> <Content>", entity_field="Node",
                   time_spec=("float", "Time"), description="HPC cluster (LANL)"),
         LogFormat("windows", "<Date> <Time>, <Level>                  <Component>    <Content>",

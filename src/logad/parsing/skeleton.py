@@ -43,6 +43,7 @@ from logad.parsing.base import WILDCARD, BlockResult, ChangeType, Parameters
 from logad.parsing.compact import chunks, compact_keys, oversized
 from logad.parsing.compact import compact_py as _compact_py  # noqa: F401 - the reference, for tests
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
+from logad.parsing.skeleton_template import SkeletonTemplate, gaps_of
 from logad.parsing.state import SavedState, check_header
 from logad.records import ParsedLine
 
@@ -56,36 +57,6 @@ log = logging.getLogger(__name__)
 STATE_FORMAT = "logad-skeleton"
 STATE_VERSION = 1
 _oversized = oversized  # the old private name
-
-
-def _gaps(spans) -> str:
-    """Per token boundary of a line: "1" where whitespace separates the two tokens, "0" where the
-    tokeniser broke a token after a `split_after` character."""
-    return "".join("0" if spans[i][1] == spans[i + 1][0] else "1" for i in range(len(spans) - 1))
-
-
-class _Template:
-    __slots__ = ("tid", "tokens", "size", "text", "wild", "consts", "spec", "gaps")
-
-    def __init__(self, tid: int, tokens: list[str], size: int, gaps: str | None = None) -> None:
-        self.tid = tid
-        self.tokens = tokens
-        self.size = size
-        # between token i and i+1 of the first line seen: "1" = a space, "0" = none (a token break
-        # the tokeniser put after a `split_after` character): so the text shows the line's own
-        # spelling ("time(s)", not "time( s)"); None until a line of it has been seen whole
-        self.gaps = gaps if gaps is not None and len(gaps) == max(len(tokens) - 1, 0) else None
-        self.refresh()
-
-    def refresh(self) -> None:
-        if self.gaps is None:
-            self.text = " ".join(self.tokens)
-        else:
-            self.text = "".join(t + (" " if g == "1" else "") for t, g in zip(self.tokens, self.gaps)) + \
-                (self.tokens[-1] if self.tokens else "")
-        self.wild = tuple(i for i, t in enumerate(self.tokens) if t == WILDCARD)
-        self.consts = tuple((i, t) for i, t in enumerate(self.tokens) if t != WILDCARD)
-        self.spec = (len(self.tokens), *self.wild)  # what `_core.params` reads
 
 
 class SkeletonParser(SavedState):
@@ -148,7 +119,7 @@ class SkeletonParser(SavedState):
             raise InvalidParameterError(f"`remove` has a bad pattern in {self.remove!r}: {exc}") from exc
         # tokens holding one of these are variables
         self._placeholders = tuple(dict.fromkeys((WILDCARD, *self._masker.placeholders)))
-        self._templates: dict[int, _Template] = {}  # live templates
+        self._templates: dict[int, SkeletonTemplate] = {}  # live templates
         self._alias: dict[int, int] = {}  # absorbed id -> survivor (may chain; `resolve` follows)
         self._bylen: dict[int, list[int]] = {}  # token count -> live template ids, oldest first
         # (token count, first token) -> live template ids, oldest first. A template can only cover
@@ -336,7 +307,7 @@ class SkeletonParser(SavedState):
             self.last_change = ChangeType.NONE
         t = self._templates[tid]
         if t.gaps is None and len(sp) == len(t.tokens):
-            t.gaps = _gaps(sp)
+            t.gaps = gaps_of(sp)
             t.refresh()
         params = tuple(content[sp[i][0]:sp[i][1]] for i in t.wild) if t.wild and len(sp) == len(t.tokens) else ()
         return ParsedLine(line_no, tid, t.text, params)
@@ -395,7 +366,7 @@ class SkeletonParser(SavedState):
 
     def _fill_gaps(self, block: list[str], ids: list[int]) -> None:
         """Spacing of the templates first seen in this block, from their first line (see
-        `_Template.gaps`); after the first blocks none is missing and this costs one set lookup."""
+        `SkeletonTemplate.gaps`); after the first blocks none is missing and this costs one set lookup."""
         templates = self._templates
         missing = {t for t in set(ids) if t and templates.get(self.resolve(t)) is not None
                    and templates[self.resolve(t)].gaps is None}
@@ -408,7 +379,7 @@ class SkeletonParser(SavedState):
                 if t.gaps is None:
                     _, sp = self.spans(content[: self.max_line_chars])
                     if len(sp) == len(t.tokens):
-                        t.gaps = _gaps(sp)
+                        t.gaps = gaps_of(sp)
                         t.refresh()
                 if not missing:
                     return
@@ -628,7 +599,7 @@ class SkeletonParser(SavedState):
         self._changes.clear()
 
     # ------------------------------------------------------------------ internals
-    def _params(self, t: _Template, content: str) -> tuple[str, ...]:
+    def _params(self, t: SkeletonTemplate, content: str) -> tuple[str, ...]:
         content = content[: self.max_line_chars]
         _, sp = self.spans(content)
         if len(sp) != len(t.tokens):  # not this line's template (`parameters` with another id)
@@ -647,7 +618,7 @@ class SkeletonParser(SavedState):
             if tid is None:
                 tid = self._next_id
                 self._next_id += 1
-                self._templates[tid] = _Template(tid, list(toks), 0)
+                self._templates[tid] = SkeletonTemplate(tid, list(toks), 0)
                 self._index(tid, toks)
                 self.last_change = ChangeType.CREATED
                 self._changes[tid] = ChangeType.CREATED
@@ -794,7 +765,7 @@ class SkeletonParser(SavedState):
             parser._setup()
             for item in sorted(d["templates"], key=lambda t: int(t["id"])):  # oldest first, as built
                 gaps = item.get("gaps")
-                t = _Template(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]),
+                t = SkeletonTemplate(int(item["id"]), [str(x) for x in item["tokens"]], int(item["size"]),
                               gaps if isinstance(gaps, str) and set(gaps) <= {"0", "1"} else None)
                 parser._templates[t.tid] = t
                 parser._index(t.tid, t.tokens)

@@ -32,6 +32,7 @@ class LoadedLogs:
     split: Split | None = None  # set when the source prescribes its split (session files)
     templates: dict[int, str] = field(default_factory=dict)
     event_ids: dict[str, int] | None = None  # structured CSVs: EventId -> template id
+    multiline: str | None = None  # raw logs: the continuation rule the lines were read with
 
     def summary(self) -> dict:
         return {
@@ -288,13 +289,17 @@ def load_logs(
     learn: bool = True,
     progress: Progress = SILENT,
     with_values: bool = False,
+    multiline: str | None = None,
 ) -> LoadedLogs:
     """Read, parse and group raw log files of one system. `with_values` keeps every line's
-    numeric parameters and time gap (`Sequence.line_values`, for parameter-value models)."""
+    numeric parameters and time gap (`Sequence.line_values`, for parameter-value models);
+    `multiline` replaces the format's continuation rule ("any", "none" or a regex)."""
     from logad.formats.registry import get_format
     from logad.parsing import parser_for
 
     fmt = get_format(format)
+    if multiline is not None:
+        fmt = fmt.with_multiline(multiline)
     grouping = grouping or default_grouping(fmt.name)
     if grouping.kind == "entity" and not (grouping.entity_field or getattr(fmt, "entity_field", None)):
         raise InvalidParameterError(f"format {fmt.name!r} has no entity field; pass --entity-field")
@@ -306,7 +311,8 @@ def load_logs(
     if not files:
         raise InputError("no log file given")
     reports: list = []
-    progress.stage(f"reading and parsing {', '.join(str(f) for f in files)}")
+    names = files[0].name if len(files) == 1 else f"{len(files)} files ({files[0].name}, ...)"
+    progress.stage(f"reading and parsing {names}")
     blocks: list | None = [] if with_values else None
     events = parse_events(
         files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values,
@@ -339,6 +345,7 @@ def load_logs(
         parser=parser,
         unlabelled_sessions=unlabelled,
         templates=templates,
+        multiline=fmt.multiline,
     )
 
 
