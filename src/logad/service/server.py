@@ -43,7 +43,18 @@ def _uvicorn_server(service: Service):
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         timeout_keep_alive=30, limit_concurrency=1000, server_header=False,
     )
-    return uvicorn.Server(cfg)
+    server = uvicorn.Server(cfg)
+
+    def handle_exit(sig, frame) -> None:
+        # stop gracefully, then return from run() (uvicorn's own handler re-raises the signal after
+        # its shutdown, which would end the process before the service's final checkpoint)
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+        log.info("signal %d: stopping", sig)
+
+    server.handle_exit = handle_exit
+    return server
 
 
 @dataclass

@@ -95,10 +95,14 @@ class Service:
         self._rate = 0.0  # processed lines/s (smoothed), for Retry-After
         self._latencies: collections.deque[float] = collections.deque(maxlen=20_000)
         self._last_ckpt = (time.monotonic(), 0, -1)
+        self._held_at = 0.0
         self.sinks = None
         self.sources: list = []
         self.replayed = {"records": 0, "lines": 0, "seconds": 0.0}
         self.stdin_done = threading.Event()
+        # cleared, the processor waits before its next record (maintenance, tests of backpressure)
+        self.processing = threading.Event()
+        self.processing.set()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Service:
@@ -133,6 +137,7 @@ class Service:
                  "lines 1..%d", c.model, self.model.detector.name, parser.grouping.kind, self.model.threshold,
                  self.state_dir, "new" if fresh else "resumed", self.engine.next_rseq, self.journal.next_offset - 1)
         self._replay()
+        self.open_lines = self.engine.windower.held_lines
         self.processed_rseq = self.engine.next_rseq - 1
         self.journal.on_durable = self._enqueue
         self._thread = threading.Thread(target=self._process_loop, name="logad-processor", daemon=True)
@@ -180,6 +185,7 @@ class Service:
             return
         self.stopping = True
         self.ready = False
+        self.processing.set()
         for s in self.sources:
             s.stop()
         if self.journal is not None:
@@ -298,6 +304,7 @@ class Service:
                     rec = self._queue.popleft()
             try:
                 if rec is not None:
+                    self.processing.wait()
                     t0 = time.perf_counter()
                     self._handle(rec)
                     dt = time.perf_counter() - t0
@@ -314,6 +321,9 @@ class Service:
                             waiters += self._waiters.pop(r)
                     for w in waiters:
                         w.set_result(rec.rseq)
+                    if time.monotonic() - self._held_at > 1.0:
+                        self.open_lines = self.engine.windower.held_lines
+                        self._held_at = time.monotonic()
                 if self._ckpt_due() or (rec is not None and rec.kind == FLUSH):
                     self.checkpoint()
             except Exception as exc:  # noqa: BLE001 - the service reports it and stops taking lines
