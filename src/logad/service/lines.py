@@ -1,4 +1,4 @@
-"""Raw lines to `LineEvent`s, exactly as `logad detect` makes them from a file.
+"""Raw lines to line events (`LineEvent`'s fields), exactly as `logad detect` makes them from a file.
 
 `LineParser(model)` holds what a trained model says about reading a line: the format's header
 split, the parser's read-only `match` (a line matching no trained template gets id 0), the session
@@ -29,7 +29,6 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 
 from logad.errors import InputError
-from logad.windowing.grouping import LineEvent, identifier_extractor
 
 # what `logad detect` reads per line (logad.formats.reader.read_lines): longer lines are cut
 MAX_LINE_CHARS = 65_536
@@ -58,6 +57,39 @@ class Split:
 
 
 RECORD, BLANK, NOT_IN_FORMAT = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Event:
+    """`logad.windowing.grouping.LineEvent`'s fields, in a class that is not frozen: the windower
+    reads only the fields (and `dataclasses.replace`s one), and making one of these costs a
+    quarter of a frozen one, on every line (tests/service/test_lines.py keeps the fields equal)."""
+
+    line_no: int
+    template_id: int
+    timestamp: float | None = None
+    label: int | None = None
+    keys: tuple[str, ...] = ()
+    values: tuple[float, ...] | None = None
+    source: str = ""
+
+
+def session_ids(pattern: str):
+    """What `logad.windowing.grouping.identifier_extractor` answers (the distinct ids a line names,
+    in order; with several groups, the first), with less work for the usual one id per line."""
+    rx = re.compile(pattern)  # validated with the model's grouping
+    findall = rx.findall
+    if rx.groups > 1:
+        def extract(text: str) -> tuple[str, ...]:
+            found = findall(text)
+            return tuple(dict.fromkeys(f[0] for f in found)) if found else ()
+    else:
+        def extract(text: str) -> tuple[str, ...]:
+            found = findall(text)
+            if len(found) < 2:
+                return tuple(found)
+            return tuple(dict.fromkeys(found))
+    return extract
 
 
 def fast_header(pattern: str) -> re.Pattern | None:
@@ -111,7 +143,7 @@ class LineParser:
         self.label_field = self.fmt.label_field
         self.entity_field = (g.entity_field or self.fmt.entity_field) if g.kind == "entity" else None
         from_text = g.kind == "session" and not g.session_from_path
-        self.extract = identifier_extractor(g.session_regex) if from_text else None
+        self.extract = session_ids(g.session_regex) if from_text else None
         self._time = self.fmt.time
         self._time_keys = _time_fields(self.fmt) if self._time is not None else None
         self._time_cache: dict[tuple, float | None] = {}
@@ -197,7 +229,7 @@ class LineParser:
             ids[i] = tid
         return ids, keys
 
-    def events(self, split: Split, first_offset: int, sources: Seq[str]) -> tuple[list[LineEvent], list[tuple[int, str, str]]]:
+    def events(self, split: Split, first_offset: int, sources: Seq[str]) -> tuple[list[Event], list[tuple[int, str, str]]]:
         """(events, new templates) of a split block whose first line has offset `first_offset`.
         `sources` gives each line's source. New templates are (offset, key, content) of every
         record line matching no trained template (the caller keeps which keys it has seen)."""
@@ -208,7 +240,7 @@ class LineParser:
         with_values = self.with_values
         entity_kind = g.kind == "entity"
         new: list[tuple[int, str, str]] = []
-        evs: list[LineEvent] = []
+        evs: list[Event] = []
         append = evs.append
         stamp, label, entity = split.timestamp, split.label, split.entity
         for j, i in enumerate(idx):
@@ -227,7 +259,7 @@ class LineParser:
             values = None
             if with_values:
                 values = _numeric(self.parser.parameters(c, tid)) if tid else ()
-            append(LineEvent(first_offset + i, tid, stamp[i], label[i], ks, values, sources[i]))
+            append(Event(first_offset + i, tid, stamp[i], label[i], ks, values, sources[i]))
         return evs, new
 
     def parse_block(self, lines: Seq[str], first_offset: int, sources: Seq[str]):

@@ -93,7 +93,8 @@ class Service:
         self._thread: threading.Thread | None = None
         self._lockfile = None
         self._rate = 0.0  # processed lines/s (smoothed), for Retry-After
-        self._latencies: collections.deque[float] = collections.deque(maxlen=20_000)
+        # close -> stored, the latest alarms, by what closed their sequence (a line, or a flush)
+        self._latencies = {"line": collections.deque(maxlen=50_000), "flush": collections.deque(maxlen=50_000)}
         self._last_ckpt = (time.monotonic(), 0, -1)
         self._held_at = 0.0
         self.sinks = None
@@ -348,7 +349,7 @@ class Service:
                 if not replay and a.get("closed_at") is not None:
                     lat = max(0.0, now - a["closed_at"])
                     self.metrics.alarm_latency.observe(lat)
-                    self._latencies.append(lat)
+                    self._latencies[a.get("closed_by", "line")].append(lat)
             if self.sinks is not None and any(i is not None for i in ids):
                 self.sinks.wake()
 
@@ -380,14 +381,24 @@ class Service:
 
     # ------------------------------------------------------------------ status
     def latency_percentiles(self) -> dict:
-        lat = sorted(self._latencies)
-        if not lat:
-            return {"n": 0}
+        """Seconds from a sequence closing to its alarm being stored (the latest 50,000 alarms),
+        for sequences a line closed ("line") and those a flush closed ("flush")."""
+        out = {}
+        for cause, values in self._latencies.items():
+            lat = sorted(values)
+            if not lat:
+                out[cause] = {"n": 0}
+                continue
 
-        def q(p: float) -> float:
-            return lat[min(len(lat) - 1, int(math.ceil(p * len(lat))) - 1)]
+            def q(p: float, lat=lat) -> float:
+                return lat[min(len(lat) - 1, int(math.ceil(p * len(lat))) - 1)]
 
-        return {"n": len(lat), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": lat[-1]}
+            out[cause] = {"n": len(lat), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": lat[-1]}
+        return out
+
+    def reset_latencies(self) -> None:
+        for values in self._latencies.values():
+            values.clear()
 
     def status(self) -> dict:
         e = self.engine
