@@ -118,21 +118,28 @@ class TrainedModel:
 
     def detect(self, files: list[str], out: str | Path, progress: Progress = SILENT) -> dict:
         """Score every sequence of the new logs; write all of them with an `alarm` column."""
-        from logad.io import atomic_writer
+        seqs, templates, id_to_event = self.load_sequences(files, progress)
+        scores = self.detector.score(seqs) if seqs else np.zeros(0)
+        return self.write_results(seqs, scores, templates, out, id_to_event)
+
+    def load_sequences(self, files: list[str], progress: Progress = SILENT) -> tuple[list, dict, dict]:
+        """(sequences, template texts, EventId by template id for structured models) of new logs."""
         from logad.pipeline import load_logs, load_structured
 
         if self.structured:
             loaded = load_structured(files, grouping=self._grouping(), event_ids=self.event_ids, learn=False, progress=progress)
-            id_to_event = {v: k for k, v in (self.event_ids or {}).items()}
-            templates = loaded.templates
-        else:
-            loaded = load_logs(
-                files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
-                progress=progress, with_values=self.detector.needs_line_values(),
-            )
-            templates = self.parser.templates
-        seqs = loaded.sequences
-        scores = self.detector.score(seqs) if seqs else np.zeros(0)
+            return loaded.sequences, loaded.templates, {v: k for k, v in (self.event_ids or {}).items()}
+        loaded = load_logs(
+            files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
+            progress=progress, with_values=self.detector.needs_line_values(),
+        )
+        return loaded.sequences, self.parser.templates, {}
+
+    def write_results(self, seqs: list, scores, templates: dict, out: str | Path, id_to_event: dict | None = None) -> dict:
+        """The results CSV of `detect` for sequences and their scores (one row per sequence)."""
+        from logad.io import atomic_writer
+
+        id_to_event = id_to_event or {}
         alarms = scores > self.threshold
         unknown = sum(1 for s in seqs for t in s.template_ids if t == 0)
         with atomic_writer(out) as fh:

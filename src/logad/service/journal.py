@@ -187,8 +187,10 @@ class Journal:
                     if problem is None and rseq != self.next_rseq:
                         problem = f"record {rseq} where {self.next_rseq} was expected"
                 if problem is not None:
-                    if not last:
-                        raise InputError(f"journal segment {seg.path} is corrupt at byte {pos}: {problem}")
+                    if not last or _whole_record_after(fh, pos + 1, size):
+                        raise InputError(f"journal segment {seg.path} is corrupt at byte {pos}: {problem} (whole records "
+                                         "follow it: this is damage, not a torn write; restore the state folder "
+                                         "from a backup or move it away)")
                     log.warning("journal: cutting %d bytes off the end of %s (%s: a write that was never "
                                 "acknowledged)", size - pos, seg.path.name, problem)
                     with open(seg.path, "r+b") as w:
@@ -414,6 +416,22 @@ class Journal:
     @property
     def first_offset_kept(self) -> int:
         return self._firsts[0] if self._firsts else self.next_offset
+
+
+def _whole_record_after(fh, start: int, size: int) -> bool:
+    """Whether a checksummed record starts anywhere after `start` (a torn write leaves none)."""
+    fh.seek(start)
+    data = fh.read(size - start)
+    at = data.find(MAGIC)
+    while at >= 0:
+        head = data[at:at + HEADER.size]
+        if len(head) == HEADER.size:
+            magic, kind, _r, _f, _n, _m, body_len, crc = HEADER.unpack(head)
+            body = data[at + HEADER.size:at + HEADER.size + body_len]
+            if kind in KINDS and len(body) == body_len and zlib.crc32(body, zlib.crc32(head[:-4])) == crc:
+                return True
+        at = data.find(MAGIC, at + 1)
+    return False
 
 
 def _seg_name(path: Path) -> tuple[int, int]:

@@ -93,31 +93,36 @@ def session_ids(pattern: str):
 
 
 def fast_header(pattern: str) -> re.Pattern | None:
-    """An equivalent of a format regex that does not backtrack over whitespace-separated fields,
-    or None when the format's shape does not allow the rewrite.
+    """An equivalent of a format regex that does not backtrack over its leading whitespace-
+    separated fields, or None when the format does not start that way.
 
-    A format compiles to `^F1 S1 F2 S2 ... Content$` where each field is `(?P<Name>.*?)`. When a
-    field is followed directly by `\\s+`, it is rewritten `(?P<Name>\\S++)\\s++`. If the rewrite
-    matches a line, the original's first match is the same: the lazy field cannot end before the
-    first whitespace (its separator needs one there), the greedy separator takes the whole run
-    first, and the rest is the same claim one field on (the last piece is unchanged). When the
-    rewrite does not match, the caller uses the original. Only a plain concatenation qualifies:
-    text between fields holding groups, alternations or quantifiers keeps the original regex."""
-    body = pattern
-    if not (body.startswith("^") and body.endswith("$")):
+    A format compiles to `^T F1 S1 F2 S2 ... Content$` where each field is `(?P<Name>.*?)`. The
+    leading fields that are each followed directly by `\\s+` (with no field before them that is
+    not) are rewritten `(?P<Name>\\S++)\\s++`; the rest is kept. If the rewrite matches a line, the
+    original's first match is the same: the lazy field cannot end before the first whitespace (its
+    separator needs one there), the greedy separator takes the whole run first, and so on one field
+    further; past the rewritten fields both are the same pattern. (A rewritten field after a lazy
+    one would not do: the lazy one could backtrack where the original widens the later field.)
+    When the rewrite does not match, the caller uses the original. The text before the first field
+    must be plain (no group, alternation or quantifier)."""
+    if not (pattern.startswith("^") and pattern.endswith("$")):
         return None
-    pieces = re.split(r"(\(\?P<\w+>\.\*\??\))", body[1:-1])
-    for i, piece in enumerate(pieces):
-        if i % 2:
-            continue
-        rest = piece.replace(r"\s+", "")
-        if re.search(r"(?<!\\)[()|?*+{}]", rest):
-            return None
-    out = re.sub(r"\(\?P<(\w+)>\.\*\?\)\\s\+", lambda m: f"(?P<{m.group(1)}>\\S++)\\s++", body)
-    if out == body:
+    field = re.compile(r"\(\?P<(\w+)>\.\*\?\)\\s\+")
+    head = re.match(r"\^((?:[^()|?*+{}\\]|\\[^sSdDwWbB0-9])*)", pattern)
+    pos = head.end()
+    out = pattern[:pos]
+    n = 0
+    while True:
+        m = field.match(pattern, pos)
+        if m is None:
+            break
+        out += f"(?P<{m.group(1)}>\\S++)\\s++"
+        pos = m.end()
+        n += 1
+    if not n:
         return None
     try:
-        return re.compile(out)
+        return re.compile(out + pattern[pos:])
     except re.error:  # pragma: no cover - possessive quantifiers exist from Python 3.11
         return None
 
