@@ -46,6 +46,7 @@ class ServeConfig:
     shard: str | None = None
     sink_attempts: int = 10
     sink_timeout: float = 5.0
+    sink_retry_seconds: float = 1.0  # the first retry's delay; each next one doubles (at most 5 minutes)
     journal_segment_bytes: int = 64 * MiB
     fsync: bool = True
     tail_poll: float = 0.25
@@ -67,7 +68,7 @@ class ServeConfig:
             v = getattr(c, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidParameterError(f"`{name}` must be an integer >= 1, got {v!r}")
-        for name in ("checkpoint_seconds", "sink_timeout", "tail_poll"):
+        for name in ("checkpoint_seconds", "sink_timeout", "sink_retry_seconds", "tail_poll"):
             v = getattr(c, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not (v > 0 and math.isfinite(v)):
                 raise InvalidParameterError(f"`{name}` must be a number > 0, got {v!r}")

@@ -2,7 +2,8 @@
 
 Every stored alarm has one outbox row per configured sink, written in the alarm's own transaction
 (store.py). This worker sends what is due, marks it delivered on a 2xx answer, and otherwise
-retries with exponential backoff (1 s, 2 s, 4 s ... at most 5 minutes) up to `sink_attempts`
+retries with exponential backoff (`sink_retry_seconds`, 1 s by default, then 2 s, 4 s ... at most
+5 minutes) up to `sink_attempts`
 times, then marks it failed (counted in `logad_sink_deliveries_total{outcome="failed"}` and in
 `/v1/status`). Delivery is at least once: a kill between a sink's 2xx and the row being marked
 sends that alarm again after the restart, so every delivery carries the alarm's stable key
@@ -75,6 +76,7 @@ class SinkWorker:
         self.sinks.update({f"alertmanager:{u}": ("alertmanager", u) for u in c.alertmanager})
         self.timeout = c.sink_timeout
         self.attempts = c.sink_attempts
+        self.retry_seconds = c.sink_retry_seconds
         self.base_url = f"http://{c.host}:{c.port}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -142,6 +144,6 @@ class SinkWorker:
             counter.labels(kind, "failed").inc()
             log.warning("sink %s: giving up on alarm %d after %d attempts (%s)", sink, alarm_id, n, error)
             return
-        self.store.retry(outbox_id, time.time() + min(MAX_BACKOFF, 2.0 ** attempts), error)
+        self.store.retry(outbox_id, time.time() + min(MAX_BACKOFF, self.retry_seconds * 2.0 ** attempts), error)
         counter.labels(kind, "retried").inc()
         log.info("sink %s: alarm %d not delivered (%s), retrying", sink, alarm_id, error)
