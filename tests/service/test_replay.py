@@ -96,3 +96,22 @@ def test_paging_filters_and_feedback(data, serve):
     assert client.post("/v1/alarms/999999/feedback", json={"verdict": "tp"}).status_code == 404
     assert client.get("/v1/alarms/999999").status_code == 404
     assert client.get("/v1/status").json()["feedback"] == {"false_positive": 1}
+
+
+def test_replay_equals_detect_with_a_deep_detector(data, serve, tmp_path):
+    """A deep model (deeplog) online: sequences scored a few at a time as they close give the
+    scores `logad detect` gives them all at once."""
+    from tests.conftest import needs_torch
+    from tests.service.conftest import train
+
+    needs_torch()
+    model = train(data["hdfs_train"], "hdfs", tmp_path / "m_deeplog", "--session-timeout", "3", "--param", "epochs=2",
+                  "--param", "hidden=16", "--param", "embed_dim=8", detector="deeplog", q=0.8)
+    expected = detect_alarms(model, [data["hdfs_new"]], tmp_path / "detect.csv")
+    assert expected
+    r, client = serve(model)
+    send_file(client, data["hdfs_new"], batch=97)
+    client.post("/v1/flush")
+    alarms = all_alarms(client, kind="sequence")
+    assert as_tuples(alarms) == expected
+    assert alarms[0]["detector"] == "deeplog" and alarms[0]["explanation"]

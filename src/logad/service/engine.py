@@ -35,13 +35,15 @@ class Engine:
     """The detector of the service (see the module docstring).
 
     `read_lines(offsets) -> {offset: text}` and `sources_of(offsets) -> {offset: source}` give the
-    text and source of lines still open (the journal keeps them). `chunk_lines`: lines pushed
-    between two scorings; `score_batch`: sequences scored at once (a flush closes many);
+    text and source of lines still open (the journal keeps them). Sequences closed by lines are
+    scored together once the first of them has waited `max_wait` seconds (checked every
+    `chunk_lines` lines), or `score_batch` of them wait, or the record ends; `score_batch` is also
+    how many a flush scores at once;
     `max_alarm_lines`: lines with their text in one alarm (the blamed ones first)."""
 
     def __init__(self, model, parser: LineParser, *, read_lines: Callable, sources_of: Callable,
-                 chunk_lines: int = 2048, score_batch: int = 256, max_alarm_lines: int = 100,
-                 explain_top: int = 10) -> None:
+                 chunk_lines: int = 512, score_batch: int = 256, max_wait: float = 0.02,
+                 max_alarm_lines: int = 100, explain_top: int = 10) -> None:
         from logad.windowing.streaming import StreamingWindower
 
         self.model = model
@@ -51,6 +53,7 @@ class Engine:
         self.read_lines = read_lines
         self.sources_of = sources_of
         self.chunk_lines = chunk_lines
+        self.max_wait = max_wait
         self.score_batch = score_batch
         self.max_alarm_lines = max_alarm_lines
         self.explain_top = explain_top
@@ -142,13 +145,20 @@ class Engine:
         push = self.windower.push
         closed: list[tuple[Sequence, float]] = []
         step = self.chunk_lines
+        first_at = 0.0  # when the oldest sequence waiting to be scored closed (perf_counter)
+        wait, batch = self.max_wait, self.score_batch
         for lo in range(0, len(events), step):
             for ev in events[lo:lo + step]:
                 out = push(ev)
                 if out:
+                    if not closed:
+                        first_at = time.perf_counter()
                     now = time.time()
                     closed.extend((s, now) for s in out)
-            if closed:
+            # score what closed when it has waited long enough, or many are waiting, or at the end:
+            # few calls (each has a fixed cost), and a bounded wait for the first of them
+            last = lo + step >= len(events)
+            if closed and (last or len(closed) >= batch or time.perf_counter() - first_at >= wait):
                 c["sequences"] += len(closed)
                 if self.on_closed is not None:
                     self.on_closed(len(closed))
