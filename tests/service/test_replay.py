@@ -96,6 +96,15 @@ def test_paging_filters_and_feedback(data, serve):
     assert client.post("/v1/alarms/999999/feedback", json={"verdict": "tp"}).status_code == 404
     assert client.get("/v1/alarms/999999").status_code == 404
     assert client.get("/v1/status").json()["feedback"] == {"false_positive": 1}
+    # a live view waits for the next alarm instead of polling fast
+    last = everything[-1]["id"]
+    import time
+
+    t0 = time.monotonic()
+    assert client.get("/v1/alarms", params={"after": last, "wait": 0.3}).json() == {"alarms": [], "next": None}
+    assert time.monotonic() - t0 >= 0.25
+    templates = client.get("/v1/templates").json()["templates"]
+    assert templates and {"id", "text"} <= set(templates[0])
 
 
 def test_replay_equals_detect_with_a_deep_detector(data, serve, tmp_path):

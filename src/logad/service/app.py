@@ -13,10 +13,13 @@ POST /v1/lines            text/plain: raw lines in the model's format; applicati
 POST /v1/flush            end of stream: closes every open window; waits (up to ?wait=SECONDS, default
                           60) until processed: 200 {"flushed", "stream", "sequences_closed", "alarms"},
                           202 when still processing.
-GET  /v1/alarms           ?since=&source=&min_score=&kind=&after=&limit= -> {"alarms": [...], "next"}
+GET  /v1/alarms           ?since=&source=&min_score=&kind=&after=&limit=&wait= -> {"alarms": [...], "next"}
+                          (wait=SECONDS: when no alarm matches yet, wait up to that long for one: a
+                          live view polls with after=<last id seen>)
 GET  /v1/alarms/{id}      one alarm; 404
 POST /v1/alarms/{id}/feedback  {"verdict": "true_positive"|"false_positive", "note"}; 404, 422
 GET  /v1/status           counters, queue, latency percentiles, model, journal
+GET  /v1/templates        the model's templates {"templates": [{"id", "text"}]}
 GET  /healthz             200 {"status": "ok"} when ready, else 503
 GET  /metrics             Prometheus text format
 """
@@ -50,8 +53,10 @@ def _clean(o):
     return o
 
 
-def create_app(service: Service):
-    """The FastAPI application serving `service` (started already, or started by the caller)."""
+def create_app(service: Service, *, routers=()):
+    """The FastAPI application serving `service` (started already, or started by the caller).
+    `routers`: more `fastapi.APIRouter`s to include (a dashboard adds its pages this way; its
+    handlers reach the service as `request.app.state.service`)."""
     fastapi = require("fastapi", "serve")
     from fastapi import Request
     from fastapi.responses import Response
@@ -163,7 +168,10 @@ def create_app(service: Service):
 
     @app.post("/v1/flush")
     async def post_flush(request: Request):
-        wait = _number(request.query_params.get("wait"), 60.0)
+        try:
+            wait = _number(request.query_params.get("wait"), 60.0)
+        except ValueError as exc:
+            return refuse(400, "malformed", str(exc))
         try:
             fut = service.flush()
         except Unavailable as exc:
@@ -187,8 +195,18 @@ def create_app(service: Service):
         kind = q.get("kind")
         if kind is not None and kind not in ("sequence", "new_template"):
             return refuse(400, "malformed", f"kind must be 'sequence' or 'new_template', got {kind!r}")
-        alarms, nxt = await run_in_threadpool(service.store.alarms, since=since, source=q.get("source"),
-                                              min_score=min_score, kind=kind, after=after, limit=limit)
+        try:
+            wait = min(60.0, max(0.0, _number(q.get("wait"), 0.0)))
+        except ValueError as exc:
+            return refuse(400, "malformed", str(exc))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            alarms, nxt = await run_in_threadpool(service.store.alarms, since=since, source=q.get("source"),
+                                                  min_score=min_score, kind=kind, after=after, limit=limit)
+            if alarms or loop.time() >= deadline or service.stopping:
+                break
+            await asyncio.sleep(min(0.25, max(0.0, deadline - loop.time())))
         return reply({"alarms": alarms, "next": None if nxt is None else str(nxt)})
 
     @app.get("/v1/alarms/{alarm_id}")
@@ -224,6 +242,11 @@ def create_app(service: Service):
     async def get_status():
         return reply(await run_in_threadpool(service.status))
 
+    @app.get("/v1/templates")
+    async def get_templates():
+        t = service.engine.parser.templates
+        return reply({"templates": [{"id": k, "text": v} for k, v in sorted(t.items())]})
+
     @app.get("/healthz")
     async def healthz():
         ok = service.ready and service.failed is None and service.journal.failed is None
@@ -238,6 +261,8 @@ def create_app(service: Service):
         data, ctype = await run_in_threadpool(metrics.render)
         return Response(data, media_type=ctype)
 
+    for router in routers:
+        app.include_router(router)
     return app
 
 

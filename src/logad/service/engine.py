@@ -66,6 +66,9 @@ class Engine:
         self.next_offset = 1
         self.on_closed: Callable[[int], None] | None = None  # a metrics hook: sequences closed
         self.flushed: dict[int, dict] = {}  # record -> what its flush closed (the latest ones)
+        # (closed_at, closed_by) of the sequences scored since the caller last took them: every
+        # batch `process` yields (even an empty one) has its sequences decided
+        self.decided: list[tuple[float, str]] = []
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict:
@@ -108,7 +111,9 @@ class Engine:
 
     # ------------------------------------------------------------------ processing
     def process(self, rec: Record) -> Iterator[list[dict]]:
-        """Batches of alarms of one record (consume them all before the next record)."""
+        """Batches of alarms of one record (consume them all before the next record). A batch is
+        yielded after every scoring, empty when nothing alarmed; `decided` then lists when each
+        sequence scored so far closed."""
         c = self.counters
         c["records"] += 1
         if rec.kind == FLUSH:
@@ -124,8 +129,7 @@ class Engine:
             for i in range(0, len(closed), self.score_batch):
                 alarms = self._score([(s, now) for s in closed[i:i + self.score_batch]], stream, "flush")
                 n_alarms += len(alarms)
-                if alarms:
-                    yield alarms
+                yield alarms
             self.flushed[rec.rseq] = {"stream": stream, "sequences_closed": len(closed), "alarms": n_alarms}
             while len(self.flushed) > 100:
                 self.flushed.pop(next(iter(self.flushed)))
@@ -164,7 +168,9 @@ class Engine:
                     self.on_closed(len(closed))
                 pending += self._score(closed, self.stream, "line")
                 closed = []
-            if pending:
+                yield pending
+                pending = []
+            elif pending:
                 yield pending
                 pending = []
         if pending:
@@ -187,6 +193,7 @@ class Engine:
         import sklearn
 
         seqs = [s for s, _ in closed]
+        self.decided.extend((at, closed_by) for _, at in closed)
         out = []
         thr = self.threshold
         with sklearn.config_context(assume_finite=True):

@@ -94,7 +94,9 @@ class Service:
         self._lockfile = None
         self._rate = 0.0  # processed lines/s (smoothed), for Retry-After
         # close -> stored, the latest alarms, by what closed their sequence (a line, or a flush)
-        self._latencies = {"line": collections.deque(maxlen=50_000), "flush": collections.deque(maxlen=50_000)}
+        # and (decided_*) from any sequence closing to its being scored and, if it alarms, stored
+        self._latencies = {k: collections.deque(maxlen=50_000)
+                           for k in ("line", "flush", "decided_line", "decided_flush")}
         self._last_ckpt = (time.monotonic(), 0, -1)
         self._held_at = 0.0
         self.sinks = None
@@ -340,9 +342,14 @@ class Service:
 
     def _handle(self, rec: Record, replay: bool = False) -> None:
         sinks = self._sink_names()
-        for alarms in self.engine.process(rec):
-            ids = self.store.commit(alarms, sinks)
+        engine = self.engine
+        for alarms in engine.process(rec):
+            ids = self.store.commit(alarms, sinks) if alarms else []
             now = time.time()
+            decided, engine.decided = engine.decided, []
+            if not replay:
+                for closed_at, cause in decided:
+                    self._latencies["decided_" + cause].append(max(0.0, now - closed_at))
             for a, aid in zip(alarms, ids):
                 if aid is None:
                     continue
@@ -382,7 +389,9 @@ class Service:
     # ------------------------------------------------------------------ status
     def latency_percentiles(self) -> dict:
         """Seconds from a sequence closing to its alarm being stored (the latest 50,000 alarms),
-        for sequences a line closed ("line") and those a flush closed ("flush")."""
+        for sequences a line closed ("line") and those a flush closed ("flush"); and from any
+        sequence closing to its being decided: scored, and stored when it alarms ("decided_line",
+        "decided_flush")."""
         out = {}
         for cause, values in self._latencies.items():
             lat = sorted(values)
