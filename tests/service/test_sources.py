@@ -124,9 +124,10 @@ def test_webhook_and_alertmanager_with_retries_and_no_duplicates(data, tmp_path)
     from logad.service import ServeConfig, start_in_thread
     from tests.service.conftest import httpx, send_file
 
-    hook, am = _Receiver(fail=3), _Receiver()
+    hook, am, amw = _Receiver(fail=3), _Receiver(), _Receiver()
     cfg = ServeConfig(model=str(data["models"]["session"]), state_dir=str(tmp_path / "state"), port=0,
-                      webhook=(hook.url + "/hook",), alertmanager=(am.url,), sink_retry_seconds=0.05)
+                      webhook=(hook.url + "/hook",), alertmanager=(am.url,), alertmanager_webhook=(amw.url + "/am",),
+                      sink_retry_seconds=0.05)
     try:
         r = start_in_thread(cfg)
         try:
@@ -134,9 +135,9 @@ def test_webhook_and_alertmanager_with_retries_and_no_duplicates(data, tmp_path)
             send_file(client, data["hdfs_new"])
             client.post("/v1/flush")
             n = len(all_alarms(client))
-            _until(lambda: len(hook.got) == n and len(am.got) == n, what="every alarm at both sinks")
-            status = client.get("/v1/status").json()
-            assert status["sinks"] == {"delivered": 2 * n}
+            _until(lambda: len(hook.got) == len(am.got) == len(amw.got) == n, what="every alarm at every sink")
+            # (a receiver records a request before it answers: wait for the service to read the answer)
+            _until(lambda: client.get("/v1/status").json()["sinks"] == {"delivered": 3 * n}, what="deliveries marked")
             metrics = client.get("/metrics").text
             assert 'logad_sink_deliveries_total{outcome="retried",sink="webhook"} 3.0' in metrics
         finally:
@@ -154,6 +155,9 @@ def test_webhook_and_alertmanager_with_retries_and_no_duplicates(data, tmp_path)
         alert = alerts[0]
         assert alert["labels"]["detector"] == "knn" and alert["labels"]["sequence_id"].startswith("blk_")
         assert alert["annotations"]["summary"] and alert["startsAt"].endswith("Z")
+        path, _, payload = amw.got[0]
+        assert path == "/am" and payload["version"] == "4" and payload["status"] == "firing"
+        assert payload["alerts"][0]["fingerprint"] and payload["commonLabels"]["alertname"].startswith("Log")
     finally:
-        hook.close()
-        am.close()
+        for r_ in (hook, am, amw):
+            r_.close()

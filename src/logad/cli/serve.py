@@ -23,7 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--tail", nargs="+", metavar="FILE", help="follow these files (rotation and truncation handled)")
     p.add_argument("--stdin", action="store_true", help="read lines from standard input; flush and stop at its end")
     p.add_argument("--webhook", action="append", metavar="URL", help="POST each alarm as JSON here (repeatable)")
-    p.add_argument("--alertmanager", action="append", metavar="URL", help="send alarms to this Alertmanager")
+    p.add_argument("--alertmanager", action="append", metavar="URL", help="send alarms to this Alertmanager's API")
+    p.add_argument("--alertmanager-webhook", action="append", metavar="URL",
+                   help="POST alarms in the JSON Alertmanager sends its webhook receivers")
     p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes, help="larger requests get 413")
     p.add_argument("--max-queue-lines", type=int, default=d.max_queue_lines,
                    help="lines accepted but not yet processed before requests get 429")
@@ -47,6 +49,7 @@ def config_from_args(args):
         model=args.model or "", state_dir=args.state_dir or "", host=args.host, port=args.port,
         token_file=args.token_file, tail=tuple(args.tail or ()), stdin=args.stdin,
         webhook=tuple(args.webhook or ()), alertmanager=tuple(args.alertmanager or ()),
+        alertmanager_webhook=tuple(args.alertmanager_webhook or ()),
         max_body_bytes=args.max_body_bytes, max_queue_lines=args.max_queue_lines,
         checkpoint_seconds=args.checkpoint_seconds, checkpoint_lines=args.checkpoint_lines,
         max_alarm_lines=args.max_alarm_lines, on_error=args.on_error, shard=args.shard,

@@ -20,7 +20,8 @@ class ServeConfig:
 
     host/port: where to listen (127.0.0.1 unless told otherwise; any other address needs
     `token_file`). tail: files to follow; stdin: read lines from standard input. webhook /
-    alertmanager: URLs alarms are sent to. max_body_bytes: a larger request gets 413.
+    alertmanager / alertmanager_webhook: URLs alarms are sent to (as logad's JSON, into
+    Alertmanager's API, or in the JSON Alertmanager sends its webhook receivers). max_body_bytes: a larger request gets 413.
     max_queue_lines: lines accepted but not yet processed before requests get 429.
     checkpoint_seconds / checkpoint_lines: how often the state is checkpointed (whichever first).
     on_error: what a request with lines not in the model's format gets by default ("reject": 422
@@ -37,6 +38,7 @@ class ServeConfig:
     stdin: bool = False
     webhook: tuple[str, ...] = ()
     alertmanager: tuple[str, ...] = ()
+    alertmanager_webhook: tuple[str, ...] = ()
     max_body_bytes: int = 8 * MiB
     max_queue_lines: int = 500_000
     checkpoint_seconds: float = 10.0
@@ -56,7 +58,7 @@ class ServeConfig:
 
     def validated(self) -> ServeConfig:
         c = dataclasses.replace(self, tail=tuple(self.tail), webhook=tuple(self.webhook),
-                                alertmanager=tuple(self.alertmanager))
+                                alertmanager=tuple(self.alertmanager), alertmanager_webhook=tuple(self.alertmanager_webhook))
         if not c.model:
             raise InvalidParameterError("give --model DIR (a folder `logad train --save` wrote)")
         if not c.state_dir:
@@ -76,7 +78,7 @@ class ServeConfig:
             raise InvalidParameterError(f"`on_error` must be 'reject' or 'skip', got {c.on_error!r}")
         if c.shard is not None:
             parse_shard(c.shard)
-        for url in c.webhook + c.alertmanager:
+        for url in c.webhook + c.alertmanager + c.alertmanager_webhook:
             if not (url.startswith("http://") or url.startswith("https://")):
                 raise InvalidParameterError(f"a sink URL must start with http:// or https://, got {url!r}")
         if not is_loopback(c.host) and not c.token_file:

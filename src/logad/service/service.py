@@ -145,7 +145,7 @@ class Service:
         self.journal.on_durable = self._enqueue
         self._thread = threading.Thread(target=self._process_loop, name="logad-processor", daemon=True)
         self._thread.start()
-        if c.webhook or c.alertmanager:
+        if c.webhook or c.alertmanager or c.alertmanager_webhook:
             from logad.service.sinks import SinkWorker
 
             self.sinks = SinkWorker(self).start()
@@ -362,7 +362,8 @@ class Service:
 
     def _sink_names(self) -> list[str]:
         c = self.config
-        return [f"webhook:{u}" for u in c.webhook] + [f"alertmanager:{u}" for u in c.alertmanager]
+        return ([f"webhook:{u}" for u in c.webhook] + [f"alertmanager:{u}" for u in c.alertmanager]
+                + [f"am-webhook:{u}" for u in c.alertmanager_webhook])
 
     def _ckpt_due(self) -> bool:
         t, lines, rseq = self._last_ckpt

@@ -10,6 +10,9 @@ sends that alarm again after the restart, so every delivery carries the alarm's 
 (`Idempotency-Key` header; Alertmanager merges alerts with the same labels anyway).
 
 Generic webhook: POST `{"alarm": {...the alarm as GET /v1/alarms/{id} shows it...}}`.
+Alertmanager webhook format (`--alertmanager-webhook URL`): the JSON Alertmanager itself POSTs to
+its webhook receivers (version 4: status, groupLabels, commonLabels, alerts with a fingerprint),
+for tools that already take those.
 Alertmanager: POST `/api/v2/alerts` (appended to the URL unless it already ends with it) a list of
 one alert: labels `alertname="LogAnomaly"` (`LogNewTemplate` for a new template), `detector`,
 `source`, `sequence_id`, `severity="warning"`; annotations `summary`, `description`, `score`,
@@ -39,7 +42,7 @@ def _iso(t: float | None) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
-def alertmanager_payload(alarm: dict, base_url: str = "") -> tuple[str, bytes]:
+def _alert(alarm: dict, base_url: str) -> dict:
     new = alarm.get("kind") == "new_template"
     if new:
         summary = f"new log template from {alarm.get('source')}"
@@ -62,7 +65,27 @@ def alertmanager_payload(alarm: dict, base_url: str = "") -> tuple[str, bytes]:
         "startsAt": _iso(alarm.get("end_time") or alarm.get("created_at")),
         "generatorURL": f"{base_url}/v1/alarms/{alarm.get('id')}",
     }
-    return "application/json", json.dumps([alert]).encode("utf-8")
+    return alert
+
+
+def alertmanager_payload(alarm: dict, base_url: str = "") -> tuple[str, bytes]:
+    """What Alertmanager's API takes (POST /api/v2/alerts): a list of alerts."""
+    return "application/json", json.dumps([_alert(alarm, base_url)]).encode("utf-8")
+
+
+def alertmanager_webhook_payload(alarm: dict, base_url: str = "") -> tuple[str, bytes]:
+    """What Alertmanager sends its webhook receivers (version 4), for the tools that take those."""
+    import hashlib
+
+    alert = _alert(alarm, base_url)
+    alert.update(status="firing", endsAt="0001-01-01T00:00:00Z",
+                 fingerprint=hashlib.sha1(str(alarm.get("key")).encode()).hexdigest()[:16])
+    labels = alert["labels"]
+    payload = {"version": "4", "groupKey": f"{{}}:{{alertname=\"{labels['alertname']}\"}}", "truncatedAlerts": 0,
+               "status": "firing", "receiver": "logad", "groupLabels": {"alertname": labels["alertname"]},
+               "commonLabels": labels, "commonAnnotations": alert["annotations"], "externalURL": base_url,
+               "alerts": [alert]}
+    return "application/json", json.dumps(payload).encode("utf-8")
 
 
 class SinkWorker:
@@ -74,6 +97,7 @@ class SinkWorker:
         c = service.config
         self.sinks = {f"webhook:{u}": ("webhook", u) for u in c.webhook}
         self.sinks.update({f"alertmanager:{u}": ("alertmanager", u) for u in c.alertmanager})
+        self.sinks.update({f"am-webhook:{u}": ("am-webhook", u) for u in c.alertmanager_webhook})
         self.timeout = c.sink_timeout
         self.attempts = c.sink_attempts
         self.retry_seconds = c.sink_retry_seconds
@@ -119,6 +143,9 @@ class SinkWorker:
         if kind == "alertmanager":
             target = url if url.rstrip("/").endswith("/api/v2/alerts") else url.rstrip("/") + "/api/v2/alerts"
             ctype, body = alertmanager_payload(alarm, self.base_url)
+        elif kind == "am-webhook":
+            target = url
+            ctype, body = alertmanager_webhook_payload(alarm, self.base_url)
         else:
             target = url
             ctype, body = webhook_payload(alarm)

@@ -8,8 +8,11 @@ read on from the first line not yet journaled: none lost, none twice.
 
 Rotation (the path now names another file: `mv log log.1` then a new `log`): the old file is read
 to its end, then the new one from its start. Truncation (the same file, now shorter than the
-position: `copytruncate`): read again from the start. A last line without a newline is taken
-when the file is rotated away, not while it may still be written.
+position: `copytruncate`): read again from the start (a file truncated and rewritten past the old
+position before the next poll cannot be told from one that grew). A last line without a newline is
+taken when the file is rotated away, not while it may still be written. A file rotated while the
+service was stopped is read from the start of the new file; what the old one got after the stop
+is not looked for.
 """
 
 from __future__ import annotations
