@@ -410,6 +410,11 @@ class Journal:
         return dropped
 
     @property
+    def writing(self) -> bool:
+        """Whether the writer thread still runs (it stops after `close` or a failed write)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def size_bytes(self) -> int:
         return sum(s.size for s in self._segs)
 

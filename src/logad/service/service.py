@@ -337,8 +337,7 @@ class Service:
                 return
 
     def _journal_done(self) -> bool:
-        j = self.journal
-        return j is None or j._thread is None or not j._thread.is_alive()
+        return self.journal is None or not self.journal.writing
 
     def _handle(self, rec: Record, replay: bool = False) -> None:
         sinks = self._sink_names()
