@@ -403,6 +403,7 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: deeplog,soak,crash")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "serve.md"), help="the Markdown results")
     args = ap.parse_args()
     data = data_dir_or_none(args.data_dir, "hdfs_2pct")
     if data is None:
@@ -461,7 +462,7 @@ def main() -> int:
               f"lost {c['lost_acknowledged']}, journal lines {c['journal_lines']}/{c['lines']}; webhook: "
               f"{c['webhook_alarms']} alarms of {c['stored_all_kinds']} stored, {c['webhook_deliveries']} deliveries; "
               f"load {c['load']}")
-    out = REPO / "benchmarks" / "results" / "serve.md"
+    out = Path(args.out)
     out.write_text(report(results))
     (work / "serve.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {out}")

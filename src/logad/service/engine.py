@@ -109,6 +109,25 @@ class Engine:
         except (KeyError, IndexError, TypeError, ValueError):
             return 0
 
+    def warm_up(self) -> None:
+        """Score (and explain) one made-up sequence, so that what a detector does on its first
+        call (imports, allocations) is not paid by the first sequence of the stream. Changes no
+        state."""
+        import sklearn
+
+        tid = next(iter(self.parser.templates), 1)
+        values = ((0.0,), (0.0,)) if self.parser.with_values else None
+        s = Sequence("warm-up", (tid, tid), (0, 0), 0.0, 0.0, line_values=values)
+        try:
+            with sklearn.config_context(assume_finite=True):
+                self.detector.score([s])
+                if self.detector.explains:
+                    self.detector.explain(s)
+                if self.detector.localises:
+                    self.detector.localise(s)
+        except Exception as exc:  # noqa: BLE001 - only a warm-up: the first real call pays instead
+            log.debug("warm-up of %s failed: %s", self.detector.name, exc)
+
     # ------------------------------------------------------------------ processing
     def process(self, rec: Record) -> Iterator[list[dict]]:
         """Batches of alarms of one record (consume them all before the next record). A batch is
@@ -166,10 +185,11 @@ class Engine:
                 c["sequences"] += len(closed)
                 if self.on_closed is not None:
                     self.on_closed(len(closed))
-                pending += self._score(closed, self.stream, "line")
+                for i in range(0, len(closed), batch):  # a burst (log time jumped) in pieces, each stored
+                    pending += self._score(closed[i:i + batch], self.stream, "line")
+                    yield pending
+                    pending = []
                 closed = []
-                yield pending
-                pending = []
             elif pending:
                 yield pending
                 pending = []

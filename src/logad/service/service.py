@@ -139,6 +139,7 @@ class Service:
         log.info("starting: model %s (%s, %s grouping, threshold %.6g), state %s (%s), journal records %d.., "
                  "lines 1..%d", c.model, self.model.detector.name, parser.grouping.kind, self.model.threshold,
                  self.state_dir, "new" if fresh else "resumed", self.engine.next_rseq, self.journal.next_offset - 1)
+        self.engine.warm_up()
         self._replay()
         self.open_lines = self.engine.windower.held_lines
         self.processed_rseq = self.engine.next_rseq - 1
