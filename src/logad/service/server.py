@@ -41,7 +41,7 @@ def _uvicorn_server(service: Service):
         create_app(service), log_config=None, access_log=service.config.access_log, lifespan="off",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        timeout_keep_alive=30, limit_concurrency=1000, server_header=False,
+        timeout_keep_alive=30, limit_concurrency=1000, server_header=False, timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(cfg)
 
