@@ -130,27 +130,39 @@ class TrainedModel:
         traced to its file and line numbers, an alarm quoting the lines it blames. With `rollup`
         (a regex naming a unit in the sequence id or file path), also `OUT.rollup.csv`; with
         `summary`, the summary a report draws beside it (`logad.report.detect_summary`)."""
+        seqs, templates, files_lines = self.load_sequences(files, progress)
+        scores = self.detector.score(seqs) if seqs else np.zeros(0)
+        return self.write_results(seqs, scores, templates, out, files=files, files_lines=files_lines, rollup=rollup,
+                                  summary=summary, progress=progress)
+
+    def load_sequences(self, files: list[str], progress: Progress = SILENT) -> tuple[list, dict, list | None]:
+        """(sequences, template texts, (file, lines in it) of every raw log file read) of new logs."""
         from logad.pipeline import load_logs, load_structured
 
         if self.structured:
-            loaded = load_structured(files, grouping=self._grouping(), event_ids=self.event_ids, learn=False, progress=progress)
-            templates = loaded.templates
-        else:
-            loaded = load_logs(
-                files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
-                progress=progress, with_values=self.detector.needs_line_values(), multiline=self.multiline,
-            )
-            templates = self.parser.templates
-        seqs = loaded.sequences
-        scores = self.detector.score(seqs) if seqs else np.zeros(0)
+            loaded = load_structured(files, grouping=self._grouping(), event_ids=self.event_ids, learn=False,
+                                     progress=progress)
+            return loaded.sequences, loaded.templates, None
+        loaded = load_logs(
+            files, format=self.format_name, grouping=self._grouping(), parser=self.parser, learn=False,
+            progress=progress, with_values=self.detector.needs_line_values(), multiline=self.multiline,
+        )
+        return loaded.sequences, self.parser.templates, [(r.path, r.lines_total) for r in loaded.reports]
+
+    def write_results(self, seqs: list, scores, templates: dict, out: str | Path, *, files: list[str] | None = None,
+                      files_lines: list[tuple[str, int]] | None = None, rollup: str | None = None,
+                      summary: bool = False, progress: Progress = SILENT) -> dict:
+        """The outputs of `detect` for sequences and their scores: the CSV (one row per sequence),
+        and on request the roll-up and the report's summary. `files_lines` locates each line in its
+        file (the pipeline numbers the lines of several files one after the other)."""
         alarms = scores > self.threshold
         unknown = sum(1 for s in seqs for t in s.template_ids if t == 0)
-        locate = None if self.structured else LineLocator([(r.path, r.lines_total) for r in loaded.reports])
+        locate = LineLocator(files_lines) if files_lines is not None else None
         write_detections(out, self, seqs, scores, alarms, templates, locate)
         result = {"sequences": len(seqs), "alarms": int(alarms.sum()), "unknown_template_lines": unknown}
         if rollup:
             result.update(write_rollup(Path(out), seqs, scores, alarms, rollup))
-        if summary:  # what `logad report` draws: templates over time, new/vanished ones, the top alarms
+        if summary and files:  # what `logad report` draws: templates over time, new/vanished ones, the top alarms
             from logad.report.detect_summary import write_detect_summary
 
             result["summary"] = str(write_detect_summary(out, self, files, seqs, scores, alarms, templates=templates,

@@ -64,6 +64,8 @@ def test_multiline_flag_through_train_and_detect(tmp_path):
     assert main(["train", "--logs", str(train), "--format", "hadoop", "--group", "count", "--window-size", "4",
                  "--multiline", "none", "--detector", "new-template", "--save", str(model), "--quiet"]) == 0
     assert json.loads((model / "model.json").read_text())["multiline"] == "none"
-    with pytest.raises(Exception):
+    from logad.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="not a valid regex"):
         get_format("hadoop").with_multiline("(unclosed")
 

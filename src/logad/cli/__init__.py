@@ -16,7 +16,7 @@ from logad.errors import LogadError
 EXIT_ERROR = 2
 
 # the command groups, in the order `logad --help` lists them
-COMMANDS = ("demo", "parse", "data", "evaluate", "train", "tune", "transfer", "mlad", "report")
+COMMANDS = ("demo", "parse", "data", "evaluate", "train", "tune", "transfer", "mlad", "report", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,12 @@ def add_parser(sub) -> None:
                          "file path), alarmed when one of its sequences is")
     de.add_argument("--report", metavar="HTML", help="write the HTML report of the alarms here (see `logad report`)")
     de.add_argument("--quiet", action="store_true")
+    # --engine ray (issue 15 item 6): parse and score the files in parallel on a Ray cluster, same CSV
+    de.add_argument("--engine", choices=["local", "ray"], default="local",
+                    help="local (one process) or ray: files parsed and sequences scored in parallel on a Ray "
+                         "cluster, the same output (needs logad[distributed]; the files at the same path on every node)")
+    de.add_argument("--address", default="auto",
+                    help="--engine ray: the cluster (auto = a running one, else a local one; local; ray://HOST:10001)")
     de.set_defaults(func=cmd_detect)
 
 
@@ -98,7 +104,13 @@ def cmd_detect(args) -> int:
     if bool(args.input_data) != model.structured:
         kind = "structured CSVs (--input-data)" if model.structured else "raw log files"
         raise InvalidParameterError(f"this model was trained on {kind}; give the same kind of input")
-    summary = model.detect(files, out, progress=progress, rollup=args.rollup)
+    if args.engine == "ray":
+        from logad.service.cluster import detect_on_ray
+
+        summary = detect_on_ray(model, args.model, files, out, address=args.address, progress=progress,
+                                rollup=args.rollup)
+    else:
+        summary = model.detect(files, out, progress=progress, rollup=args.rollup)
     print(
         f"{summary['sequences']} sequences, {summary['alarms']} alarms -> {out}"
         f" ({summary['unknown_template_lines']} lines with a template unseen in training)"
