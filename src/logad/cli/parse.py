@@ -50,6 +50,18 @@ class _NoPandas:
 
 
 def cmd_parse(args) -> int:
+    """`logad parse`; with `--state`, one run at a time holds that state (two at once would each
+    save over the other's templates, leaving outputs with ids the state does not know)."""
+    import contextlib
+
+    from logad.io import exclusive_lock
+
+    guard = exclusive_lock(args.state, "the parser state") if args.state else contextlib.nullcontext()
+    with guard:
+        return _parse(args)
+
+
+def _parse(args) -> int:
     from logad.errors import InvalidParameterError
     from logad.formats.registry import get_format
     from logad.parsing import load_parser, parser_for
@@ -64,6 +76,11 @@ def cmd_parse(args) -> int:
     table = check_outputs(args.files, args.out, args.state, overwrite=args.overwrite)
     if args.state and Path(args.state).exists():
         parser = load_parser(args.state)
+        made_for = getattr(parser, "built_for", None)
+        if made_for and made_for != _format_key(fmt):
+            print(f"warning: the state {args.state} was built from logs read as {made_for!r}; these are read as "
+                  f"{_format_key(fmt)!r} (templates and ids may not fit: use another --state for another system)",
+                  file=sys.stderr)
     else:
         parser = parser_for(fmt.name, args.mode)
     if (args.workers > 1 or args.engine == "ray") and (args.match_only or parser.mode != "default"):
@@ -91,6 +108,7 @@ def cmd_parse(args) -> int:
         writer.abort()
         raise
     if args.state and not args.match_only:
+        parser.built_for = getattr(parser, "built_for", None) or _format_key(fmt)
         parser.save(args.state)
     for r in run.reports:
         print(r.summary(), file=sys.stderr)
@@ -120,3 +138,8 @@ def _progress(lines: int, t0: float, mark: int) -> int:
     while mark <= lines:
         mark += 1_000_000
     return mark
+
+
+def _format_key(fmt) -> str:
+    """What names the format a state was built with: its registered name, or a user's format string."""
+    return fmt.header if fmt.name == "custom" else fmt.name

@@ -52,6 +52,7 @@ class ReadReport:
     lines_without_session: int = 0
     timed_out: int = 0  # lines a user regex could not split within its per-line time bound
     continued: int = 0  # lines joined to the record before them (the format's continuation rule)
+    cr_line_endings: bool = False  # lines end in a bare carriage return (read as line ends)
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -63,6 +64,8 @@ class ReadReport:
             parts.append(f"{self.unmatched} not matching the format (lines {first}{', ...' if self.unmatched > 5 else ''})")
         if self.timed_out:
             parts.append(f"{self.timed_out} of them over the format regex's per-line time bound")
+        if self.cr_line_endings:
+            parts.append("lines end in a bare carriage return (\\r, old Mac style): read as line ends")
         if self.continued:
             parts.append(f"{self.continued} continuation lines joined to the record before them")
         if self.invalid_utf8:
@@ -211,12 +214,18 @@ def raw_chunks(path: str | Path, report: ReadReport, *, block_bytes: int = BLOCK
     line_no = 1
     carry = b""
     skipping = False
+    cr_only = None  # old Mac line endings (a bare \r ends each line): read as \n, and said so
     try:
         try:
             while True:
                 data = stream.read(block_bytes)
                 if not data:
                     break
+                if cr_only is None:
+                    cr_only = b"\r" in data and b"\n" not in data
+                    report.cr_line_endings = cr_only
+                if cr_only:
+                    data = data.replace(b"\r", b"\n")
                 if skipping:
                     k = data.find(b"\n")
                     if k < 0:

@@ -51,10 +51,23 @@ def apply(text: str, origins: Origins, spans: Iterable[tuple[int, int]], repl: s
     return "".join(out), (os_, oe)
 
 
-def regex_spans(rx: re.Pattern, text: str) -> list[tuple[int, int]]:
+# lines on which a masking or removal regex ran out of its time bound (that rule skipped there)
+timed_out = 0
+
+
+def regex_spans(rx: re.Pattern, text: str, seconds: float = 0.05) -> list[tuple[int, int]]:
     """The spans `rx.sub` replaces (the same search: non-overlapping, leftmost, empty matches
-    included as `sub` does)."""
-    return [m.span() for m in rx.finditer(text)]
+    included as `sub` does). The lines that reach `re` are those the compiled matcher gave up on
+    (or every line when it is not built), and a rule may come from a state file: it runs under a
+    time bound, and a line it cannot finish keeps its text (counted in `timed_out`)."""
+    global timed_out
+    from logad.formats.header import bounded_call
+
+    found = bounded_call(lambda t: [m.span() for m in rx.finditer(t)], text, seconds)
+    if found is None:
+        timed_out += 1
+        return []
+    return found
 
 
 _TOKEN_RX: dict[str, re.Pattern] = {}

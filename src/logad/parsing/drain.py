@@ -520,6 +520,7 @@ class DrainParser(SavedState):
                 "max_cache": self.max_cache,
             },
             "next_id": self._next_id,
+            **({"built_for": self.built_for} if getattr(self, "built_for", None) else {}),
             # in recency order (oldest first) so eviction continues identically after a load
             "clusters": [{"id": c.cid, "tokens": list(c.tokens), "size": c.size} for c in self._clusters.values()],
             # the cache decides where repeated lines go: saved so a loaded state continues exactly
@@ -553,11 +554,18 @@ class DrainParser(SavedState):
             built = {c.cid: c for c in _iter_leaves(parser._root)}
             parser._clusters = {int(item["id"]): built[int(item["id"])] for item in d["clusters"]}
             parser._next_id = int(d["next_id"])
+            if len(built) != len(d["clusters"]):
+                raise InputError("Drain state lists a cluster id twice")
+            if built and parser._next_id <= max(built):
+                raise InputError(f"Drain state's next_id {parser._next_id} is not above its cluster ids (up to "
+                                 f"{max(built)}): a new template would overwrite an old one")
             parser._cache = {str(k): built[int(v)] for k, v in d.get("cache", [])}
         except InputError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"Drain state is incomplete or corrupt: {exc!r}") from exc
+        built_for = d.get("built_for")
+        parser.built_for = built_for if isinstance(built_for, str) else None
         return parser
 
 

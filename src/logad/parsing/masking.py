@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logad.errors import InvalidParameterError
+from logad.formats.header import bounded_call
 from logad.parsing import _scan, align
 
 try:  # the optional compiled core (see setup.py); the Python reference gives identical results
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover - depends on the build
     _core = None
 
 log = logging.getLogger(__name__)
+RULE_SECONDS = 0.05  # a masking rule's time bound on one line (where `re` runs it)
 
 try:  # the regex parser is private API; without it we only lose the literal pre-check
     import re._parser as _sre_parse  # type: ignore[import-not-found]
@@ -157,6 +159,7 @@ class Masker:
         placeholder: str | None = None,
     ) -> None:
         self.rules = rules_from_data(rules)
+        self.timed_out = 0  # lines a rule could not mask within RULE_SECONDS (the rule skipped there)
         self.prefix, self.suffix, self.placeholder = prefix, suffix, placeholder
         steps = []
         compiled = []
@@ -192,7 +195,13 @@ class Masker:
             return _scan.mask_drain3(text, self._drain3)
         for sub, repl, lit in self._steps:
             if lit is None or lit in text:  # cheap skip: the rule cannot match without its literal
-                text = sub(repl, text)
+                # the lines that reach `re` here are those the compiled matcher gave up on (or any
+                # line when it is not built): a rule read from a state file must not hang a run
+                masked = bounded_call(lambda t, sub=sub, repl=repl: sub(repl, t), text, RULE_SECONDS)
+                if masked is None:
+                    self.timed_out += 1  # this rule is skipped on this line; the line still parses
+                else:
+                    text = masked
         return text
 
     def core_rules(self, remove: tuple[str, ...] = (), delimiters: tuple[str, ...] = ()):

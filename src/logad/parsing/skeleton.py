@@ -59,6 +59,26 @@ STATE_VERSION = 1
 _oversized = oversized  # the old private name
 
 
+def _check_ids(templates: dict, alias: dict[int, int], next_id: int) -> None:
+    """InputError for a state a resolve would loop on or a new template would overwrite: an alias
+    cycle, a live template that is also an alias, or a next id not above every id given out."""
+    both = set(alias) & set(templates)
+    if both:
+        raise InputError(f"skeleton state lists template {min(both)} as live and as merged into another")
+    for start in alias:
+        seen = {start}
+        tid = alias[start]
+        while tid in alias:
+            if tid in seen:
+                raise InputError(f"skeleton state has an alias cycle through template {tid}")
+            seen.add(tid)
+            tid = alias[tid]
+    highest = max([0, *templates, *alias, *alias.values()])
+    if next_id <= highest:
+        raise InputError(f"skeleton state's next_id {next_id} is not above the ids it has given out (up to "
+                         f"{highest}): a new template would overwrite an old one")
+
+
 class SkeletonParser(SavedState):
     """Streaming log parser (the default mode; implements `logad.parsing.Parser`). Keyword-only;
     arguments are checked on first use.
@@ -745,6 +765,7 @@ class SkeletonParser(SavedState):
             "version": STATE_VERSION,
             "params": self._settings(),
             "next_id": self._next_id,
+            **({"built_for": self.built_for} if getattr(self, "built_for", None) else {}),
             "templates": [{"id": t.tid, "tokens": t.tokens, "size": t.size, **({"gaps": t.gaps} if t.gaps else {})}
                           for t in self._templates.values()],
             "alias": [[a, b] for a, b in self._alias.items()],
@@ -772,6 +793,7 @@ class SkeletonParser(SavedState):
             parser._alias = {int(a): int(b) for a, b in d["alias"]}
             parser._keys = {str(k): int(v) for k, v in d["keys"]}
             parser._next_id = int(d["next_id"])
+            _check_ids(parser._templates, parser._alias, parser._next_id)
             for tid in list(parser._alias) + list(parser._keys.values()):
                 if parser.resolve(tid) not in parser._templates:
                     raise InputError(f"skeleton state refers to an unknown template id {tid}")
@@ -779,4 +801,6 @@ class SkeletonParser(SavedState):
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"skeleton state is incomplete or corrupt: {exc!r}") from exc
+        built_for = d.get("built_for")
+        parser.built_for = built_for if isinstance(built_for, str) else None
         return parser
