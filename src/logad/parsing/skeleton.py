@@ -44,7 +44,7 @@ from logad.parsing.compact import chunks, compact_keys, oversized
 from logad.parsing.compact import compact_py as _compact_py  # noqa: F401 - the reference, for tests
 from logad.parsing.masking import DRAIN3_EXAMPLE_RULES, Masker, rules_from_data
 from logad.parsing.skeleton_template import SkeletonTemplate, gaps_of
-from logad.parsing.state import SavedState, check_header
+from logad.parsing.state import SavedState, check_header, check_ids
 from logad.records import ParsedLine
 
 try:  # the optional compiled core; the Python reference gives identical results
@@ -57,26 +57,6 @@ log = logging.getLogger(__name__)
 STATE_FORMAT = "logad-skeleton"
 STATE_VERSION = 1
 _oversized = oversized  # the old private name
-
-
-def _check_ids(templates: dict, alias: dict[int, int], next_id: int) -> None:
-    """InputError for a state a resolve would loop on or a new template would overwrite: an alias
-    cycle, a live template that is also an alias, or a next id not above every id given out."""
-    both = set(alias) & set(templates)
-    if both:
-        raise InputError(f"skeleton state lists template {min(both)} as live and as merged into another")
-    for start in alias:
-        seen = {start}
-        tid = alias[start]
-        while tid in alias:
-            if tid in seen:
-                raise InputError(f"skeleton state has an alias cycle through template {tid}")
-            seen.add(tid)
-            tid = alias[tid]
-    highest = max([0, *templates, *alias, *alias.values()])
-    if next_id <= highest:
-        raise InputError(f"skeleton state's next_id {next_id} is not above the ids it has given out (up to "
-                         f"{highest}): a new template would overwrite an old one")
 
 
 class SkeletonParser(SavedState):
@@ -793,7 +773,7 @@ class SkeletonParser(SavedState):
             parser._alias = {int(a): int(b) for a, b in d["alias"]}
             parser._keys = {str(k): int(v) for k, v in d["keys"]}
             parser._next_id = int(d["next_id"])
-            _check_ids(parser._templates, parser._alias, parser._next_id)
+            check_ids(parser._templates, parser._alias, parser._next_id)
             for tid in list(parser._alias) + list(parser._keys.values()):
                 if parser.resolve(tid) not in parser._templates:
                     raise InputError(f"skeleton state refers to an unknown template id {tid}")

@@ -52,3 +52,23 @@ class SavedState:
     def load(cls, path: str | Path):
         """Read a state written by `save`; InputError for a missing, corrupt or foreign file."""
         return cls.from_dict(read_state(path))  # type: ignore[attr-defined]
+
+
+def check_ids(templates: dict, alias: dict[int, int], next_id: int) -> None:
+    """InputError for a state a resolve would loop on or a new template would overwrite: an alias
+    cycle, a live template that is also an alias, or a next id not above every id given out."""
+    both = set(alias) & set(templates)
+    if both:
+        raise InputError(f"skeleton state lists template {min(both)} as live and as merged into another")
+    for start in alias:
+        seen = {start}
+        tid = alias[start]
+        while tid in alias:
+            if tid in seen:
+                raise InputError(f"skeleton state has an alias cycle through template {tid}")
+            seen.add(tid)
+            tid = alias[tid]
+    highest = max([0, *templates, *alias, *alias.values()])
+    if next_id <= highest:
+        raise InputError(f"skeleton state's next_id {next_id} is not above the ids it has given out (up to "
+                         f"{highest}): a new template would overwrite an old one")
