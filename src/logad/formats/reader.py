@@ -352,6 +352,25 @@ def _joined_records(chunks, splitter, names, max_line_bytes, report, continues, 
         yield held
 
 
+def _decoded(raw: bytes, max_line_bytes: int, report: ReadReport) -> str | None:
+    """A line's text (its \\r dropped, cut at the cap, bad bytes replaced), each step counted;
+    None for a blank line (counted as empty)."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if len(raw) > max_line_bytes:
+        raw = _cut(raw, max_line_bytes)
+        report.oversized += 1
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        report.invalid_utf8 += 1
+    if not text.strip():
+        report.empty_lines += 1
+        return None
+    return text
+
+
 def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes: int, report: ReadReport,
               continues=None):
     """The pure-Python reference of `_core.split_block`: the records of a chunk of whole lines.
@@ -370,18 +389,8 @@ def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes
     ci = order.index("Content")
     for i, raw in enumerate(lines):
         n = first + i
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        if len(raw) > max_line_bytes:
-            raw = _cut(raw, max_line_bytes)
-            report.oversized += 1
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", errors="replace")
-            report.invalid_utf8 += 1
-        if not text.strip():
-            report.empty_lines += 1
+        text = _decoded(raw, max_line_bytes, report)
+        if text is None:
             continue
         marks = splitter.marks(text)
         if marks is None:
@@ -458,18 +467,6 @@ def read_lines(path: str | Path, report: ReadReport | None = None, max_line_char
         if lines and lines[-1] == b"":
             lines.pop()
         for i, raw in enumerate(lines):
-            n = first + i
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            if len(raw) > max_line_chars:
-                raw = _cut(raw, max_line_chars)
-                report.oversized += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="replace")
-                report.invalid_utf8 += 1
-            if not text.strip():
-                report.empty_lines += 1
-                continue
-            yield n, text
+            text = _decoded(raw, max_line_chars, report)
+            if text is not None:
+                yield first + i, text
