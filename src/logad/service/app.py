@@ -133,16 +133,16 @@ def create_app(service: Service, *, routers=()):
             return refuse(exc.status, exc.reason, str(exc))
         except WrongShard as exc:
             return refuse(421, "wrong_shard", str(exc))
-        if split.records == 0 and split.bad:
-            metrics.rejected_lines.labels("not_in_format").inc(len(split.bad))
+        if split.records == 0 and split.n_bad:
+            metrics.rejected_lines.labels("not_in_format").inc(split.n_bad)
             fmt = service.engine.parser.fmt
             return refuse(422, "not_in_format", f"no line is in the model's format {fmt.name!r} ({fmt.header})",
                           lines=[i + 1 for i in split.bad[:20]])
-        if split.bad and on_error == "reject":
-            metrics.rejected_lines.labels("not_in_format").inc(len(split.bad))
+        if split.n_bad and on_error == "reject":
+            metrics.rejected_lines.labels("not_in_format").inc(split.n_bad)
             fmt = service.engine.parser.fmt
             return refuse(422, "not_in_format",
-                          f"{len(split.bad)} of {split.n} lines are not in the model's format {fmt.name!r} "
+                          f"{split.n_bad} of {split.n} lines are not in the model's format {fmt.name!r} "
                           f"({fmt.header}); nothing was accepted (send ?on_error=skip to accept the others)",
                           lines=[i + 1 for i in split.bad[:20]])
         if split.records == 0:
@@ -154,12 +154,12 @@ def create_app(service: Service, *, routers=()):
             metrics.rejected_lines.labels(exc.reason).inc(len(lines))
             return refuse(exc.status, exc.reason, str(exc), {"Retry-After": str(exc.retry_after)})
         skipped = {}
-        if split.bad:
-            skipped["not_in_format"] = len(split.bad)
+        if split.n_bad:
+            skipped["not_in_format"] = split.n_bad
         if split.blank:
             skipped["blank"] = split.blank
         out = {"accepted": rec.n, "first_offset": rec.first_offset, "last_offset": rec.last_offset, "skipped": skipped}
-        if split.bad:
+        if split.n_bad:
             out["not_in_format_lines"] = [i + 1 for i in split.bad[:20]]
         if invalid:
             out["invalid_utf8_lines"] = invalid

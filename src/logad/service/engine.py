@@ -158,7 +158,7 @@ class Engine:
         rec.split = None  # free it
         c["lines"] += split.n
         c["blank"] += split.blank
-        c["not_in_format"] += len(split.bad)
+        c["not_in_format"] += split.n_bad
         c["oversized"] += split.oversized
         events, new = self.parser.events(split, rec.first_offset, rec.sources)
         c["unmatched"] += len(new)
@@ -278,9 +278,9 @@ class Engine:
             "closed_by": closed_by,
         }
 
-    def _new_templates(self, new: list[tuple[int, str, str]], rec: Record, split) -> list[dict]:
+    def _new_templates(self, new: list[tuple], rec: Record, split) -> list[dict]:
         out = []
-        for offset, key, _content in new:
+        for offset, key, _content, t in new:
             h = hashlib.sha1(key.encode("utf-8", errors="replace")).hexdigest()[:20]
             if h in self.new_keys:
                 continue
@@ -289,7 +289,6 @@ class Engine:
                 continue
             self.new_keys.add(h)
             i = offset - rec.first_offset
-            t = split.timestamp[i]
             out.append({
                 "key": f"template:{h}",
                 "kind": "new_template",
