@@ -99,6 +99,18 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def freeze_heap() -> None:
+    """Move every object alive now (the model, the parser, the libraries: a few hundred thousand)
+    out of the cyclic garbage collector's sight: what the service allocates from here on (lines,
+    events, sequences) is collected as before, but no collection walks the model again. Without
+    this, the collections that the events of every request trigger walk the whole heap, a third
+    of the server's CPU time at 100,000 lines/s. For the process that is the service (`serve`)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def serve(config: ServeConfig) -> int:
     """Run in the foreground until SIGINT/SIGTERM (or the end of --stdin); 0 on a clean stop."""
     service = Service(config)
@@ -106,6 +118,7 @@ def serve(config: ServeConfig) -> int:
     try:
         service.start()
         server = _uvicorn_server(service)
+        freeze_heap()
         host, port = sock.getsockname()[:2]
         log.info("listening on http://%s:%d%s", _url_host(host), port,
                  " (bearer token required)" if service.config.token_file else "")
