@@ -54,6 +54,7 @@ class Split:
     n_bad: int = 0
     blank: int = 0
     oversized: int = 0
+    template_ids: list[int] | None = None  # per record, once `events` has matched them
 
     @property
     def records(self) -> int:
@@ -183,6 +184,7 @@ class LineParser:
             ids, keys, params = list(res.ids), None, res.parameters
         else:
             ids, keys = self.template_ids(contents)
+        split.template_ids = ids
         new: list[tuple] = []
         if 0 in ids:
             zeros = [j for j, t in enumerate(ids) if not t]
