@@ -93,10 +93,8 @@ def page_html(service, nonce: str) -> str:
     from logad.report.render import render, static
 
     auth = service.config.token_file is not None
-    m = service.model
-    ctx = {"title": f"{m.detector.name} on {m.format_name} logs", "kind": "live",
-           "subtitle": f"{_grouping_text(service.engine.parser.grouping.describe())}; threshold {m.threshold:.6g}; "
-                       f"model {service.config.model}",
+    ctx = {"title": "logad serve" if auth else model_title(service), "kind": "live",
+           "subtitle": "" if auth else model_subtitle(service),
            "sections": [("alarms", "Alarms"), ("time", "Over time"), ("templates", "Templates"),
                         ("status", "Ingestion")],
            "nonce": nonce, "auth": auth, "dash_css": Markup(static("dashboard.css")),
@@ -104,6 +102,17 @@ def page_html(service, nonce: str) -> str:
     if not auth:  # nothing to hide: the first page holds every panel
         ctx["parts"] = {name: Markup(part_html(service, name)) for name in PARTS}
     return render("dashboard.html", **ctx)
+
+
+def model_title(service) -> str:
+    m = service.model
+    return f"{m.detector.name} on {m.format_name} logs"
+
+
+def model_subtitle(service) -> str:
+    m = service.model
+    return (f"{_grouping_text(service.engine.parser.grouping.describe())}; threshold {m.threshold:.6g}; "
+            f"model {service.config.model}")
 
 
 def _grouping_text(g: dict) -> str:
@@ -173,7 +182,7 @@ def status_context(service) -> dict:
             y_range=(0, max(10, max(rates["queue_lines"]) * 1.1)),
             label="queue depth (lines acknowledged and not yet processed), the last 5 minutes"))
     skipped = {k: c.get(k, 0) for k in ("blank", "not_in_format", "no_session") if c.get(k)}
-    return {"cards": cards, "rate_fig": rate_fig, "queue_fig": queue_fig, "skipped": skipped,
+    return {"model": f"{model_title(service)}: {model_subtitle(service)}", "cards": cards, "rate_fig": rate_fig, "queue_fig": queue_fig, "skipped": skipped,
             "latency": st["alarm_latency_seconds"], "uptime": st["uptime_seconds"], "status": st}
 
 
