@@ -175,6 +175,7 @@ def status_context(service) -> dict:
             [{"name": "acknowledged (journaled)", "x": ago, "y": rates["received_per_s"]},
              {"name": "processed (parsed, windowed, scored)", "x": ago, "y": rates["processed_per_s"], "dash": "4 2"}],
             x_label="seconds ago", y_label="lines per second", kind="rate", width=520, height=230,
+            y_range=(0, max(10, max(rates["received_per_s"] + rates["processed_per_s"]) * 1.1)),
             label="lines acknowledged and processed per second, the last 5 minutes"))
         queue_fig = svg(figures.curve_chart(
             [{"name": "queue: acknowledged, not yet processed", "x": ago, "y": rates["queue_lines"]}],

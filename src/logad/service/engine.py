@@ -236,7 +236,7 @@ class Engine:
         with sklearn.config_context(assume_finite=True):
             scores = self.detector.score(seqs)
             with self.lock:
-                self.rollup.add_scores([s.end_time for s in seqs], scores)
+                self.rollup.add_scores([s.start_time for s in seqs], scores)
             for (s, at), sc in zip(closed, scores):
                 if sc > thr:
                     out.append(self._alarm(s, float(sc), at, stream, closed_by))

@@ -104,10 +104,11 @@ class Rollup:
                     else:
                         c[""] += 1
 
-    def add_scores(self, end_times: list[float | None], scores) -> None:
-        """Sequences scored: per bucket of their last line's time, how many and the highest score."""
+    def add_scores(self, start_times: list[float | None], scores) -> None:
+        """Sequences scored: per bucket of their first line's time (where the dashboard places an
+        alarm), how many and the highest score."""
         w = self.width
-        for t, s in zip(end_times, scores):
+        for t, s in zip(start_times, scores):
             if t is None or not math.isfinite(t):
                 continue
             s = float(s)
