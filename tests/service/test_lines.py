@@ -11,13 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logad.formats.registry import FORMATS, get_format
+from logad.formats.registry import get_format
 from logad.service.lines import (
     BodyError,
     Event,
     decode_ndjson,
     decode_text,
-    fast_header,
     looks_binary,
     session_ids,
 )
@@ -31,48 +30,71 @@ def test_event_has_the_fields_of_line_event():
         [(f.name, f.default) for f in dataclasses.fields(LineEvent)]
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_fast_header_equals_the_format_regex(name):
-    fmt = get_format(name)
-    fast = fast_header(fmt.regex.pattern)
-    if fast is None:
-        return  # this format keeps its own regex
-    rng = random.Random(name)
-    samples = [" ".join(rng.choice(PIECES) for _ in range(rng.randint(1, 14))) for _ in range(3000)]
-    samples += ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 20))) for _ in range(3000)]
-    for text in samples:
-        m = fast.match(text)
-        if m is not None:  # when the rewrite matches, it matches the same way
-            slow = fmt.regex.match(text)
-            assert slow is not None and slow.groupdict() == m.groupdict(), (name, text)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=16))
-def test_fast_header_hdfs_property(parts):
-    fmt = get_format("hdfs")
-    fast = fast_header(fmt.regex.pattern)
-    text = "".join(parts)
-    m = fast.match(text)
-    if m is not None:
-        assert fmt.regex.match(text).groupdict() == m.groupdict()
-
-
-def test_fast_header_refuses_shapes_it_cannot_prove():
-    assert fast_header(get_format("proxifier").regex.pattern) is None  # a lazy field before the others
-    assert fast_header(r"^x+(?P<A>.*?)\s+(?P<Content>.*)$") is None  # a quantifier before the first field
-    assert fast_header(r"^(?P<Content>.*)$") is None  # nothing to rewrite
-    # only the leading fields are rewritten; what follows stays as it was
-    assert fast_header(r"^(?P<A>.*?)\s+(x|y)?(?P<B>.*?)\s+(?P<Content>.*)$").pattern == \
-        r"^(?P<A>\S++)\s++(x|y)?(?P<B>.*?)\s+(?P<Content>.*)$"
-    assert fast_header(get_format("hdfs").regex.pattern) is not None
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab_-0123456789 blk", max_size=60))
 def test_session_ids_equal_identifier_extractor(text):
     for pattern in (r"(blk_-?\d+)", r"(a)(b)?", r"b\d"):
         assert session_ids(pattern)(text) == identifier_extractor(pattern)(text)
+
+
+def _split_lines(fmt, lines):
+    """The service's split of a block, as (rows, contents, times, labels) and the counts."""
+    from types import SimpleNamespace
+
+    from logad.service.lines import LineParser
+
+    lp = LineParser.__new__(LineParser)  # only what split() reads: the format's pieces
+    from logad.formats import reader
+
+    lp.fmt, lp._splitter = fmt, fmt.splitter
+    lp._names = [f for f in fmt.splitter.fields if f != "Content"]
+    lp._split_block = reader._core_split if fmt.splitter.program is not None else reader._split_py
+    lp._max_line_bytes = reader.MAX_LINE_BYTES
+    lp.label_field, lp.entity_field = fmt.label_field, None
+    s = lp.split(lines)
+    return SimpleNamespace(rows=s.rows, content=s.content, times=s.timestamp, labels=s.label, bad=s.n_bad,
+                           blank=s.blank, over=s.oversized)
+
+
+@pytest.mark.parametrize("name", ["hdfs", "bgl", "openssh", "proxifier"])
+def test_split_equals_the_file_reader(name, tmp_path):
+    """A block split by the service gives the records, times and labels `logad detect`'s reader
+    reads from a file of the same lines: blank and whitespace-only lines, a trailing \r, lines
+    over the length cap, lines not in the format, replaced bytes."""
+    from logad.formats.reader import MAX_LINE_BYTES, ReadReport, read_blocks
+
+    fmt = get_format(name)
+    good = {"hdfs": "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38 x",
+            "bgl": "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.363779 R02-M1-N0-C:J12-U11 RAS "
+                   "KERNEL INFO instruction cache parity error corrected",
+            "openssh": "Dec 10 06:55:46 LabSZ sshd[24200]: reverse mapping checking getaddrinfo failed",
+            "proxifier": "[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy HTTPS"}[name]
+    rng = random.Random(name)
+    lines = []
+    for _ in range(400):
+        r = rng.random()
+        if r < 0.1:
+            lines.append(rng.choice(["", " ", "\t ", "\u3000"]))
+        elif r < 0.2:
+            lines.append(" ".join(rng.choice(PIECES) for _ in range(rng.randint(1, 8))))
+        elif r < 0.25:
+            lines.append(good + " " + "y" * rng.randint(MAX_LINE_BYTES - 200, MAX_LINE_BYTES + 50) + "é")
+        elif r < 0.3:
+            lines.append(good + " \ufffd é")
+        else:
+            lines.append(good.replace("1", str(rng.randint(0, 9))) + " " + rng.choice(PIECES))
+    got = _split_lines(fmt, lines)
+    path = tmp_path / "x.log"
+    path.write_text("\n".join(lines) + "\n")
+    report = ReadReport()
+    blocks = list(read_blocks(path, fmt, report))
+    assert got.rows == [n - 1 for b in blocks for n in b.line_nos]
+    assert got.content == [c for b in blocks for c in b.contents]
+    assert got.times == [None if t != t else t for b in blocks for t in b.timestamps]
+    if fmt.label_field:
+        assert got.labels == [v for b in blocks for v in b.labels]
+    assert (got.bad, got.blank, got.over) == (report.unmatched, report.empty_lines, report.oversized)
+    assert got.bad and got.blank and got.over and got.rows
 
 
 def test_bodies():
@@ -93,7 +115,6 @@ def test_bodies():
 
 def test_line_parser_matches_parse_events(data):
     """The events of a block equal those `logad detect`'s reader makes from the same file."""
-    from logad.formats.registry import get_format
     from logad.model import TrainedModel
     from logad.pipeline.logs import parse_events
     from logad.service.lines import LineParser

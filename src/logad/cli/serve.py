@@ -13,7 +13,8 @@ def add_parser(sub) -> None:
     d = ServeConfig(model="", state_dir="")
     p = sub.add_parser("serve", help="online detection over HTTP, followed files or stdin, with a trained model",
                        description="Serve a trained model online: POST raw lines to /v1/lines (text/plain or "
-                                   "application/x-ndjson), read alarms at /v1/alarms, metrics at /metrics.")
+                                   "application/x-ndjson), read alarms at /v1/alarms, metrics at /metrics, "
+                                   "and watch it live in a browser at / (the dashboard).")
     p.add_argument("--model", metavar="DIR", help="model folder written by `logad train --save` (required)")
     p.add_argument("--state-dir", metavar="DIR",
                    help="journal, checkpoint and alarms (required; refused when made by another model)")
@@ -37,6 +38,8 @@ def add_parser(sub) -> None:
     p.add_argument("--shard", metavar="I/N", help="serve only the sources of shard I of N (several instances)")
     p.add_argument("--sink-attempts", type=int, default=d.sink_attempts)
     p.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    p.add_argument("--no-dashboard", action="store_true",
+                   help="no live dashboard at GET / (the JSON API and /metrics only)")
     p.add_argument("--quiet", action="store_true", help="log warnings only")
     add_config_arg(p)
     p.set_defaults(func=cmd_serve)
@@ -53,7 +56,7 @@ def config_from_args(args):
         max_body_bytes=args.max_body_bytes, max_queue_lines=args.max_queue_lines,
         checkpoint_seconds=args.checkpoint_seconds, checkpoint_lines=args.checkpoint_lines,
         max_alarm_lines=args.max_alarm_lines, on_error=args.on_error, shard=args.shard,
-        sink_attempts=args.sink_attempts, access_log=args.access_log,
+        sink_attempts=args.sink_attempts, access_log=args.access_log, dashboard=not args.no_dashboard,
     ).validated()
 
 

@@ -7,10 +7,12 @@
 
 Modules, top to bottom: `config` (options), `lines` (raw lines -> LineEvents, as `logad detect`
 reads them), `journal` (durable, group-committed log of accepted lines), `store` (SQLite: identity,
-checkpoint, alarms, feedback, outbox), `engine` (windower + detector: records -> alarms,
-deterministic), `sinks` (webhook, Alertmanager), `tail` (followed files, stdin), `service` (all of
-it, without HTTP), `metrics` (Prometheus), `app` (FastAPI routes), `server` (uvicorn), `cluster`
-(`logad detect --engine ray`). FastAPI, uvicorn and prometheus-client are imported only when a
+checkpoint, alarms, feedback, outbox), `rollup` (lines per template over log time, examples,
+parameter values, scores: what the dashboard shows, checkpointed with the engine), `engine`
+(windower + detector: records -> alarms, deterministic), `sinks` (webhook, Alertmanager), `tail`
+(followed files, stdin), `rates` (lines per second and queue depth, sampled), `service` (all of
+it, without HTTP), `metrics` (Prometheus), `views` (the summaries as JSON), `app` (FastAPI routes),
+`dashboard` (the live dashboard at `/`), `server` (uvicorn), `cluster` (`logad detect --engine ray`). FastAPI, uvicorn and prometheus-client are imported only when a
 server or its metrics are made; Ray only by the cluster engine.
 """
 

@@ -19,7 +19,11 @@ GET  /v1/alarms           ?since=&source=&min_score=&kind=&after=&limit=&wait= -
 GET  /v1/alarms/{id}      one alarm; 404
 POST /v1/alarms/{id}/feedback  {"verdict": "true_positive"|"false_positive", "note"}; 404, 422
 GET  /v1/status           counters, queue, latency percentiles, model, journal
-GET  /v1/templates        the model's templates {"templates": [{"id", "text"}]}
+GET  /v1/templates        the model's templates with what was processed of them {"templates": [{"id",
+                          "text", "lines", "first_time", "last_time", "examples", "parameters"}], "unmatched"}
+GET  /v1/timeline         ?buckets=&top= lines per template per log-time bucket, lines, sequences, highest
+                          score and alarms per bucket, alarm points {"edges", "templates": [{"id", "counts"}], ...}
+GET  /v1/rates            ?seconds= lines acknowledged / processed per second, queue depth, one sample a second
 GET  /healthz             200 {"status": "ok"} when ready, else 503
 GET  /metrics             Prometheus text format
 """
@@ -54,10 +58,11 @@ def _clean(o):
     return o
 
 
-def create_app(service: Service, *, routers=()):
+def create_app(service: Service, *, routers=(), public=()):
     """The FastAPI application serving `service` (started already, or started by the caller).
     `routers`: more `fastapi.APIRouter`s to include (a dashboard adds its pages this way; its
-    handlers reach the service as `request.app.state.service`)."""
+    handlers reach the service as `request.app.state.service`). `public`: paths (exact) answered
+    without the bearer token, besides /healthz: pages a browser opens, which hold no data."""
     fastapi = require("fastapi", "serve")
     from fastapi import Request
     from fastapi.responses import Response
@@ -67,6 +72,7 @@ def create_app(service: Service, *, routers=()):
     app.state.service = service
     token = service.config.token()
     metrics = service.metrics
+    open_paths = {"/healthz", *public}
 
     def reply(payload: dict, status: int = 200, headers: dict | None = None):
         body = json.dumps(_clean(payload), separators=(",", ":"), default=str)
@@ -80,8 +86,11 @@ def create_app(service: Service, *, routers=()):
     @app.middleware("http")
     async def guard(request: Request, call_next):
         path = request.url.path
-        route = path if not path.startswith("/v1/alarms/") else "/v1/alarms/{id}"
-        if token is not None and path != "/healthz":
+        route = path
+        for prefix in ("/v1/alarms/", "/dashboard/alarms/", "/dashboard/part/"):
+            if path.startswith(prefix):
+                route = prefix + "{id}"  # bounded label values
+        if token is not None and path not in open_paths:
             given = request.headers.get("authorization", "")
             scheme, _, value = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
@@ -133,16 +142,16 @@ def create_app(service: Service, *, routers=()):
             return refuse(exc.status, exc.reason, str(exc))
         except WrongShard as exc:
             return refuse(421, "wrong_shard", str(exc))
-        if split.records == 0 and split.bad:
-            metrics.rejected_lines.labels("not_in_format").inc(len(split.bad))
+        if split.records == 0 and split.n_bad:
+            metrics.rejected_lines.labels("not_in_format").inc(split.n_bad)
             fmt = service.engine.parser.fmt
             return refuse(422, "not_in_format", f"no line is in the model's format {fmt.name!r} ({fmt.header})",
                           lines=[i + 1 for i in split.bad[:20]])
-        if split.bad and on_error == "reject":
-            metrics.rejected_lines.labels("not_in_format").inc(len(split.bad))
+        if split.n_bad and on_error == "reject":
+            metrics.rejected_lines.labels("not_in_format").inc(split.n_bad)
             fmt = service.engine.parser.fmt
             return refuse(422, "not_in_format",
-                          f"{len(split.bad)} of {split.n} lines are not in the model's format {fmt.name!r} "
+                          f"{split.n_bad} of {split.n} lines are not in the model's format {fmt.name!r} "
                           f"({fmt.header}); nothing was accepted (send ?on_error=skip to accept the others)",
                           lines=[i + 1 for i in split.bad[:20]])
         if split.records == 0:
@@ -154,12 +163,12 @@ def create_app(service: Service, *, routers=()):
             metrics.rejected_lines.labels(exc.reason).inc(len(lines))
             return refuse(exc.status, exc.reason, str(exc), {"Retry-After": str(exc.retry_after)})
         skipped = {}
-        if split.bad:
-            skipped["not_in_format"] = len(split.bad)
+        if split.n_bad:
+            skipped["not_in_format"] = split.n_bad
         if split.blank:
             skipped["blank"] = split.blank
         out = {"accepted": rec.n, "first_offset": rec.first_offset, "last_offset": rec.last_offset, "skipped": skipped}
-        if split.bad:
+        if split.n_bad:
             out["not_in_format_lines"] = [i + 1 for i in split.bad[:20]]
         if invalid:
             out["invalid_utf8_lines"] = invalid
@@ -205,7 +214,7 @@ def create_app(service: Service, *, routers=()):
         while True:
             alarms, nxt = await run_in_threadpool(service.store.alarms, since=since, source=q.get("source"),
                                                   min_score=min_score, kind=kind, after=after, limit=limit)
-            if alarms or loop.time() >= deadline or service.stopping:
+            if alarms or loop.time() >= deadline or service.stopping or service.closing:
                 break
             await asyncio.sleep(min(0.25, max(0.0, deadline - loop.time())))
         return reply({"alarms": alarms, "next": None if nxt is None else str(nxt)})
@@ -245,8 +254,28 @@ def create_app(service: Service, *, routers=()):
 
     @app.get("/v1/templates")
     async def get_templates():
-        t = service.engine.parser.templates
-        return reply({"templates": [{"id": k, "text": v} for k, v in sorted(t.items())]})
+        from logad.service.views import templates_view
+
+        return reply(await run_in_threadpool(templates_view, service))
+
+    @app.get("/v1/timeline")
+    async def get_timeline(request: Request):
+        from logad.service.views import timeline_view
+
+        try:
+            buckets = int(request.query_params.get("buckets") or 60)
+            top = int(request.query_params.get("top") or 30)
+        except ValueError as exc:
+            return refuse(400, "malformed", f"buckets and top must be integers: {exc}")
+        return reply(await run_in_threadpool(timeline_view, service, buckets, top))
+
+    @app.get("/v1/rates")
+    async def get_rates(request: Request):
+        try:
+            seconds = min(3600.0, max(1.0, _number(request.query_params.get("seconds"), 300.0)))
+        except ValueError as exc:
+            return refuse(400, "malformed", str(exc))
+        return reply(service.rates.series(seconds) if service.rates is not None else {})
 
     @app.get("/healthz")
     async def healthz():

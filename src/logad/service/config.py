@@ -53,6 +53,7 @@ class ServeConfig:
     fsync: bool = True
     tail_poll: float = 0.25
     access_log: bool = False
+    dashboard: bool = True  # the live dashboard at GET / (dashboard.py)
     default_source: str = "http"
     extra: dict = field(default_factory=dict)  # not options: what tests and tools attach
 

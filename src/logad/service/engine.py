@@ -9,6 +9,8 @@ record closes every open window (the end of a stream) and starts stream number +
 Everything the engine keeps between records is in `state()` (plain JSON): restoring it and feeding
 the records after it gives exactly the alarms of an uninterrupted run, which is how the service
 recovers from a crash (the alarms' keys are deterministic, so those already stored are skipped).
+The state includes the `Rollup` of what was processed (lines per template over log time, examples,
+parameter values, scores per time bucket), which the dashboard and `GET /v1/timeline` show.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 from logad.records import Sequence
 from logad.service.journal import FLUSH, Record
 from logad.service.lines import LineParser
+from logad.service.rollup import Rollup
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,8 @@ class Engine:
         self.max_alarm_lines = max_alarm_lines
         self.explain_top = explain_top
         self.windower = StreamingWindower(parser.grouping)
+        self.rollup = Rollup()  # what the dashboard shows (readers hold `lock`)
+        self.lock = threading.Lock()
         self.stream = 0
         self.new_keys: set[str] = set()
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -75,6 +81,7 @@ class Engine:
         return {
             "version": STATE_VERSION,
             "windower": self.windower.to_dict(),
+            "rollup": self.rollup.to_dict(),
             "stream": self.stream,
             "new_keys": sorted(self.new_keys),
             "counters": dict(self.counters),
@@ -93,6 +100,8 @@ class Engine:
         if self.windower.grouping.describe() != self.parser.grouping.describe():
             raise InputError(f"the checkpoint groups by {self.windower.grouping.describe()}, the model by "
                              f"{self.parser.grouping.describe()}")
+        if state.get("rollup") is not None:
+            self.rollup = Rollup.from_dict(state["rollup"])
         self.stream = int(state["stream"])
         self.new_keys = set(state["new_keys"])
         self.counters.update({k: int(v) for k, v in state["counters"].items()})
@@ -158,9 +167,11 @@ class Engine:
         rec.split = None  # free it
         c["lines"] += split.n
         c["blank"] += split.blank
-        c["not_in_format"] += len(split.bad)
+        c["not_in_format"] += split.n_bad
         c["oversized"] += split.oversized
         events, new = self.parser.events(split, rec.first_offset, rec.sources)
+        with self.lock:
+            self.rollup.add_block(split.template_ids, split.timestamp, split.content, self._parameters)
         c["unmatched"] += len(new)
         c["events"] += len(events)
         c["no_session"] += split.records - len(events)
@@ -197,6 +208,12 @@ class Engine:
             yield pending
         self._done(rec)
 
+    def _parameters(self, content: str, tid: int):
+        try:
+            return self.parser.parser.parameters(content, tid)
+        except Exception:  # noqa: BLE001 - a sample for people to look at; never stops processing
+            return None
+
     def _done(self, rec: Record) -> None:
         self.next_rseq = rec.rseq + 1
         self.next_offset = max(self.next_offset, rec.first_offset + rec.n)
@@ -218,6 +235,8 @@ class Engine:
         thr = self.threshold
         with sklearn.config_context(assume_finite=True):
             scores = self.detector.score(seqs)
+            with self.lock:
+                self.rollup.add_scores([s.start_time for s in seqs], scores)
             for (s, at), sc in zip(closed, scores):
                 if sc > thr:
                     out.append(self._alarm(s, float(sc), at, stream, closed_by))
@@ -278,9 +297,9 @@ class Engine:
             "closed_by": closed_by,
         }
 
-    def _new_templates(self, new: list[tuple[int, str, str]], rec: Record, split) -> list[dict]:
+    def _new_templates(self, new: list[tuple], rec: Record, split) -> list[dict]:
         out = []
-        for offset, key, _content in new:
+        for offset, key, _content, t in new:
             h = hashlib.sha1(key.encode("utf-8", errors="replace")).hexdigest()[:20]
             if h in self.new_keys:
                 continue
@@ -289,7 +308,6 @@ class Engine:
                 continue
             self.new_keys.add(h)
             i = offset - rec.first_offset
-            t = split.timestamp[i]
             out.append({
                 "key": f"template:{h}",
                 "kind": "new_template",

@@ -1,62 +1,64 @@
 """Raw lines to line events (`LineEvent`'s fields), exactly as `logad detect` makes them from a file.
 
 `LineParser(model)` holds what a trained model says about reading a line: the format's header
-split, the parser's read-only `match` (a line matching no trained template gets id 0), the session
+split, the parser's read-only matching (a line matching no trained template gets id 0), the session
 id regex or entity field, and the numeric parameter values when the detector reads them. The two
 steps are kept apart because the HTTP face checks the format before it acknowledges a request,
 and the processor turns the result into events later:
 
-- `split(lines)` -> `Split`: per line its content, timestamp, label and entity, or why it is not
-  a record (blank, or not in the model's format);
-- `events(split, first_offset, sources)` -> the `LineEvent`s of the lines that are records, with
-  `line_no` = the line's offset (offsets count every line the service accepted, from 1, so a file
-  replayed whole gets the line numbers `logad detect` gives it), and the lines whose template is
-  new (`new_templates`).
+- `split(lines)` -> `Split`: the positions of the lines that are records, and per record its
+  content, timestamp, label and entity; how many lines are blank or not in the model's format;
+- `events(split, first_offset, sources)` -> the `LineEvent`s of the records, with `line_no` = the
+  line's offset (offsets count every line the service accepted, from 1, so a file replayed whole
+  gets the line numbers `logad detect` gives it), and the lines whose template is new.
 
 `parse_block(lines, first_offset, sources)` does both. Everything here is a pure function of the
 lines and the model, so replaying a journal gives the same events.
 
-Speed: the header split uses an equivalent regex without backtracking when the format allows it
-(`fast_header`), the parser's bulk `keys()` computes the lines' keys in C, and `match` runs once
-per distinct key (its answer depends only on the key). When the parsing package offers a bulk
-read-only split/match of its own, this class is the one place to switch to it.
+Every step is the one `logad detect` takes, on a whole block at a time: the format's reader splits
+the headers (`logad.formats.reader`: the compiled `_core.split_block` running the format's
+linear-time program, its Python reference where there is none) and reads the timestamps a block
+at a time (`logad.formats.times.timestamps`); the parser's bulk `keys()` computes the lines' keys
+in C and `match` runs once per distinct key (its answer depends only on the key; a parser without
+keys matches the block with `match_many`, and a detector that reads parameter values gets them
+from the parser's `parse_block(learn=False)`); the session ids of a block come from one call of
+the compiled core where the session regex allows it (`logad.pipeline.logs`), per line otherwise.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 
 from logad.errors import InputError
 
-# what `logad detect` reads per line (logad.formats.reader.read_lines): longer lines are cut
-MAX_LINE_CHARS = 65_536
 _KEY_CACHE = 200_000  # distinct keys whose template id is remembered (the cache is cleared when full)
-_TIME_CACHE = 100_000
 
 
 @dataclass
 class Split:
-    """The header split of a block of lines. Per line: `kind` 0 = record, 1 = blank, 2 = not in
-    the format; for records `content`, `timestamp`, `label`, `entity` (others hold None/'')."""
+    """The header split of a block of `n` lines. `rows`: the positions (from 0) of the lines that
+    are records; per record (in that order) its `content`, `timestamp` (None: no time), `label`
+    (None when the format has no label field) and `entity` (None unless grouped by entity).
+    `bad`: the positions of the first 20 lines not in the format, `n_bad` how many there are."""
 
     n: int
-    kind: list[int]
+    rows: list[int]
     content: list[str]
     timestamp: list[float | None]
-    label: list[int | None]
-    entity: list[str]
-    bad: list[int] = field(default_factory=list)  # positions of lines not in the format
+    label: list[int] | None = None
+    entity: list[str] | None = None
+    bad: list[int] = field(default_factory=list)
+    n_bad: int = 0
     blank: int = 0
     oversized: int = 0
+    template_ids: list[int] | None = None  # per record, once `events` has matched them
 
     @property
     def records(self) -> int:
-        return self.n - len(self.bad) - self.blank
-
-
-RECORD, BLANK, NOT_IN_FORMAT = 0, 1, 2
+        return len(self.rows)
 
 
 @dataclass(slots=True)
@@ -92,46 +94,13 @@ def session_ids(pattern: str):
     return extract
 
 
-def fast_header(pattern: str) -> re.Pattern | None:
-    """An equivalent of a format regex that does not backtrack over its leading whitespace-
-    separated fields, or None when the format does not start that way.
-
-    A format compiles to `^T F1 S1 F2 S2 ... Content$` where each field is `(?P<Name>.*?)`. The
-    leading fields that are each followed directly by `\\s+` (with no field before them that is
-    not) are rewritten `(?P<Name>\\S++)\\s++`; the rest is kept. If the rewrite matches a line, the
-    original's first match is the same: the lazy field cannot end before the first whitespace (its
-    separator needs one there), the greedy separator takes the whole run first, and so on one field
-    further; past the rewritten fields both are the same pattern. (A rewritten field after a lazy
-    one would not do: the lazy one could backtrack where the original widens the later field.)
-    When the rewrite does not match, the caller uses the original. The text before the first field
-    must be plain (no group, alternation or quantifier)."""
-    if not (pattern.startswith("^") and pattern.endswith("$")):
-        return None
-    field = re.compile(r"\(\?P<(\w+)>\.\*\?\)\\s\+")
-    head = re.match(r"\^((?:[^()|?*+{}\\]|\\[^sSdDwWbB0-9])*)", pattern)
-    pos = head.end()
-    out = pattern[:pos]
-    n = 0
-    while True:
-        m = field.match(pattern, pos)
-        if m is None:
-            break
-        out += f"(?P<{m.group(1)}>\\S++)\\s++"
-        pos = m.end()
-        n += 1
-    if not n:
-        return None
-    try:
-        return re.compile(out + pattern[pos:])
-    except re.error:  # pragma: no cover - possessive quantifiers exist from Python 3.11
-        return None
-
-
 class LineParser:
     """Reads raw lines the way a trained model's `detect` does (see the module docstring)."""
 
-    def __init__(self, model, *, max_line_chars: int = MAX_LINE_CHARS) -> None:
+    def __init__(self, model) -> None:
+        from logad.formats import reader
         from logad.formats.registry import get_format
+        from logad.pipeline.logs import _block_extractor
 
         if model.structured:
             raise InputError("this model was trained on structured CSVs; `logad serve` reads raw log lines")
@@ -139,74 +108,45 @@ class LineParser:
         self.fmt = get_format(model.format_name)
         self.parser = model.parser
         self.grouping = model._grouping().validated()
-        self.max_line_chars = max_line_chars
         self.with_values = bool(model.detector.needs_line_values())
         g = self.grouping
-        self.rx = self.fmt.regex
-        self.fast = fast_header(self.rx.pattern)
-        self._group_names = list(self.rx.groupindex)
+        splitter = self.fmt.splitter
+        self._splitter = splitter
+        self._names = [f for f in splitter.fields if f != "Content"]
+        core = reader._core is not None and splitter.program is not None and hasattr(reader._core, "split_block")
+        self._split_block = reader._core_split if core else reader._split_py  # what read_blocks runs
+        self._max_line_bytes = reader.MAX_LINE_BYTES
         self.label_field = self.fmt.label_field
         self.entity_field = (g.entity_field or self.fmt.entity_field) if g.kind == "entity" else None
         from_text = g.kind == "session" and not g.session_from_path
         self.extract = session_ids(g.session_regex) if from_text else None
-        self._time = self.fmt.time
-        self._time_keys = _time_fields(self.fmt) if self._time is not None else None
-        self._time_cache: dict[tuple, float | None] = {}
+        self.block_keys = _block_extractor(g.session_regex) if from_text else None
         self._keys_of = getattr(self.parser, "keys", None)  # bulk keys (the default parser)
         self._key_ids: dict[str, int] = {}
         self.templates: dict[int, str] = dict(self.parser.templates)
 
     # ------------------------------------------------------------------ header split
     def split(self, lines: Seq[str]) -> Split:
+        """The records of a block of lines, split as `logad detect`'s reader splits a file's."""
+        from logad.formats.reader import ReadReport
+        from logad.formats.times import timestamps
+
         n = len(lines)
-        kind = [RECORD] * n
-        content: list = [""] * n
-        stamp: list = [None] * n
-        label: list = [None] * n
-        entity: list = [""] * n
-        out = Split(n, kind, content, stamp, label, entity)
-        fast = self.fast.match if self.fast is not None else None
-        slow = self.rx.match
-        cut = self.max_line_chars
-        label_field, entity_field = self.label_field, self.entity_field
-        has_entity = entity_field in self.rx.groupindex
-        has_label = label_field in self.rx.groupindex
-        time_keys, time_of, cache = self._time_keys, self._time, self._time_cache
-        for i, text in enumerate(lines):
-            if not text.strip():
-                kind[i] = BLANK
-                out.blank += 1
-                continue
-            if len(text) > cut:
-                text = text[:cut]
-                out.oversized += 1
-            m = fast(text) if fast is not None else None
-            if m is None:
-                m = slow(text)
-                if m is None:
-                    kind[i] = NOT_IN_FORMAT
-                    out.bad.append(i)
-                    continue
-            content[i] = m.group("Content") or ""
-            if label_field is not None:
-                label[i] = 0 if (m.group(label_field) if has_label else None) == "-" else 1
-            if entity_field is not None:
-                entity[i] = m.group(entity_field) if has_entity else ""
-            if time_of is not None:
-                if time_keys is not None:
-                    k = m.group(*time_keys) if len(time_keys) > 1 else (m.group(time_keys[0]),)
-                    t = cache.get(k, -1.0)
-                    if t == -1.0:
-                        if len(cache) > _TIME_CACHE:
-                            cache.clear()
-                        fields = m.groupdict()
-                        del fields["Content"]
-                        t = cache[k] = time_of(fields)
-                    stamp[i] = t
-                else:
-                    fields = m.groupdict()
-                    del fields["Content"]
-                    stamp[i] = time_of(fields)
+        if not n:
+            return Split(0, [], [], [])
+        buf = "\n".join(lines).encode("utf-8", errors="replace") + b"\n"
+        if buf.count(b"\n") != n:  # a line holding a line break (no decoder here makes one): one line each
+            buf = "\n".join(ln.replace("\n", " ") for ln in lines).encode("utf-8", errors="replace") + b"\n"
+        report = ReadReport()
+        rows, contents, cols = self._split_block(buf, 0, self._splitter, self._names, self._max_line_bytes, report)
+        times = timestamps(self.fmt.time_spec, cols, len(contents))
+        out = Split(n, rows, contents, [None if t != t else t for t in times], bad=report.unmatched_line_nos,
+                    n_bad=report.unmatched, blank=report.empty_lines, oversized=report.oversized)
+        if self.label_field in cols:
+            out.label = [0 if v == "-" else 1 for v in cols[self.label_field]]
+        if self.entity_field is not None:
+            col = cols.get(self.entity_field)
+            out.entity = list(col) if col is not None else [""] * len(contents)
         return out
 
     # ------------------------------------------------------------------ template ids, events
@@ -214,57 +154,72 @@ class LineParser:
         """Template ids of message parts (0 = no trained template), and their keys when the
         parser computes keys (the identity of a new template)."""
         if self._keys_of is None:
-            match = self.parser.match
-            ids = []
-            for c in contents:
-                p = match(c)
-                ids.append(p.template_id if p is not None else 0)
-            return ids, None
+            return list(self.parser.match_many(contents)), None
         keys = self._keys_of(contents)
         known = self._key_ids
-        ids = [0] * len(keys)
-        match = self.parser.match
-        for i, k in enumerate(keys):
-            tid = known.get(k)
-            if tid is None:
-                if len(known) >= _KEY_CACHE:
-                    known.clear()
-                p = match(contents[i])  # depends only on the line's key: one call per key
-                tid = known[k] = p.template_id if p is not None else 0
-            ids[i] = tid
+        get = known.get
+        ids = [get(k, -1) for k in keys]
+        if -1 in ids:
+            match = self.parser.match
+            for i, k in enumerate(keys):
+                if ids[i] != -1:
+                    continue
+                tid = get(k)
+                if tid is None:
+                    if len(known) >= _KEY_CACHE:
+                        known.clear()
+                    p = match(contents[i])  # depends only on the line's key: one call per key
+                    tid = known[k] = p.template_id if p is not None else 0
+                ids[i] = tid
         return ids, keys
 
-    def events(self, split: Split, first_offset: int, sources: Seq[str]) -> tuple[list[Event], list[tuple[int, str, str]]]:
+    def events(self, split: Split, first_offset: int, sources: Seq[str]) -> tuple[list[Event], list[tuple]]:
         """(events, new templates) of a split block whose first line has offset `first_offset`.
-        `sources` gives each line's source. New templates are (offset, key, content) of every
-        record line matching no trained template (the caller keeps which keys it has seen)."""
-        idx = [i for i, k in enumerate(split.kind) if k == RECORD] if split.records != split.n else range(split.n)
-        contents = [split.content[i] for i in idx]
-        ids, keys = self.template_ids(contents)
-        extract, g = self.extract, self.grouping
-        with_values = self.with_values
-        entity_kind = g.kind == "entity"
-        new: list[tuple[int, str, str]] = []
-        evs: list[Event] = []
-        append = evs.append
-        stamp, label, entity = split.timestamp, split.label, split.entity
-        for j, i in enumerate(idx):
-            tid = ids[j]
-            c = contents[j]
-            if not tid:
-                new.append((first_offset + i, keys[j] if keys is not None else c, c))
-            if extract is not None:
-                ks = extract(c)
-                if not ks:
-                    continue  # a line naming no session, skipped as `logad detect` skips it
-            elif entity_kind:
-                ks = (entity[i],)
+        `sources` gives each line's source. New templates are (offset, key, content, timestamp)
+        of every record matching no trained template (the caller keeps which keys it has seen)."""
+        rows, contents = split.rows, split.content
+        params = None
+        if self.with_values:  # ids and values as detect's parse_files gives them
+            res = self.parser.parse_block(contents, learn=False, parameters=True)
+            ids, keys, params = list(res.ids), None, res.parameters
+        else:
+            ids, keys = self.template_ids(contents)
+        split.template_ids = ids
+        new: list[tuple] = []
+        if 0 in ids:
+            zeros = [j for j, t in enumerate(ids) if not t]
+            if keys is None and self._keys_of is not None:
+                zk = self._keys_of([contents[j] for j in zeros])
             else:
-                ks = ()
-            values = None
-            if with_values:
-                values = _numeric(self.parser.parameters(c, tid)) if tid else ()
-            append(Event(first_offset + i, tid, stamp[i], label[i], ks, values, sources[i]))
+                zk = [keys[j] if keys is not None else contents[j] for j in zeros]
+            new = [(first_offset + rows[j], k, contents[j], split.timestamp[j]) for j, k in zip(zeros, zk)]
+        g = self.grouping
+        if self.extract is not None:
+            ks = self.block_keys(contents) if self.block_keys is not None else [None] * len(contents)
+            if None in ks:
+                extract = self.extract
+                ks = [extract(c) if k is None else k for k, c in zip(ks, contents)]
+        elif g.kind == "entity":
+            ks = [(v,) for v in split.entity]
+        else:
+            ks = itertools.repeat(())
+        offsets = [first_offset + r for r in rows]
+        labels = split.label if split.label is not None else itertools.repeat(None)
+        if params is not None:
+            from logad.pipeline.logs import numeric_values
+
+            values = [numeric_values(params[j]) if t else () for j, t in enumerate(ids)]
+        else:
+            values = itertools.repeat(None)
+        if sources and sources.count(sources[0]) == len(sources):
+            srcs = itertools.repeat(sources[0])
+        else:
+            srcs = [sources[r] for r in rows]
+        cols = zip(offsets, ids, split.timestamp, labels, ks, values, srcs)
+        if self.extract is not None:  # a line naming no session is skipped, as `logad detect` skips it
+            evs = [Event(*c) for c in cols if c[4]]
+        else:
+            evs = list(itertools.starmap(Event, cols))
         return evs, new
 
     def parse_block(self, lines: Seq[str], first_offset: int, sources: Seq[str]):
@@ -273,45 +228,6 @@ class LineParser:
 
     def template_text(self, tid: int) -> str:
         return self.templates.get(tid, "unseen template") if tid else "unseen template"
-
-
-def _numeric(parameters) -> tuple[float, ...]:
-    from logad.pipeline.logs import numeric_values
-
-    return numeric_values(parameters)
-
-
-class _Recorder(dict):
-    """A mapping that remembers which keys a function read."""
-
-    def __init__(self, names):
-        super().__init__((n, "") for n in names)
-        self.read: list[str] = []
-
-    def __getitem__(self, key):
-        self.read.append(key)
-        return super().__getitem__(key)
-
-    def get(self, key, default=None):
-        self.read.append(key)
-        return super().get(key, default)
-
-
-def _time_fields(fmt) -> tuple[str, ...] | None:
-    """The header fields a registered format's time function reads (its answer is cached by their
-    values), or None when that cannot be told (the time is then computed for every line)."""
-    from logad.formats.registry import FORMATS
-
-    if FORMATS.get(fmt.name) is not fmt:
-        return None
-    names = [n for n in fmt.regex.groupindex if n != "Content"]
-    rec = _Recorder(names)
-    try:
-        fmt.time(rec)
-    except Exception:  # noqa: BLE001 - a probe only; the uncached path stays exact
-        return None
-    read = tuple(dict.fromkeys(k for k in rec.read if k in names))
-    return read or None
 
 
 # ---------------------------------------------------------------------- request bodies

@@ -37,8 +37,13 @@ def _uvicorn_server(service: Service):
 
     from logad.service.app import create_app
 
+    routers, public = [], ()
+    if service.config.dashboard:
+        from logad.service.dashboard import PUBLIC, dashboard_router
+
+        routers, public = [dashboard_router()], PUBLIC
     cfg = uvicorn.Config(
-        create_app(service), log_config=None, access_log=service.config.access_log, lifespan="off",
+        create_app(service, routers=routers, public=public), log_config=None, access_log=service.config.access_log, lifespan="off",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         timeout_keep_alive=30, limit_concurrency=1000, server_header=False, timeout_graceful_shutdown=10,
@@ -50,6 +55,7 @@ def _uvicorn_server(service: Service):
         # its shutdown, which would end the process before the service's final checkpoint)
         if server.should_exit:
             server.force_exit = True
+        service.closing = True  # waiting requests (GET /v1/alarms?wait=) answer now
         server.should_exit = True
         log.info("signal %d: stopping", sig)
 
@@ -67,6 +73,7 @@ class Running:
     url: str
 
     def stop(self, timeout: float = 30.0) -> None:
+        self.service.closing = True  # waiting requests (GET /v1/alarms?wait=) answer now
         self.server.should_exit = True
         self.thread.join(timeout=timeout)
         self.service.stop(timeout=timeout)
@@ -99,6 +106,18 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def freeze_heap() -> None:
+    """Move every object alive now (the model, the parser, the libraries: a few hundred thousand)
+    out of the cyclic garbage collector's sight: what the service allocates from here on (lines,
+    events, sequences) is collected as before, but no collection walks the model again. Without
+    this, the collections that the events of every request trigger walk the whole heap, a third
+    of the server's CPU time at 100,000 lines/s. For the process that is the service (`serve`)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def serve(config: ServeConfig) -> int:
     """Run in the foreground until SIGINT/SIGTERM (or the end of --stdin); 0 on a clean stop."""
     service = Service(config)
@@ -106,6 +125,7 @@ def serve(config: ServeConfig) -> int:
     try:
         service.start()
         server = _uvicorn_server(service)
+        freeze_heap()
         host, port = sock.getsockname()[:2]
         log.info("listening on http://%s:%d%s", _url_host(host), port,
                  " (bearer token required)" if service.config.token_file else "")

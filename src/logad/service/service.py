@@ -69,6 +69,7 @@ class Service:
         self.ready = False
         self.failed: BaseException | None = None
         self.stopping = False
+        self.closing = False  # the HTTP server is stopping: requests that wait answer now
         self.processed_rseq = -1  # the last record processed
         self.started_at = time.time()
         self.shard = parse_shard(self.config.shard) if self.config.shard else None
@@ -86,6 +87,7 @@ class Service:
         self._last_ckpt = (time.monotonic(), 0, -1)
         self._held_at = 0.0
         self.sinks = None
+        self.rates = None  # RateHistory, once started
         self.sources: list = []
         self.replayed = {"records": 0, "lines": 0, "seconds": 0.0}
         self.stdin_done = threading.Event()
@@ -142,6 +144,9 @@ class Service:
             self.sources.append(Follower(self, path, self.engine.positions.get(str(path))).start())
         if c.stdin:
             self.sources.append(StdinReader(self).start())
+        from logad.service.rates import RateHistory
+
+        self.rates = RateHistory(self).start()
         self.ready = True
         log.info("ready in %.2f s (replayed %d records, %d lines)", time.perf_counter() - t0,
                  self.replayed["records"], self.replayed["lines"])
@@ -187,6 +192,8 @@ class Service:
             self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.sinks is not None:
             self.sinks.stop()
+        if self.rates is not None:
+            self.rates.stop()
         if self.engine is not None and self.failed is None and not (self._thread and self._thread.is_alive()):
             try:
                 self.checkpoint()

@@ -197,6 +197,18 @@ class Store:
                               "ON f.alarm_id = a.id WHERE a.id = ?", (alarm_id,)).fetchone()
         return _row(dict(zip(self._names(), row))) if row else None
 
+    def latest(self, limit: int = 50) -> list[dict]:
+        """The newest alarms, newest first (the dashboard's feed when it opens)."""
+        rows = self.db.execute("SELECT a.*, f.verdict, f.note, f.at FROM alarms a LEFT JOIN feedback f "
+                               "ON f.alarm_id = a.id ORDER BY a.id DESC LIMIT ?", (max(1, int(limit)),)).fetchall()
+        names = self._names()
+        return [_row(dict(zip(names, r))) for r in rows]
+
+    def alarm_times(self, limit: int = 5000) -> list[tuple]:
+        """(id, kind, start_time, end_time, score, sequence_id) of the newest alarms, newest first."""
+        return self.db.execute("SELECT id, kind, start_time, end_time, score, sequence_id FROM alarms "
+                               "ORDER BY id DESC LIMIT ?", (max(1, int(limit)),)).fetchall()
+
     def _names(self) -> list[str]:
         names = getattr(self, "_cols", None)
         if names is None:
