@@ -40,8 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
+from logad.detectors.crosssystem.metalog_gru import PackedRows, packed_bigru, padded
 from logad.detectors.crosssystem.metalog_pseudo_labels import PseudoLabels, pseudo_label
-from logad.detectors.crosssystem.metalog_training import Items, Trainer, embed_rows
+from logad.detectors.crosssystem.metalog_training import Items, Trainer, batch_inputs
 from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import torch
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 SINGLE = "system"  # the namespace of the single-system detector's template ids
 CHECKPOINTS = ("validation", "last")
+GRU_IMPLEMENTATIONS = ("fast", "torch")
 
 
 # -- template vectors: one frozen matrix over (dataset, template) ---------------------------------
@@ -166,14 +168,24 @@ def _build_net(dim: int, hidden: int, layers: int):
             nn.init.zeros_(self.out.bias)
 
         def forward(self, x, lengths, return_attention: bool = False):
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            h, _ = self.gru(packed)
-            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+            """`x` (N, dim) packed with `lengths` a `PackedRows` (the fast GRU), or `x` (B, L,
+            dim) padded with `lengths` a tensor (`nn.GRU` on a PackedSequence, the reference)."""
+            if isinstance(lengths, PackedRows):
+                pack = lengths
+                h = padded(packed_bigru(self.gru, x, pack), pack)
+                lengths, width = pack.lengths, pack.max_len
+            else:
+                pack, width = None, x.shape[1]
+                packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                h, _ = self.gru(packed)
+                h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=width)
             guide = self.guide.expand(h.shape[0], h.shape[1], -1)
             s = t.tanh(self.att(t.cat([guide, h], dim=-1))).squeeze(-1)  # (B, L)
-            mask = t.arange(x.shape[1])[None, :] < lengths[:, None]
+            mask = t.arange(width)[None, :] < lengths[:, None]
             a = t.softmax(s.masked_fill(~mask, float("-inf")), dim=1)
             logits = self.out((a.unsqueeze(-1) * h).sum(dim=1))
+            if pack is not None:  # back to the batch's rows (duplicates share one computation)
+                logits, a = logits.index_select(0, pack.inverse), a.index_select(0, pack.inverse)
             return (logits, a) if return_attention else logits
 
     return AttentionBiGRU()
@@ -231,6 +243,8 @@ class MetaLogDetector(DeepDetector):
         cache_dir: str | None = None,
         seed: int = 0,
         max_train_seconds: float | None = None,
+        gru: str = "fast",
+        dedup: bool = True,
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -252,6 +266,8 @@ class MetaLogDetector(DeepDetector):
         self.cache_dir = cache_dir
         self.seed = seed
         self.max_train_seconds = max_train_seconds
+        self.gru = gru  # "fast" (metalog_gru) or "torch" (nn.GRU on a PackedSequence; the reference)
+        self.dedup = dedup  # run each distinct sequence of a batch once
 
     def _validate_params(self) -> None:
         for name in ("hidden", "layers", "epochs", "batch_size", "lr_decay_steps", "max_len", "min_cluster_size", "min_samples"):
@@ -263,6 +279,9 @@ class MetaLogDetector(DeepDetector):
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         check_int("length_buckets", self.length_buckets, 0)
         check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        check_choice("gru", self.gru, GRU_IMPLEMENTATIONS)
+        if not isinstance(self.dedup, bool):
+            raise InvalidParameterError(f"`dedup` must be true or false, got {self.dedup!r}")
         check_int("seed", self.seed, 0)
         if self.reduce_dimension != -1:
             check_int("reduce_dimension", self.reduce_dimension, 1)
@@ -322,7 +341,7 @@ class MetaLogDetector(DeepDetector):
         return Trainer(net, self.space_.matrix, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                        alpha=self.alpha, beta=self.beta, lr_decay=self.lr_decay, lr_decay_steps=self.lr_decay_steps,
                        seed=self.seed, checkpoint=self.checkpoint, max_seconds=self.max_train_seconds,
-                       length_buckets=self.length_buckets,
+                       length_buckets=self.length_buckets, gru=self.gru, dedup=self.dedup,
                        progress=self._progress, name=name)
 
     # -- single system --------------------------------------------------------------------------
@@ -458,7 +477,7 @@ class MetaLogDetector(DeepDetector):
         with t.no_grad():
             for i in range(0, len(order), 1024):  # the original's test batch size
                 idx = order[i : i + 1024]
-                x, lengths = embed_rows(embedding, [rows[k] for k in idx])
+                x, lengths = batch_inputs(embedding, [rows[k] for k in idx], self.gru, self.dedup)
                 logits, att = self.model_(x, lengths, return_attention=True)
                 p = t.softmax(logits, dim=1)[:, 1].double().numpy()
                 for j, k in enumerate(idx):
