@@ -41,6 +41,7 @@ import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.crosssystem.metalog_gru import PackedRows, packed_bigru, padded
+from logad.detectors.crosssystem.metalog_pseudo_labels import RULES as PSEUDO_RULES
 from logad.detectors.crosssystem.metalog_pseudo_labels import PseudoLabels, pseudo_label
 from logad.detectors.crosssystem.metalog_training import Items, Trainer, batch_inputs
 from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
@@ -245,6 +246,7 @@ class MetaLogDetector(DeepDetector):
         max_train_seconds: float | None = None,
         gru: str = "fast",
         dedup: bool = True,
+        pseudo_rule: str = "original",
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -268,6 +270,7 @@ class MetaLogDetector(DeepDetector):
         self.max_train_seconds = max_train_seconds
         self.gru = gru  # "fast" (metalog_gru) or "torch" (nn.GRU on a PackedSequence; the reference)
         self.dedup = dedup  # run each distinct sequence of a batch once
+        self.pseudo_rule = pseudo_rule  # "original" or "distance" (metalog_pseudo_labels)
 
     def _validate_params(self) -> None:
         for name in ("hidden", "layers", "epochs", "batch_size", "lr_decay_steps", "max_len", "min_cluster_size", "min_samples"):
@@ -280,6 +283,7 @@ class MetaLogDetector(DeepDetector):
         check_int("length_buckets", self.length_buckets, 0)
         check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
         check_choice("gru", self.gru, GRU_IMPLEMENTATIONS)
+        check_choice("pseudo_rule", self.pseudo_rule, PSEUDO_RULES)
         if not isinstance(self.dedup, bool):
             raise InvalidParameterError(f"`dedup` must be true or false, got {self.dedup!r}")
         check_int("seed", self.seed, 0)
@@ -455,14 +459,20 @@ class MetaLogDetector(DeepDetector):
 
         anchors = np.zeros((0, dim))
         others = np.zeros((0, dim))
+        la, lo = np.zeros(0), np.zeros(0)
         if target is not None and target.labels is not None and len(target.sequences):
             lab = np.asarray(target.labels)
-            anchors = np.array([seq_vec(s) for s, y in zip(target.sequences, lab) if y == 0]).reshape(-1, dim)
-            others = np.array([seq_vec(s) for s, y in zip(target.sequences, lab) if y != 0]).reshape(-1, dim)
+            normal = [s for s, y in zip(target.sequences, lab) if y == 0]
+            anomalous = [s for s, y in zip(target.sequences, lab) if y != 0]
+            anchors = np.array([seq_vec(s) for s in normal]).reshape(-1, dim)
+            others = np.array([seq_vec(s) for s in anomalous]).reshape(-1, dim)
+            la, lo = np.array([len(s.template_ids) for s in normal]), np.array([len(s.template_ids) for s in anomalous])
         x = np.array([seq_vec(s) for s in unlabelled]).reshape(-1, dim)
+        lu = np.array([len(s.template_ids) for s in unlabelled])
         t0 = time.perf_counter()
         pl = pseudo_label(x, anchors, others, min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
-                          reduce_dimension=self.reduce_dimension, seed=self.seed)
+                          reduce_dimension=self.reduce_dimension, seed=self.seed, rule=self.pseudo_rule,
+                          lengths=(la, lo, lu))
         pl.info["seconds"] = time.perf_counter() - t0
         return pl
 
