@@ -90,7 +90,8 @@ def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
     src_kind, tgt_kind = direction.split("-")
     systems = {kind: load(data, kind, args.hdfs, loaded) for kind in (src_kind, tgt_kind)}
     source, target = systems[src_kind][0], systems[tgt_kind][0]
-    setup = make_setup([source], target, AMOUNT, seed=seed, protocol=args.protocol, normal_amount=args.normal_labels)
+    setup = make_setup([source], target, AMOUNT, seed=seed, protocol=args.protocol, normal_amount=args.normal_labels,
+                       label_setting=args.setting)
     if args.development:  # figures on the target's VALIDATION part (never read by the method); test untouched
         setup.target_split = development_split(setup.target_split)
     params: dict = dict(args.params)
@@ -138,7 +139,7 @@ def load(data: Path, kind: str, hdfs: str, loaded: dict):
     spec, label = system_spec(data, kind, hdfs)
     if spec not in loaded:
         t0 = time.perf_counter()
-        loaded[spec] = (load_system(spec, per_entity=kind in PER_NODE), time.perf_counter() - t0)
+        loaded[spec] = (load_system(spec, per_entity=kind in PER_NODE, cache=True), time.perf_counter() - t0)
     return loaded[spec][0], label, loaded[spec][1]
 
 
