@@ -84,8 +84,8 @@ def child_metalog(data: Path, args, clock: Clock) -> dict:
     how = _cache_kw(load_system, args)
     source = clock.run("load source", load_system, specs[src_kind], **how)
     target = clock.run("load target", load_system, specs[tgt_kind], **how)
-    setup = make_setup([source], target, 0.01, seed=args.seed)
-    params = json.loads(args.metalog_params or "{}")
+    setup = make_setup([source], target, 0.01, seed=args.seed, normal_amount=args.metalog_normal_labels)
+    params = {**json.loads(args.metalog_common or "{}"), **json.loads(args.metalog_params or "{}")}
     with tempfile.TemporaryDirectory(prefix="metalog-speed-") as cache:
         params.setdefault("cache_dir", cache)
         res = clock.run("transfer (MetaLog + baselines)", run_transfer, setup, params)
@@ -214,6 +214,10 @@ def spawn(what: str, src: Path, args, extra: list[str], cache: str) -> dict:
            "--seed", str(args.seed), "--cache", cache, "--metalog-direction", args.metalog_direction, *extra]
     if args.system_cache:
         cmd += ["--system-cache", args.system_cache]
+    if args.metalog_common:
+        cmd += ["--metalog-common", args.metalog_common]
+    if args.metalog_normal_labels is not None:
+        cmd += ["--metalog-normal-labels", str(args.metalog_normal_labels)]
     if args.profile:
         cmd.append("--profile")
     print(f"== {what} with {src}: {' '.join(extra) or '(defaults)'} (load {loadavg()})", flush=True)
@@ -258,6 +262,9 @@ def main() -> int:
     ap.add_argument("--what", default="metalog,mlad,crosyslog")
     ap.add_argument("--before-src", help="a src folder of older code, timed in the same run")
     ap.add_argument("--metalog-params", help="JSON of MetaLog parameters for the current code's run")
+    ap.add_argument("--metalog-common", help="JSON of MetaLog parameters for every code version (e.g. baselines off)")
+    ap.add_argument("--metalog-normal-labels", type=float,
+                    help="share of the target's normals labelled (0.5 = the original code's setting; default 1 %%)")
     ap.add_argument("--metalog-variants", default="",
                     help="extra current-code MetaLog runs, 'label=JSON' separated by ';' (e.g. the torch GRU path)")
     ap.add_argument("--metalog-direction", default="hdfs-openstack", choices=("hdfs-openstack", "openstack-hdfs"))
