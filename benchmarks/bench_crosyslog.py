@@ -62,8 +62,8 @@ ORIGINAL = {"target_tasks": 1, "target_k_spt": 1000, "target_k_qry": 1000, "targ
 
 
 def load(data_dir: Path) -> tuple:
-    source = load_system(f"thunderbird={data_dir / 'thunderbird_slice'}", entries=True)
-    targets = [load_system(f"bgl={data_dir / 'bgl_2k'}", entries=True),
+    source = load_system(f"thunderbird={data_dir / 'thunderbird_slice'}", entries=True, cache=True)
+    targets = [load_system(f"bgl={data_dir / 'bgl_2k'}", entries=True, cache=True),
                load_system(f"bgl-text-windows={data_dir / 'bgl_text_windows'}")]
     return source, targets
 

@@ -9,7 +9,7 @@ system with 1 % of its training anomalies (and 1 % of its training normals) labe
 the target's training part unlabelled (pseudo-labelled by MetaLog). Per direction: the target's
 test F1 / precision / recall / FPR of MetaLog beside its two baselines (the same model trained on
 the target's labels alone, and on the source alone, zero-shot), whether the target is met (F1 >=
-0.80 and above both baselines), training seconds, and the template-vector cost (unique templates,
+0.90 and above both baselines), training seconds, and the template-vector cost (unique templates,
 vectors computed per second, seconds; computed into a fresh cache so nothing is a cache hit).
 
 HDFS is `hdfs_2pct` by default (raw lines -> Drain -> block sessions, chronological 60/10/30):
@@ -50,17 +50,25 @@ from common import data_dir_or_none  # noqa: E402
 
 from logad.evaluation.runner import markdown_table  # noqa: E402
 
-TARGET_F1 = 0.80
+TARGET_F1 = 0.90  # issue 19: >= 0.90 at 1 %/1 %, each seed (issue 4 asked 0.80)
 AMOUNT = 0.01
 SYSTEMS = {
     "hdfs": {"2pct": ("hdfs", "hdfs_2pct"), "sessions": ("hdfs-sessions", "hdfs_sessions")},
     "openstack": ("openstack-sessions", "openstack_sessions"),
+    # the development pair (another pair of systems): 20-line windows over each node's own lines,
+    # the MLAD benchmark's grouping
+    "thunderbird": ("thunderbird", "thunderbird_slice"),
+    "bgl": ("bgl", "bgl_2k"),
 }
-DIRECTIONS = ("hdfs-openstack", "openstack-hdfs")
+PER_NODE = {"thunderbird", "bgl"}
+DIRECTIONS = ("hdfs-openstack", "openstack-hdfs", "thunderbird-bgl", "bgl-thunderbird")
+# named label settings: the issue's budget, and the original code's (half of the target's normals)
+SETTINGS = {"each-class": None, "metalog-code": 0.5}
 COLUMNS = [("direction", "direction"), ("protocol", "protocol"), ("seed", "seed"), ("model", "model"),
            ("f1", "F1"), ("precision", "precision"), ("recall", "recall"), ("fpr", "FPR"), ("roc_auc", "ROC-AUC"),
            ("counts", "tp/fp/tn/fn"), ("train_s", "train s"), ("checkpoint", "checkpoint epoch")]
 SUMMARY_COLUMNS = [("direction", "direction"), ("protocol", "protocol"), ("seeds", "seeds"), ("f1", "MetaLog F1"),
+                   ("per_seed", "MetaLog F1 per seed"),
                    ("target_only", "target-only F1"), ("source_only", "source-only F1"), ("fpr", "MetaLog FPR"),
                    ("met", f"F1 >= {TARGET_F1} and above both"), ("train_s", "MetaLog train s")]
 EMBED_COLUMNS = [("direction", "direction"), ("protocol", "protocol"), ("seed", "seed"), ("unique", "unique templates"),
@@ -82,8 +90,15 @@ def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
     src_kind, tgt_kind = direction.split("-")
     systems = {kind: load(data, kind, args.hdfs, loaded) for kind in (src_kind, tgt_kind)}
     source, target = systems[src_kind][0], systems[tgt_kind][0]
-    setup = make_setup([source], target, AMOUNT, seed=seed, protocol=args.protocol, normal_amount=args.normal_labels)
+    setup = make_setup([source], target, AMOUNT, seed=seed, protocol=args.protocol, normal_amount=args.normal_labels,
+                       label_setting=args.setting)
+    if args.development:  # figures on the target's VALIDATION part (never read by the method); test untouched
+        setup.target_split = development_split(setup.target_split)
     params: dict = dict(args.params)
+    if args.rule:
+        params["pseudo_rule"] = args.rule
+    if args.no_baselines:
+        params["baselines"] = False
     if args.quick:
         params["epochs"] = 2
     with tempfile.TemporaryDirectory(prefix="metalog-vectors-") as cache:
@@ -101,10 +116,21 @@ def one_run(data: Path, direction: str, seed: int, args, loaded: dict) -> dict:
         "variant_params": args.params,
         "hdfs": args.hdfs,
         "normal_labels": args.normal_labels,
+        "rule": res["details"]["params"].get("pseudo_rule"),
+        "development": bool(args.development),
         "load_seconds": {systems[k][1]: systems[k][2] for k in systems},
         "wall_seconds": wall,
         "result": res,
     }
+
+
+def development_split(split):
+    """The split with its validation part as the part evaluated: MetaLog never reads the target's
+    validation labels (its checkpoint uses the sources' validation and the labelled budget), so
+    development figures come from there and the test part is never read."""
+    from dataclasses import replace
+
+    return replace(split, test=list(split.validation), details={**split.details, "evaluated": "validation part"})
 
 
 def load(data: Path, kind: str, hdfs: str, loaded: dict):
@@ -113,49 +139,40 @@ def load(data: Path, kind: str, hdfs: str, loaded: dict):
     spec, label = system_spec(data, kind, hdfs)
     if spec not in loaded:
         t0 = time.perf_counter()
-        loaded[spec] = (load_system(spec), time.perf_counter() - t0)
+        loaded[spec] = (load_system(spec, per_entity=kind in PER_NODE, cache=True), time.perf_counter() - t0)
     return loaded[spec][0], label, loaded[spec][1]
 
 
 def pseudo_check(data: Path, run: dict, loaded: dict) -> dict:
     """DIAGNOSTIC, for the report only: the method's pseudo-labels (recomputed exactly as
-    `fit_systems` computes them: same vectors, anchors, parameters, seed) against the hidden
+    `fit_systems` computes them: same vectors, anchors, rule, parameters, seed) against the hidden
     labels of the unlabelled target sequences. Nothing is chosen on it."""
     import numpy as np
 
-    from logad.detectors.crosssystem.metalog import build_template_space
-    from logad.detectors.crosssystem.metalog_pseudo_labels import pseudo_label
+    from logad.detectors.crosssystem.metalog import MetaLogDetector, SystemPart, build_template_space
     from logad.experiments.transfer import make_setup
 
     src_kind, tgt_kind = run["key"].split("-")
     source, target = load(data, src_kind, run["hdfs"], loaded)[0], load(data, tgt_kind, run["hdfs"], loaded)[0]
     setup = make_setup([source], target, AMOUNT, seed=run["seed"], normal_amount=run.get("normal_labels"))
     p = run["result"]["details"]["params"]
+    det = MetaLogDetector(**{k: p[k] for k in MetaLogDetector._param_names() if k in p})
     with tempfile.TemporaryDirectory(prefix="metalog-vectors-") as cache:
         ids = {target.name: {t for s in setup.target_split.train for t in s.template_ids}}
-        space = build_template_space({target.name: target.templates}, word_vectors=p["word_vectors"],
-                                     cache_dir=cache, seed=p["seed"], ids=ids)
-    vecs = space.system_vectors(target.name)
-
-    def vec(s):
-        out = np.zeros(space.dim)
-        for t in s.template_ids:
-            if t in vecs:
-                out += vecs[t]
-        return out
-
+        det._set_space(build_template_space({target.name: target.templates}, word_vectors=p["word_vectors"],
+                                            cache_dir=cache, seed=p["seed"], ids=ids))
     lab, y = setup.labelled_target()
+    pl = det._pseudo_labels(target.name, SystemPart(target.name, lab, y), setup.unlabelled_target())
     unl = [s for s, m in zip(setup.target_split.train, setup.labelled) if not m]  # with their hidden labels
     truth = np.array([s.label for s in unl])
-    pl = pseudo_label(np.array([vec(s) for s in unl]), np.array([vec(s) for s, c in zip(lab, y) if c == 0]),
-                              np.array([vec(s) for s, c in zip(lab, y) if c == 1]).reshape(-1, space.dim),
-                              min_cluster_size=p["min_cluster_size"], min_samples=p["min_samples"],
-                              reduce_dimension=p["reduce_dimension"], seed=p["seed"])
     used = pl.used
-    pa = used & (pl.labels == 1)
+    soft = np.full(len(unl), np.nan)
+    soft[used] = pl.soft_targets()
+    pa = used & (soft > 0.5)
     out = {"unlabelled": int(len(unl)), "hidden_anomalies": int(truth.sum()), "used": int(used.sum()),
            "pseudo_anomalous": int(pa.sum()), "pseudo_anomalous_truly_anomalous": int((pa & (truth == 1)).sum()),
-           "hidden_anomalies_pseudo_normal": int((used & (pl.labels == 0) & (truth == 1)).sum()),
+           "hidden_anomalies_pseudo_normal": int((used & (soft < 0.5) & (truth == 1)).sum()),
+           "normals_at_one_half": int((used & (soft == 0.5) & (truth == 0)).sum()),
            "same_as_run": pl.info.get("pseudo_anomalous") == (run["result"]["details"]["method"].get("pseudo_labels") or {}).get("pseudo_anomalous")}
     return out
 
@@ -164,6 +181,10 @@ def proto_label(run: dict) -> str:
     label = run["protocol"] + (" (oracle-on-test)" if run["protocol"] == "original" else "")
     if run.get("normal_labels") is not None and run["protocol"] == "honest":
         label += f", {run['normal_labels']:.0%} of normals labelled"
+    if run.get("rule"):
+        label += f", pseudo-labels {run['rule']}"
+    if run.get("development"):
+        label += ", DEVELOPMENT (target validation part)"
     if run.get("variant"):
         label += f", POST-HOC {run['variant']}: " + ", ".join(f"{k}={v}" for k, v in run["variant_params"].items())
     return label
@@ -223,6 +244,7 @@ def summary(runs: list[dict]) -> list[dict]:
             "direction": direction, "protocol": protocol,
             "seeds": ",".join(str(r["seed"]) for r in rs),
             "f1": agg([_fig(x["metrics"], "f1") for x in res]),
+            "per_seed": " / ".join("-" if _fig(x["metrics"], "f1") is None else f"{_fig(x['metrics'], 'f1'):.3f}" for x in res),
             "target_only": agg([_fig(x["baselines"].get("target-only", {}).get("metrics"), "f1") for x in res]),
             "source_only": agg([_fig(x["baselines"].get("source-only", {}).get("metrics"), "f1") for x in res]),
             "fpr": agg([_fig(x["metrics"], "fpr") for x in res]),
@@ -273,7 +295,8 @@ def notes_of(runs: list[dict]) -> list[str]:
                 f"  - diagnostic (hidden labels, reporting only): of {pc['pseudo_anomalous']} pseudo-anomalous "
                 f"unlabelled sequences {pc['pseudo_anomalous_truly_anomalous']} are truly anomalous; "
                 f"{pc['hidden_anomalies_pseudo_normal']} of the {pc['hidden_anomalies']} hidden anomalies are "
-                f"pseudo-labelled normal ({pc['used']} of {pc['unlabelled']} unlabelled sequences used)"
+                f"pseudo-labelled normal; {pc.get('normals_at_one_half', '?')} normals get a 50/50 target "
+                f"({pc['used']} of {pc['unlabelled']} unlabelled sequences used)"
                 + ("" if pc.get("same_as_run") else " [recomputed counts differ from the run's]"))
         for n in d.get("notes", []):
             lines.append(f"  - note: {n}")
@@ -328,13 +351,14 @@ def save(out: Path | None, runs: list[dict], command: str, data: Path, loaded: d
         old = json.loads(path.read_text(encoding="utf-8"))
 
         def ident(r):
-            return r["key"], r["protocol"], r["seed"], r["hdfs"], r["quick"], r.get("variant"), r.get("normal_labels")
+            return (r["key"], r["protocol"], r["seed"], r["hdfs"], r["quick"], r.get("variant"), r.get("normal_labels"),
+                    r.get("rule"), r.get("development", False))
 
         keys = {ident(r) for r in runs}
         entries = [r for r in old.get("runs", []) if ident(r) not in keys] + entries
         commands = [c for c in old.get("commands", []) if c != command] + commands
     for r in entries:  # the pseudo-label diagnostic, for runs that lack it (honest protocol only)
-        if r["protocol"] == "honest" and "pseudo_check" not in r and not r.get("quick") and not r.get("variant"):
+        if r["protocol"] == "honest" and "pseudo_check" not in r and not r.get("quick"):
             try:
                 r["pseudo_check"] = pseudo_check(data, r, loaded)
             except Exception as exc:  # noqa: BLE001 - a diagnostic must not lose the results
@@ -368,6 +392,15 @@ def main() -> int:
                     help="label this fraction of the target's training normals (default: 1 %%, as the anomalies); "
                     "MetaLog's code labels 0.5 of them")
     ap.add_argument("--variant", help="name of a post-hoc variant: its rows are marked post-hoc, never the figure")
+    ap.add_argument("--rule", choices=("original", "distance"),
+                    help="MetaLog's pseudo-label rule (default: the detector's default)")
+    ap.add_argument("--setting", choices=tuple(SETTINGS),
+                    help="named label setting: each-class = 1%% of each class (the issue's), metalog-code = 1%% of the "
+                    "anomalies and half of the normals (the original code's; its pseudo-label rule unless --rule)")
+    ap.add_argument("--development", action="store_true",
+                    help="figures on the target's validation part (never read by MetaLog), not its test part; "
+                    "results to benchmarks/results/metalog-development by default")
+    ap.add_argument("--no-baselines", action="store_true", help="MetaLog alone (development runs)")
     args = ap.parse_args()
     data = data_dir_or_none(args.data_dir)
     if data is None:
@@ -395,7 +428,14 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)  # 2 cores shared by several engineers: no oversubscription
-    out = Path(args.out) if args.out else (None if args.quick else REPO / "benchmarks" / "results" / "metalog")
+    if args.setting is not None:
+        if args.normal_labels is not None:
+            ap.error("--setting and --normal-labels both set the share of labelled normals; give one")
+        args.normal_labels = SETTINGS[args.setting]
+        if args.setting == "metalog-code" and args.rule is None:
+            args.rule = "original"
+    stem = "metalog-development" if args.development else "metalog"
+    out = Path(args.out) if args.out else (None if args.quick else REPO / "benchmarks" / "results" / stem)
     command = "python benchmarks/bench_metalog.py " + " ".join(sys.argv[1:])
     loaded: dict = {}
     if args.report_only:

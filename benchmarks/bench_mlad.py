@@ -55,7 +55,7 @@ def load_all(data: Path, seed: int) -> list[tuple]:
     out = []
     for short, dataset, folder, rule in SYSTEMS:
         spec = f"{dataset}={data / folder}"
-        sysdata = load_system(spec, window=20, per_entity=short in PER_NODE)
+        sysdata = load_system(spec, window=20, per_entity=short in PER_NODE, cache=True)
         if rule == "session files":
             split = load_dataset(dataset, data / folder).split
         else:

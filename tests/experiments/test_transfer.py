@@ -44,3 +44,22 @@ def test_label_budget_with_its_own_share_of_normals():
     for bad in (-0.1, 1.5, float("nan"), True):
         with pytest.raises(InvalidParameterError, match="normal label amount"):
             label_budget(y, 0.01, normal_amount=bad)
+
+
+def test_named_label_settings(tmp_path):
+    from logad.experiments.transfer import LABEL_SETTINGS, make_setup
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "s").mkdir()
+    target = load_system(f"openstack-sessions={_session_folder(tmp_path / 't')}")
+    source = load_system(f"openstack-sessions-loghub={_session_folder(tmp_path / 's')}")
+    code = make_setup([source], target, 0.01, label_setting="metalog-code")
+    half = make_setup([source], target, 0.01, normal_amount=0.5)
+    assert code.labelled.tolist() == half.labelled.tolist() and LABEL_SETTINGS["metalog-code"] == 0.5
+    assert code.describe()["label_setting"] == "metalog-code" and "label_setting" not in half.describe()
+    each = make_setup([source], target, 0.01, label_setting="each-class")
+    assert each.labelled.tolist() == make_setup([source], target, 0.01).labelled.tolist()
+    with pytest.raises(InvalidParameterError, match="half|0.5|share"):
+        make_setup([source], target, 0.01, label_setting="metalog-code", normal_amount=0.2)
+    with pytest.raises(Exception, match="label setting"):
+        make_setup([source], target, 0.01, label_setting="most")

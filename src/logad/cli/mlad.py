@@ -64,6 +64,8 @@ def add_parser(subparsers) -> None:
                    help="no GMM head: train and score by masked-template prediction alone")
     m.add_argument("--encoder", default="minilm", help="minilm | hashing | a local model folder")
     m.add_argument("--cache_dir", "--cache-dir", help="embedding cache folder (default ~/.cache/logad)")
+    m.add_argument("--no_cache", "--no-cache", action="store_true",
+                   help="parse raw logs afresh instead of reading the system cache ($LOGAD_CACHE/systems)")
     m.add_argument("--param", action="append", metavar="NAME=VALUE", help="any other mlad parameter (repeatable)")
     tr = p.add_argument_group("training")
     tr.add_argument("--batch_size", "--batch-size", type=int, default=512)
@@ -128,7 +130,7 @@ def cmd_mlad(args) -> int:
                                 save_dir=args.save_dir, output_dir=args.output_dir)
     specs = [spec for _, spec in _specs(args)]
     systems = mlad_runs.load_datasets(specs, split=args.split, window=args.window_size, per_node=args.per_node,
-                                      seed=args.seed, progress=progress)
+                                      seed=args.seed, progress=progress, cache=not args.no_cache)
     params = _params(args)
     if args.alpha_ablation:
         mlad_runs.alpha_ablation(params, systems[0], opts, progress=progress, echo=print)

@@ -24,6 +24,10 @@ def add_parser(sub) -> None:
     tf.add_argument("--target-normal-labels", type=float, metavar="FRACTION",
                     help="label this fraction of the target's training NORMALS instead, --target-labels then "
                     "counting anomalies only (MetaLog's code labels 0.5 of the normals)")
+    tf.add_argument("--label-setting", choices=["each-class", "metalog-code"],
+                    help="a named label budget: each-class = --target-labels of each class; metalog-code = "
+                    "--target-labels of the anomalies and half of the normals, as MetaLog's code labels them "
+                    "(MetaLog then keeps its original pseudo-label rule)")
     tf.add_argument("--protocol", choices=["honest", "original"], default="honest")
     tf.add_argument("--param", action="append", metavar="NAME=VALUE", help="method parameter (repeatable)")
     tf.add_argument("--window", type=int, help="count window of raw supercomputer logs (default 20)")
@@ -32,6 +36,8 @@ def add_parser(sub) -> None:
                     help="windows over each node's own lines (the format's node field) instead of all lines")
     tf.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
     tf.add_argument("--seed", type=int, default=0)
+    tf.add_argument("--no-cache", action="store_true",
+                    help="parse raw logs afresh instead of reading the system cache ($LOGAD_CACHE/systems)")
     tf.add_argument("--json", metavar="OUT", help="write metrics, baselines and setup as JSON")
     tf.add_argument("--report", metavar="HTML", help="write the HTML report of the experiment here")
     tf.add_argument("--quiet", action="store_true")
@@ -56,11 +62,15 @@ def cmd_transfer(args) -> int:
             "(give their number with --target-labels)"
         )
     specs = [spec for group in args.source for spec in group]
-    how = dict(window=args.window, step=args.step, entries=entries, per_entity=args.per_node, progress=progress)
+    how = dict(window=args.window, step=args.step, entries=entries, per_entity=args.per_node, progress=progress,
+               cache=not args.no_cache)
     sources = [load_system(spec, **how) for spec in specs]
     target = load_system(args.target, **how)
+    if args.label_setting is not None and entries:
+        raise InvalidParameterError(f"--label-setting applies to sequence-level methods, not {args.method!r}")
     setup = make_setup(sources, target, args.target_labels, ratios=tuple(args.ratios), seed=args.seed,
-                       protocol=args.protocol, normal_amount=args.target_normal_labels)
+                       protocol=args.protocol, normal_amount=args.target_normal_labels,
+                       label_setting=args.label_setting)
     params = parse_params(args.param)
     t0 = time.perf_counter()
     result = run(setup, params, progress)

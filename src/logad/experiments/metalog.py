@@ -61,6 +61,8 @@ def _split_params(params: dict | None, setup) -> tuple[dict, dict]:
         raise no_such_parameter("metalog", bad, valid)
     det = {k: v for k, v in params.items() if k in det_names}
     det.setdefault("seed", int(setup.seed))
+    if getattr(setup, "label_setting", None) == "metalog-code":  # the original code's setting, whole
+        det.setdefault("pseudo_rule", "original")
     extra = {**TRANSFER_PARAMS, **{k: v for k, v in params.items() if k in TRANSFER_PARAMS}}
     check_float("threshold", extra["threshold"], 0.0, 1.0)
     for flag in ("compat", "baselines", "pseudo_labels"):

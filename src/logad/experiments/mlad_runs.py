@@ -63,7 +63,7 @@ class RunOptions:
 
 # -- data ---------------------------------------------------------------------------------------
 def load_datasets(specs: list[str], *, split: str = "auto", window: int = 20, per_node: bool = False,
-                  seed: int = 42, progress: Progress = SILENT) -> list[tuple[str, SystemData, Split]]:
+                  seed: int = 42, progress: Progress = SILENT, cache: bool = False) -> list[tuple[str, SystemData, Split]]:
     """(name, SystemData, Split) per `DATASET=DIR`: raw supercomputer logs cut into `window`-line
     windows (over each node's own lines with `per_node`), split as `split` says (module docstring)."""
     if split not in SPLITS:
@@ -71,7 +71,7 @@ def load_datasets(specs: list[str], *, split: str = "auto", window: int = 20, pe
     out = []
     for spec in specs:
         name, folder = parse_spec(spec)
-        data = load_system(spec, window=window, per_entity=per_node, progress=progress)
+        data = load_system(spec, window=window, per_entity=per_node, progress=progress, cache=cache)
         if split == "original":
             part = mlad_balanced_split(data.sequences, seed=seed)
         elif split == "auto" and get_dataset(name).kind == "sessions":

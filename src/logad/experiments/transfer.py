@@ -36,6 +36,10 @@ METHODS: dict[str, str] = {
 }
 # methods that classify single log entries: their systems are loaded with every line's text and label
 ENTRY_LEVEL = {"crosyslog"}
+# named label settings: the share of the target's training NORMALS labelled beside `amount` of its
+# anomalies. "each-class" = `amount` of each class (issue 19's 1 %/1 %); "metalog-code" = half of the
+# normals, as MetaLog's released code labels them (MetaLog then keeps its original pseudo-label rule)
+LABEL_SETTINGS: dict[str, float | None] = {"each-class": None, "metalog-code": 0.5}
 
 
 # -- splits and label budgets ------------------------------------------------------------------
@@ -123,6 +127,7 @@ class TransferSetup:
     # "honest" (default) or "original": the method reproduces its paper's split and decision rule,
     # and marks any figure whose rule looked at test labels "oracle-on-test"
     protocol: str = "honest"
+    label_setting: str | None = None  # a LABEL_SETTINGS name, when the budget was given by name
 
     def labelled_target(self) -> tuple[list[Sequence], np.ndarray]:
         """The target training sequences in the budget, with their labels."""
@@ -150,6 +155,7 @@ class TransferSetup:
             },
             "seed": self.seed,
             "protocol": self.protocol,
+            **({"label_setting": self.label_setting} if self.label_setting else {}),
         }
 
 
@@ -162,9 +168,20 @@ def make_setup(
     seed: int = 0,
     protocol: str = "honest",
     normal_amount: float | None = None,
+    label_setting: str | None = None,
 ) -> TransferSetup:
     """Split the target (time order where it has time) and draw its label budget: `amount` of each
-    class, or `amount` of the anomalies and `normal_amount` of the normals when that is given."""
+    class, or `amount` of the anomalies and `normal_amount` of the normals when that is given (or
+    named by `label_setting`, a LABEL_SETTINGS name)."""
+    if label_setting is not None:
+        if label_setting not in LABEL_SETTINGS:
+            raise unknown_name("label setting", label_setting, list(LABEL_SETTINGS))
+        if normal_amount is not None and normal_amount != LABEL_SETTINGS[label_setting]:
+            raise InvalidParameterError(
+                f"the label setting {label_setting!r} labels {LABEL_SETTINGS[label_setting]} of the normals; "
+                f"a share of labelled normals ({normal_amount}) was given as well"
+            )
+        normal_amount = LABEL_SETTINGS[label_setting]
     if not sources:
         raise InvalidParameterError("a transfer needs at least one --source system")
     if protocol not in ("honest", "original"):
@@ -181,6 +198,7 @@ def make_setup(
         sources=sources, target=target, target_split=split, labelled=mask, amount=amount, seed=seed,
         normal_amount=normal_amount,
         source_splits={s.name: split_system(s, ratios, seed) for s in sources}, protocol=protocol,
+        label_setting=label_setting,
     )
 
 

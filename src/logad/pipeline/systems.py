@@ -40,6 +40,7 @@ def load_system(
     entries: bool = False,
     per_entity: bool = False,
     progress: Progress = SILENT,
+    cache: bool | str | Path | None = None,
 ) -> SystemData:
     """Load one system from `DATASET=DIR`.
 
@@ -49,6 +50,9 @@ def load_system(
     `User`) instead of all lines; HDFS raw logs into block sessions and session files are read as
     they are, with or without `per_entity` (so one flag can serve a mix of systems).
     `entries=True` also keeps every line's message text and label (entry-level methods).
+    `cache` (True = `$LOGAD_CACHE/systems`, or a folder): a raw log's parsed and grouped system is
+    stored there and read back by later runs with the same files, options and code
+    (`logad.pipeline.system_cache`).
     """
     from logad.datasets.local import resolve_local
     from logad.datasets.registry import get_dataset
@@ -61,7 +65,18 @@ def load_system(
         return read_text_windows(info, folder, progress)
     if info.kind != "raw":
         raise InputError(f"dataset {info.name!r} is a {info.kind} dataset (parsing ground truth), not a detection dataset")
-    return _load_raw(info, folder, window, step, entries, progress, per_entity)
+    from logad.pipeline import system_cache
+
+    root = system_cache.cache_root(cache)
+    key = system_cache.key_of(info.name, folder, {"window": window, "step": step, "entries": entries,
+                                                   "per_entity": per_entity}) if root is not None else ""
+    data = system_cache.read(root, key)
+    if data is not None:
+        progress.stage(f"{info.name}: {len(data.sequences)} sequences read from the system cache")
+        return data
+    data = _load_raw(info, folder, window, step, entries, progress, per_entity)
+    system_cache.write(root, key, data)
+    return data
 
 
 def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> SystemData:

@@ -17,7 +17,9 @@ Pieces, each as the paper intends, with the original code's defects fixed:
 - Training: first-order MLDG (section 1.7) with the original's optimiser, schedule and batching
   (`metalog_training`).
 - Pseudo-labels for unlabelled target training sequences (section 1.4): HDBSCAN clusters anchored
-  on the labelled normals of the label budget (`metalog_pseudo_labels`).
+  on the labelled normals of the label budget (`metalog_pseudo_labels`); outside the labelled
+  clusters a soft target from the distance to the labelled normals (`pseudo_rule="distance"`, the
+  default) instead of the original's full-confidence "anomalous" (`pseudo_rule="original"`).
 - Checkpoint: chosen on validation data, never on test (the original kept the best TEST epoch):
   the lowest mean of the validation parts' mean losses. Decision: the paper's fixed
   P(anomalous) >= 0.5.
@@ -40,8 +42,10 @@ from pathlib import Path
 import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
+from logad.detectors.crosssystem.metalog_gru import PackedRows, packed_bigru, padded
+from logad.detectors.crosssystem.metalog_pseudo_labels import RULES as PSEUDO_RULES
 from logad.detectors.crosssystem.metalog_pseudo_labels import PseudoLabels, pseudo_label
-from logad.detectors.crosssystem.metalog_training import Items, Trainer, embed_rows
+from logad.detectors.crosssystem.metalog_training import Items, Trainer, batch_inputs
 from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import torch
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 
 SINGLE = "system"  # the namespace of the single-system detector's template ids
 CHECKPOINTS = ("validation", "last")
+GRU_IMPLEMENTATIONS = ("fast", "torch")
 
 
 # -- template vectors: one frozen matrix over (dataset, template) ---------------------------------
@@ -166,14 +171,24 @@ def _build_net(dim: int, hidden: int, layers: int):
             nn.init.zeros_(self.out.bias)
 
         def forward(self, x, lengths, return_attention: bool = False):
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            h, _ = self.gru(packed)
-            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+            """`x` (N, dim) packed with `lengths` a `PackedRows` (the fast GRU), or `x` (B, L,
+            dim) padded with `lengths` a tensor (`nn.GRU` on a PackedSequence, the reference)."""
+            if isinstance(lengths, PackedRows):
+                pack = lengths
+                h = padded(packed_bigru(self.gru, x, pack), pack)
+                lengths, width = pack.lengths, pack.max_len
+            else:
+                pack, width = None, x.shape[1]
+                packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                h, _ = self.gru(packed)
+                h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=width)
             guide = self.guide.expand(h.shape[0], h.shape[1], -1)
             s = t.tanh(self.att(t.cat([guide, h], dim=-1))).squeeze(-1)  # (B, L)
-            mask = t.arange(x.shape[1])[None, :] < lengths[:, None]
+            mask = t.arange(width)[None, :] < lengths[:, None]
             a = t.softmax(s.masked_fill(~mask, float("-inf")), dim=1)
             logits = self.out((a.unsqueeze(-1) * h).sum(dim=1))
+            if pack is not None:  # back to the batch's rows (duplicates share one computation)
+                logits, a = logits.index_select(0, pack.inverse), a.index_select(0, pack.inverse)
             return (logits, a) if return_attention else logits
 
     return AttentionBiGRU()
@@ -231,6 +246,9 @@ class MetaLogDetector(DeepDetector):
         cache_dir: str | None = None,
         seed: int = 0,
         max_train_seconds: float | None = None,
+        gru: str = "fast",
+        dedup: bool = True,
+        pseudo_rule: str = "distance",
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -252,6 +270,10 @@ class MetaLogDetector(DeepDetector):
         self.cache_dir = cache_dir
         self.seed = seed
         self.max_train_seconds = max_train_seconds
+        self.gru = gru  # "fast" (metalog_gru) or "torch" (nn.GRU on a PackedSequence; the reference)
+        self.dedup = dedup  # run each distinct sequence of a batch once
+        # "distance" (default since its pre-written rule passed, benchmarks/README.md) or "original"
+        self.pseudo_rule = pseudo_rule
 
     def _validate_params(self) -> None:
         for name in ("hidden", "layers", "epochs", "batch_size", "lr_decay_steps", "max_len", "min_cluster_size", "min_samples"):
@@ -263,6 +285,10 @@ class MetaLogDetector(DeepDetector):
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
         check_int("length_buckets", self.length_buckets, 0)
         check_choice("checkpoint", self.checkpoint, CHECKPOINTS)
+        check_choice("gru", self.gru, GRU_IMPLEMENTATIONS)
+        check_choice("pseudo_rule", self.pseudo_rule, PSEUDO_RULES)
+        if not isinstance(self.dedup, bool):
+            raise InvalidParameterError(f"`dedup` must be true or false, got {self.dedup!r}")
         check_int("seed", self.seed, 0)
         if self.reduce_dimension != -1:
             check_int("reduce_dimension", self.reduce_dimension, 1)
@@ -322,7 +348,7 @@ class MetaLogDetector(DeepDetector):
         return Trainer(net, self.space_.matrix, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                        alpha=self.alpha, beta=self.beta, lr_decay=self.lr_decay, lr_decay_steps=self.lr_decay_steps,
                        seed=self.seed, checkpoint=self.checkpoint, max_seconds=self.max_train_seconds,
-                       length_buckets=self.length_buckets,
+                       length_buckets=self.length_buckets, gru=self.gru, dedup=self.dedup,
                        progress=self._progress, name=name)
 
     # -- single system --------------------------------------------------------------------------
@@ -436,14 +462,20 @@ class MetaLogDetector(DeepDetector):
 
         anchors = np.zeros((0, dim))
         others = np.zeros((0, dim))
+        la, lo = np.zeros(0), np.zeros(0)
         if target is not None and target.labels is not None and len(target.sequences):
             lab = np.asarray(target.labels)
-            anchors = np.array([seq_vec(s) for s, y in zip(target.sequences, lab) if y == 0]).reshape(-1, dim)
-            others = np.array([seq_vec(s) for s, y in zip(target.sequences, lab) if y != 0]).reshape(-1, dim)
+            normal = [s for s, y in zip(target.sequences, lab) if y == 0]
+            anomalous = [s for s, y in zip(target.sequences, lab) if y != 0]
+            anchors = np.array([seq_vec(s) for s in normal]).reshape(-1, dim)
+            others = np.array([seq_vec(s) for s in anomalous]).reshape(-1, dim)
+            la, lo = np.array([len(s.template_ids) for s in normal]), np.array([len(s.template_ids) for s in anomalous])
         x = np.array([seq_vec(s) for s in unlabelled]).reshape(-1, dim)
+        lu = np.array([len(s.template_ids) for s in unlabelled])
         t0 = time.perf_counter()
         pl = pseudo_label(x, anchors, others, min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
-                          reduce_dimension=self.reduce_dimension, seed=self.seed)
+                          reduce_dimension=self.reduce_dimension, seed=self.seed, rule=self.pseudo_rule,
+                          lengths=(la, lo, lu))
         pl.info["seconds"] = time.perf_counter() - t0
         return pl
 
@@ -458,7 +490,7 @@ class MetaLogDetector(DeepDetector):
         with t.no_grad():
             for i in range(0, len(order), 1024):  # the original's test batch size
                 idx = order[i : i + 1024]
-                x, lengths = embed_rows(embedding, [rows[k] for k in idx])
+                x, lengths = batch_inputs(embedding, [rows[k] for k in idx], self.gru, self.dedup)
                 logits, att = self.model_(x, lengths, return_attention=True)
                 p = t.softmax(logits, dim=1)[:, 1].double().numpy()
                 for j, k in enumerate(idx):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from logad.detectors.crosssystem.metalog_gru import pack_rows
 from logad.detectors.deep.engine import seed_everything, torch
 from logad.errors import InvalidParameterError
 from logad.progress import SILENT, Progress
@@ -107,6 +108,15 @@ def embed_rows(embedding, rows: list[np.ndarray]):
     return embedding[t.from_numpy(ids)], t.tensor(lengths, dtype=t.long)
 
 
+def batch_inputs(embedding, rows: list[np.ndarray], gru: str = "fast", dedup: bool = True):
+    """The network's inputs for `rows`: packed vectors and their `PackedRows` (the fast GRU;
+    duplicates packed once with `dedup`), or padded vectors and lengths (`gru="torch"`)."""
+    if gru == "torch":
+        return embed_rows(embedding, rows)
+    pack = pack_rows(rows, dedup=dedup)
+    return embedding.index_select(0, pack.ids), pack
+
+
 def _batches(n: int, size: int, rng: random.Random, lengths: list[int] | None = None, window: int = 0) -> list[list[int]]:
     """The original's shuffling: shuffle the items, cut into batches, shuffle the batch order.
 
@@ -147,7 +157,7 @@ class Trainer:
 
     def __init__(self, net, embedding: np.ndarray, *, epochs: int, batch_size: int, lr: float, alpha: float,
                  beta: float, lr_decay: float, lr_decay_steps: int, seed: int, checkpoint: str = "validation",
-                 length_buckets: int = 0,
+                 length_buckets: int = 0, gru: str = "fast", dedup: bool = True,
                  max_seconds: float | None = None, progress: Progress = SILENT, name: str = "metalog") -> None:
         self.t = torch()
         self.net = net
@@ -157,11 +167,12 @@ class Trainer:
         self.lr_decay, self.lr_decay_steps = lr_decay, lr_decay_steps
         self.seed, self.checkpoint, self.max_seconds = seed, checkpoint, max_seconds
         self.length_buckets = length_buckets
+        self.gru, self.dedup = gru, dedup
         self.progress, self.name = progress, name
 
     def tensors(self, items: Items, idx: list[int]):
-        """(embedded x, lengths, targets) of the items `idx`."""
-        x, lengths = embed_rows(self.embedding, [items.rows[i] for i in idx])
+        """(embedded x, lengths or packing, targets) of the items `idx`."""
+        x, lengths = batch_inputs(self.embedding, [items.rows[i] for i in idx], self.gru, self.dedup)
         return x, lengths, self.t.from_numpy(items.target[idx])
 
     def loss_at(self, params, batch):
