@@ -57,8 +57,23 @@ def fit_detector(
     return detector, time.perf_counter() - t0
 
 
-def choose_threshold(detector, split: Split, policy_name: str | None = None, **policy_kw) -> dict:
-    """Set `detector.threshold_` from validation (or training) scores; never from the test set."""
+def training_normals(split: Split) -> tuple[list[Sequence], list[Sequence]]:
+    """(normal, anomalous) sequences of the training and validation parts, in their order: what an
+    alarm budget is estimated from (labels of these parts may be read; test labels never)."""
+    ref = split.train + split.validation
+    return [s for s in ref if s.label != 1], [s for s in ref if s.label == 1]
+
+
+def choose_threshold(
+    detector, split: Split, policy_name: str | None = None, *, templates: dict[int, str] | None = None,
+    progress: Progress = SILENT, reference_scores: np.ndarray | None = None, **policy_kw,
+) -> dict:
+    """Set `detector.threshold_` from validation (or training) scores; never from the test set.
+
+    `alarm-budget` refits `folds` copies of the detector on the training and validation normals
+    (out-of-fold scores; `templates` are handed to their fits); `reference_scores` gives those
+    scores when they were computed already (`budget_reference_scores`), e.g. for several budgets
+    of one model."""
     from logad.detectors.base import never_alarms
     from logad.detectors.thresholds import get_policy
 
@@ -72,14 +87,35 @@ def choose_threshold(detector, split: Split, policy_name: str | None = None, **p
     elif policy.name == "train-quantile":
         ref = [s for s in split.train + split.validation if s.label != 1]
         threshold = policy.fit(detector.score(ref))
+    elif policy.name == "alarm-budget":
+        policy.check()
+        if reference_scores is None:
+            reference_scores = budget_reference_scores(detector, split, folds=policy.folds,
+                                                       fold_order=policy.fold_order, templates=templates,
+                                                       progress=progress)
+        threshold = policy.fit(reference_scores)
     else:
         threshold = policy.fit(np.zeros(0))
     detector.threshold_ = float(threshold)
     out = {"value": float(threshold), **policy.to_dict()}
-    silent = never_alarms(detector, detector.threshold_)
-    if silent:
-        out["warning"] = silent
+    if policy.alarm_budget is not None:
+        out["budget"] = policy.alarm_budget
+    warnings = [w for w in (out.pop("warning", None), never_alarms(detector, detector.threshold_)) if w]
+    if warnings:
+        out["warning"] = "; ".join(warnings)
     return out
+
+
+def budget_reference_scores(
+    detector, split: Split, *, folds: int = 5, fold_order: str = "blocks", templates: dict[int, str] | None = None,
+    progress: Progress = SILENT,
+) -> np.ndarray:
+    """Out-of-fold scores of every training and validation normal (see `cross_fitted_scores`)."""
+    from logad.detectors.thresholds import cross_fitted_scores
+
+    normals, anomalies = training_normals(split)
+    return cross_fitted_scores(detector, normals, anomalies=anomalies, folds=folds, fold_order=fold_order,
+                               templates=templates, progress=progress)
 
 
 ORACLE_WARNING = (
@@ -121,7 +157,8 @@ def evaluate_detector(
     detector, fit_seconds = fit_detector(detector, split, progress, templates)
     test = [s for s in split.test if s.label is not None]
     if protocol == "honest":
-        threshold = choose_threshold(detector, split, policy, **(policy_kw or {}))
+        threshold = choose_threshold(detector, split, policy, templates=templates, progress=progress,
+                                     **(policy_kw or {}))
     progress.stage(f"scoring {len(test)} test sequences")
     t0 = time.perf_counter()
     scores = np.asarray(detector.score(test), dtype=float)
