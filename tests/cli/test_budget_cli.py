@@ -23,13 +23,15 @@ def _storage(sim):
 
 
 def test_evaluate_with_an_alarm_budget_writes_budget_and_fpr(sim, tmp_path, capsys):
-    js = tmp_path / "r.json"
+    js, html = tmp_path / "r.json", tmp_path / "r.html"
     assert main(["evaluate", *_storage(sim), "--detector", "knn", "--alarm-budget", "0.05", "--budget-folds", "3",
-                 "--json", str(js), "--quiet"]) == 0
+                 "--json", str(js), "--report", str(html), "--quiet"]) == 0
     r = json.loads(js.read_text())
     assert r["threshold"]["policy"] == "alarm-budget" and r["threshold"]["budget"] == 0.05
     assert r["threshold"]["folds"] == 3 and "fpr" in r["metrics"]
     assert "(budget 0.05)" in capsys.readouterr().out
+    page = html.read_text()  # the report gives the requested budget beside the achieved FPR
+    assert "budget 0.05" in page and "alarm budget 0.05: the conformal 0.95 quantile of out-of-fold scores" in page
 
 
 def test_alarm_budget_and_another_policy_are_refused(sim, capsys):
@@ -52,6 +54,10 @@ def test_bench_with_an_alarm_budget(tmp_path):
                  "--json", str(js), "--quiet"]) == 0
     (r,) = json.loads(js.read_text())["results"]
     assert r["threshold"]["budget"] == 0.1 and r["threshold"]["n_scores"] == 80
+    from logad.report.evaluate import bench_context
+
+    (row,) = bench_context({"results": [r]})["rows"]
+    assert row[7].endswith("(budget 0.1)")  # FPR beside the budget
 
 
 def test_train_with_an_alarm_budget_fits_on_every_normal_sequence(sim, tmp_path, capsys):
