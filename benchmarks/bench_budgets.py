@@ -7,7 +7,11 @@ For every detector, seed and requested budget B (0.1 %, 0.5 %, 1 %) one fitted m
 thresholded several ways, and the achieved false-positive rate on the test normals is printed
 beside the target window [B/3, 3B]:
 - `alarm-budget` (cross-fit): the conformal (1 - B) quantile of out-of-fold scores of every training
-  and validation normal (5 models, each fitted without one fold; folds in time order, or shuffled);
+  and validation normal (5 models, each fitted without one fold; folds shuffled, or in time order);
+  "pooled": the scored model is fitted on those same training and validation normals (otherwise,
+  as for the quantiles below, on the training part only);
+- `cross-conformal`: no final model: the 5 fold models score each test sequence against the fold
+  each did not see, and the pooled p-value decides (alarm iff p <= B; see logad.detectors.conformal);
 - `held-out quantile`: the (1 - B) quantile of the validation normals' scores (the previous way,
   e.g. the best-F1 policy's fallback on hdfs_sessions);
 - `in-sample quantile` (shown for reference, not a candidate): the (1 - B) quantile of the scores
@@ -40,7 +44,7 @@ sys.path.insert(0, str(REPO / "src"))
 from common import data_dir_or_none  # noqa: E402
 
 from logad.detectors.registry import get_detector  # noqa: E402
-from logad.detectors.thresholds import AlarmBudget, cross_fitted_scores  # noqa: E402
+from logad.detectors.thresholds import AlarmBudget, cross_fitted_scores, fold_indices  # noqa: E402
 from logad.evaluation.bootstrap import bootstrap_interval, metric_value, seed_summary  # noqa: E402
 from logad.evaluation.runner import fit_detector, markdown_table, training_normals  # noqa: E402
 from logad.pipeline import load_dataset, make_split  # noqa: E402
@@ -81,30 +85,54 @@ def load_splits(data: Path, development: bool) -> dict[str, tuple[Split, dict]]:
 
 
 def one_run(name: str, seed: int | None, split: Split, templates, methods: list[str]) -> dict:
-    """One fitted model; its test scores; the reference scores of every method."""
-    det = get_detector(name, **({"seed": seed} if seed is not None else {}))
+    """The fitted model(s), their test scores, the reference scores of every method. A "pooled"
+    method scores the test with a model fitted on the training AND validation normals (the
+    sequences its out-of-fold scores come from); the others with the model of the training part."""
+    params = {"seed": seed} if seed is not None else {}
     t0 = time.perf_counter()
-    det, fit_s = fit_detector(det, split, templates=templates)
+    det, fit_s = fit_detector(get_detector(name, **params), split, templates=templates)
     test = [s for s in split.test if s.label is not None]
     scores = det.score(test)
+    pooled_scores = None
+    if any("pooled" in m for m in methods):
+        pooled_det, _ = fit_detector(get_detector(name, **params), split, templates=templates, with_validation=True)
+        pooled_scores = pooled_det.score(test)
     normals, _ = training_normals(split)
     val_normals = [s for s in split.validation if s.label != 1]
     train_normals = [s for s in split.train if s.label != 1]
     ref = {"held-out quantile": det.score(val_normals), "in-sample quantile": det.score(train_normals)}
-    cross_s = {}
+    by_method = {m: (pooled_scores if "pooled" in m else scores) for m in methods}
+    p_values: dict[str, np.ndarray] = {}
+    cross_s: dict[str, float] = {}
+    oof: dict[str, np.ndarray] = {}
     for m in methods:
-        if m.startswith("alarm-budget"):
+        if m.startswith("alarm-budget") or m.startswith("cross-conformal"):
             order = "shuffled" if "shuffled" in m else "blocks"
-            t1 = time.perf_counter()
-            ref[m] = cross_fitted_scores(det, normals, folds=5, fold_order=order, templates=templates)
-            cross_s[m] = time.perf_counter() - t1
-    print(f"  {name} seed {seed}: fit {fit_s:.1f}s, cross-fit {', '.join(f'{v:.0f}s' for v in cross_s.values())} "
+            if order not in oof:  # every method of one fold order shares the out-of-fold scores and models
+                t1 = time.perf_counter()
+                members: list = []
+                oof[order] = cross_fitted_scores(det, normals, folds=5, fold_order=order, templates=templates,
+                                                 keep_models=members)
+                cross_s[order] = time.perf_counter() - t1
+                parts = fold_indices(len(normals), 5, order)
+                # the cross-conformal p-value of every test sequence (the fold models score it)
+                count = np.zeros(len(test))
+                for member, part in zip(members, parts):
+                    r = np.sort(oof[order][part])
+                    count += r.size - np.searchsorted(r, member.score(test), side="left")
+                p_values[order] = (1.0 + count) / (len(normals) + 1.0)
+            ref[m] = oof[order]
+            if m.startswith("cross-conformal"):
+                by_method[m] = -p_values[order]  # alarm iff p <= B: see threshold_of
+    print(f"  {name} seed {seed}: fit {fit_s:.1f}s, cross-fit {', '.join(f'{k} {v:.0f}s' for k, v in cross_s.items())} "
           f"({time.perf_counter() - t0:.0f}s in all)", flush=True)
-    return {"labels": np.array([s.label for s in test], dtype=int), "scores": scores, "ref": ref, "fit_s": fit_s,
+    return {"labels": np.array([s.label for s in test], dtype=int), "scores": by_method, "ref": ref, "fit_s": fit_s,
             "cross_s": cross_s}
 
 
 def threshold_of(method: str, ref: np.ndarray, budget: float) -> float:
+    if method.startswith("cross-conformal"):  # scores are -p: alarm iff -p > -B - half a step, i.e. p <= B
+        return -budget - 0.5 / (ref.size + 1.0)
     if method.startswith("alarm-budget"):
         return AlarmBudget(budget).fit(ref)
     return float(np.quantile(ref, 1 - budget))  # the held-out and in-sample quantiles
@@ -115,7 +143,7 @@ def rows_of(dataset: str, name: str, runs: list[dict], methods: list[str]) -> li
     y = runs[0]["labels"]
     for budget in BUDGETS:
         for method in methods:
-            preds = [r["scores"] > threshold_of(method, r["ref"][method], budget) for r in runs]
+            preds = [r["scores"][method] > threshold_of(method, r["ref"][method], budget) for r in runs]
             fprs = [metric_value(y, p, "fpr") for p in preds]
             f1s = [metric_value(y, p, "f1") for p in preds]
             fpr_m, fpr_s = seed_summary(fprs)
@@ -165,6 +193,8 @@ def main() -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--only", help="comma-separated detector names")
     ap.add_argument("--development", action="store_true", help="the development run that decides the defaults")
+    ap.add_argument("--pooled", action="store_true", help="also the pooled candidates (on in --development)")
+    ap.add_argument("--tag", default="", help="suffix of the results files")
     args = ap.parse_args()
     data = data_dir_or_none(args.data_dir, "hdfs_sessions", "hdfs_2pct", "openstack_sessions")
     if data is None:
@@ -174,9 +204,10 @@ def main() -> int:
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
     wanted = set(args.only.split(",")) if args.only else None
-    methods = ["alarm-budget (cross-fit, blocks)"]
-    if args.development:
-        methods += ["alarm-budget (cross-fit, shuffled)"]
+    methods = ["alarm-budget (cross-fit, shuffled)", "alarm-budget (cross-fit, blocks)"]
+    if args.development or args.pooled:
+        methods += ["alarm-budget (cross-fit, shuffled, pooled)", "alarm-budget (cross-fit, blocks, pooled)"]
+    methods += ["cross-conformal (shuffled)", "cross-conformal (blocks)"]
     methods += ["held-out quantile", "in-sample quantile"]
     started = load_text()
     splits = load_splits(data, args.development)
@@ -211,6 +242,8 @@ def main() -> int:
     stem = "budgets-development" if args.development else "budgets"
     if wanted:
         stem += "-" + "-".join(sorted(wanted))
+    if args.tag:
+        stem += "-" + args.tag
     (out / f"{stem}.md").write_text(text, encoding="utf-8")
     keep = [{k: v for k, v in r.items()} for r in rows]
     (out / f"{stem}.json").write_text(json.dumps({"rows": keep, "runs": raw}, indent=1) + "\n", encoding="utf-8")

@@ -73,3 +73,12 @@ def test_train_with_an_alarm_budget_fits_on_every_normal_sequence(sim, tmp_path,
     assert main(["train", "--logs", str(compute.log_path), "--format", "bgl", "--detector", "knn", "--quiet",
                  "--alarm-budget", "0.01", "--quantile", "0.99", "--save", str(tmp_path / "m2")]) == 2
     assert "either --alarm-budget" in one_line_error(capsys)
+
+
+def test_train_defaults_to_a_tenth_of_a_percent_budget(sim, tmp_path):
+    compute = sim["compute"]
+    model = tmp_path / "model"
+    assert main(["train", "--logs", str(compute.log_path), "--format", "bgl", "--group", "entity", "--window-size",
+                 "20", "--entity-field", "Node", "--detector", "knn", "--save", str(model), "--quiet"]) == 0
+    info = json.loads((model / "model.json").read_text())["threshold_info"]
+    assert info["policy"] == "alarm-budget" and info["budget"] == 0.001 and info["fold_order"] == "shuffled"

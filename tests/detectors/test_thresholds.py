@@ -124,7 +124,7 @@ def test_fold_indices_partition():
     for order in ("blocks", "shuffled"):
         parts = fold_indices(23, 5, order, seed=1)
         assert len(parts) == 5 and sorted(np.concatenate(parts).tolist()) == list(range(23))
-    assert fold_indices(10, 2)[0].tolist() == [0, 1, 2, 3, 4]  # blocks keep the given (time) order
+    assert fold_indices(10, 2, "blocks")[0].tolist() == [0, 1, 2, 3, 4]  # blocks keep the given (time) order
     assert fold_indices(10, 2, "shuffled", 3)[0].tolist() == fold_indices(10, 2, "shuffled", 3)[0].tolist()
     with pytest.raises(InvalidParameterError, match="at least 5"):
         fold_indices(3, 5)
@@ -142,7 +142,7 @@ def test_cross_fitted_scores_are_out_of_fold_and_leave_the_detector_alone():
     # a content seen only in the last block: in-sample it scores 0, out of fold it is new
     normals = _seqs([[1, 2, 3]] * 16 + [[1, 2, 2, 2, 3]] * 4)
     det = get_detector("knn")
-    oof = cross_fitted_scores(det, normals, folds=5)
+    oof = cross_fitted_scores(det, normals, folds=5, fold_order="blocks")
     assert oof.shape == (20,) and np.all(oof[:16] == 0) and np.all(oof[16:] > 0)
     assert not getattr(det, "_fitted", False)  # the given detector is only a template
     fitted = get_detector("knn").fit(normals)
@@ -158,3 +158,13 @@ def test_cross_fitted_scores_supervised_needs_anomalies():
     assert oof.shape == (20,) and np.all(oof < 0.5)
     with pytest.raises(InvalidParameterError, match="at least 5 training anomalies"):
         cross_fitted_scores(get_detector("decision-tree"), normals, anomalies=anomalies[:2], folds=5)
+
+
+def test_fewer_normals_than_folds_use_one_per_fold_and_say_so():
+    p = AlarmBudget(0.01, folds=5)
+    assert p.folds_for(3) == 3
+    p.fit([1.0, 2.0, 3.0])
+    d = p.to_dict()
+    assert d["folds"] == 3 and d["folds_asked"] == 5 and "needs at least 99" in d["warning"]
+    with pytest.raises(InvalidParameterError, match="at least 2 normal sequences"):
+        AlarmBudget(0.01).folds_for(1)

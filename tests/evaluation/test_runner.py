@@ -114,8 +114,29 @@ def test_alarm_budget_is_met_on_new_normals_where_in_sample_scores_miss_it():
     assert np.mean(ev.scores > in_sample) > 3 * budget
 
 
-def test_budget_of_the_fallback_is_recorded():
-    ev = evaluate_detector(get_detector("knn"), chronological_split(varied(300)))
-    assert ev.result["threshold"]["fallback"] and ev.result["threshold"]["budget"] == pytest.approx(0.005)
+def test_without_validation_anomalies_the_default_is_a_half_percent_alarm_budget():
+    split = chronological_split(varied(300))
+    t = evaluate_detector(get_detector("knn"), split).result["threshold"]
+    assert t["policy"] == "alarm-budget" and t["budget"] == 0.005
+    # best F1 asked for explicitly keeps its own fallback, whose budget is recorded too
+    t = evaluate_detector(get_detector("knn"), split, policy="best-f1-validation").result["threshold"]
+    assert t["fallback"] and t["budget"] == pytest.approx(0.005)
     ev = evaluate_detector(get_detector("knn"), chronological_split(synthetic()))
+    assert ev.result["threshold"]["policy"] == "best-f1-validation"  # validation holds anomalies
     assert "budget" not in ev.result["threshold"]  # best F1 on validation anomalies aims at no budget
+
+
+def test_fit_validation_fits_on_both_parts():
+    split = chronological_split(varied(300))
+    seen = []
+    det = get_detector("knn")
+    original = det.fit
+
+    def spy(seqs, labels=None, **hooks):
+        seen.append(len(list(seqs)))
+        return original(seqs, labels, **hooks)
+
+    det.fit = spy
+    ev = evaluate_detector(det, split, policy="alarm-budget:0.01", fit_validation=True)
+    assert seen == [len(split.train) + len(split.validation)]
+    assert ev.result["fitted_on"] == "training and validation parts"

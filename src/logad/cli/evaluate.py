@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--split", default="auto", help="chronological | session-files (default: by dataset)")
     ev.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
     ev.add_argument("--threshold-policy", metavar="POLICY",
-                    help="best-f1-validation (default) | alarm-budget[:B] | train-quantile[:Q] | fixed:VALUE")
+                    help="default: best-f1-validation, or alarm-budget:0.005 where validation holds no anomaly | "
+                         "alarm-budget[:B] | train-quantile[:Q] | fixed:VALUE")
     add_budget_args(ev)
     ev.add_argument(
         "--protocol",
