@@ -90,7 +90,12 @@ class TrainedModel:
                 raise InputError(f"{directory}/model.json: {key!r} is missing or not a {kind.__name__}")
         if not isinstance(meta["grouping"].get("kind"), str):
             raise InputError(f"{directory}/model.json: the grouping has no 'kind'")
-        detector = detector_class(meta["detector"]).load(directory / "detector")
+        if meta["detector"] == "cross-conformal":  # an alarm budget's fold models (not a registered detector)
+            from logad.detectors.conformal import CrossConformal
+
+            detector = CrossConformal.load(directory / "detector")
+        else:
+            detector = detector_class(meta["detector"]).load(directory / "detector")
         if detector.threshold_ is None:  # older models kept the threshold in model.json only
             from logad.detectors.base import check_threshold
 
@@ -312,8 +317,21 @@ def train_model(
         raise InvalidParameterError(f"training needs at least 2 sequences, got {len(seqs)}")
     order = sorted(range(len(seqs)), key=lambda i: (seqs[i].start_time is None, seqs[i].start_time or 0))
     seqs = [seqs[i] for i in order]
-    if threshold_policy.name == "alarm-budget":
-        threshold_policy.check()
+    if threshold_policy.name == "alarm-budget" and threshold_policy.check().method == "cross-conformal":
+        from logad.detectors.conformal import CrossConformal
+
+        folds = threshold_policy.folds_for(len(seqs))
+        progress.stage(f"alarm budget {threshold_policy.budget:g}: {folds} fold models of {detector} on {len(seqs)} "
+                       "normal sequences (cross-conformal)")
+        det = CrossConformal.around(det, folds=folds, fold_order=threshold_policy.fold_order)
+        det.fit(seqs, templates=loaded.templates, progress=progress)
+        threshold_policy.n_scores_ = det.n_reference_
+        threshold = det.budget_threshold(threshold_policy.budget)
+        info = {**threshold_policy.to_dict(), "fitted_on": len(seqs),
+                "scores_from": f"cross-conformal p-values of {folds} fold models"}
+        if det.budget_warning(threshold_policy.budget):
+            info["warning"] = det.budget_warning(threshold_policy.budget)
+    elif threshold_policy.name == "alarm-budget":
         folds = threshold_policy.folds_for(len(seqs))
         progress.stage(f"alarm budget {threshold_policy.budget:g}: out-of-fold scores of {len(seqs)} normal sequences "
                        f"from {folds} models")

@@ -82,3 +82,16 @@ def test_train_defaults_to_a_tenth_of_a_percent_budget(sim, tmp_path):
                  "20", "--entity-field", "Node", "--detector", "knn", "--save", str(model), "--quiet"]) == 0
     info = json.loads((model / "model.json").read_text())["threshold_info"]
     assert info["policy"] == "alarm-budget" and info["budget"] == 0.001 and info["fold_order"] == "shuffled"
+
+
+def test_train_cross_conformal_saves_the_fold_models_and_detect_loads_them(sim, tmp_path):
+    compute = sim["compute"]
+    model = tmp_path / "model"
+    assert main(["train", "--logs", str(compute.log_path), "--format", "bgl", "--group", "entity", "--window-size",
+                 "20", "--entity-field", "Node", "--detector", "knn", "--alarm-budget", "0.01", "--budget-method",
+                 "cross-conformal", "--budget-folds", "3", "--save", str(model), "--quiet"]) == 0
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["detector"] == "cross-conformal" and meta["threshold_info"]["method"] == "cross-conformal"
+    alarms = tmp_path / "alarms.csv"
+    assert main(["detect", str(compute.log_path), "--model", str(model), "--out", str(alarms), "--quiet"]) == 0
+    assert alarms.read_text().count("\n") > 1

@@ -140,3 +140,22 @@ def test_fit_validation_fits_on_both_parts():
     ev = evaluate_detector(det, split, policy="alarm-budget:0.01", fit_validation=True)
     assert seen == [len(split.train) + len(split.validation)]
     assert ev.result["fitted_on"] == "training and validation parts"
+
+
+def test_cross_conformal_budget_makes_the_fold_models_the_model():
+    split = chronological_split(varied(1500, anomaly_rate=0.05))
+    rng = random.Random(4)
+    flipped = [Sequence(s.sequence_id, s.template_ids, s.line_nos, s.start_time, s.end_time, None, rng.randint(0, 1))
+               for s in split.test]
+    kw = {"method": "cross-conformal", "folds": 3}
+    a = evaluate_detector(get_detector("knn"), split, policy="alarm-budget:0.05", policy_kw=kw)
+    b = evaluate_detector(get_detector("knn"), Split(split.train, split.validation, flipped, split.protocol),
+                          policy="alarm-budget:0.05", policy_kw=kw)
+    r = a.result
+    assert r["detector"]["name"] == "knn" and r["detector"]["model"] == "cross-conformal: 3 fold models"
+    assert r["threshold"]["method"] == "cross-conformal" and r["threshold"]["budget"] == 0.05
+    assert r["fitted_on"] == "training and validation parts"
+    assert np.array_equal(a.predicted, b.predicted) and r["metrics"]["f1"] > 0.5
+    # a supervised detector cannot be cross-conformal here: it keeps one cross-fit threshold, and says so
+    t = evaluate_detector(get_detector("decision-tree"), split, policy="alarm-budget:0.05", policy_kw=kw).result
+    assert t["threshold"]["method"] == "cross-fit" and "model" not in t["detector"]

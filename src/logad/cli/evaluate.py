@@ -64,6 +64,10 @@ def add_budget_args(parser) -> None:
     parser.add_argument("--budget-folds", type=int, default=5, metavar="K",
                         help="models fitted for --alarm-budget, each without one fold of the training normals "
                              "(default 5)")
+    parser.add_argument("--budget-method", choices=["cross-fit", "cross-conformal"],
+                        help="cross-fit: one threshold on a model fitted on all training normals; cross-conformal: "
+                             "the K fold models are the model and a conformal p-value decides (K x scoring); "
+                             "default: the policy's")
 
 
 def budget_policy(args, default: str | None = None) -> tuple[str | None, dict]:
@@ -77,7 +81,10 @@ def budget_policy(args, default: str | None = None) -> tuple[str | None, dict]:
                 f"--threshold-policy {spec})")
         spec = f"alarm-budget:{budget}"
     if spec is not None and str(spec).partition(":")[0] == "alarm-budget":
-        return spec, {"folds": args.budget_folds}
+        kw = {"folds": args.budget_folds}
+        if getattr(args, "budget_method", None):
+            kw["method"] = args.budget_method
+        return spec, kw
     return spec, {}
 
 

@@ -131,10 +131,21 @@ class CrossConformal(Detector):
         return 1.0 - self.p_values(sequences)
 
     def budget_threshold(self, budget: float) -> float:
-        """The threshold on `score` that alarms iff p <= budget (p moves in steps of 1/(n + 1))."""
+        """The threshold on `score` that alarms iff p <= budget (p moves in steps of 1/(n + 1)).
+        With fewer than 1/budget - 1 reference scores no p reaches the budget: the threshold then
+        alarms on sequences beyond every reference score (p = 1/(n + 1)); `budget_warning` says so."""
         from logad.detectors.thresholds import _check_budget
 
-        return 1.0 - _check_budget(budget) - 0.5 / (self.n_reference_ + 1.0)
+        step = 1.0 / (self.n_reference_ + 1.0)
+        return 1.0 - max(_check_budget(budget), step) - 0.5 * step
+
+    def budget_warning(self, budget: float) -> str | None:
+        n = self.n_reference_
+        if 1.0 / (n + 1.0) <= budget:
+            return None
+        return (f"a {budget:g} alarm budget needs at least {int(np.ceil(1 / budget - 1 - 1e-9))} normal sequences, got "
+                f"{n}: the model alarms on sequences beyond every out-of-fold score, so expect more than the budget's "
+                "alarms on new normal data")
 
     def explain(self, sequence):
         return self.members_[0].explain(sequence)

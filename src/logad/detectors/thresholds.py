@@ -205,6 +205,9 @@ def _check_budget(budget) -> float:
 
 
 FOLD_ORDERS = ("blocks", "shuffled")
+# how the fold models' out-of-fold scores decide: one threshold for a final model (cross-fit), or
+# the fold models score new sequences themselves (cross-conformal, logad.detectors.conformal)
+BUDGET_METHODS = ("cross-fit", "cross-conformal")
 
 
 def _check_folds(folds, fold_order) -> tuple[int, str]:
@@ -240,14 +243,19 @@ class AlarmBudget(ThresholdPolicy):
     scores of ALL training normals (`cross_fitted_scores` makes them with `folds` copies of the
     detector; `fit` takes those scores). `fold_order`: "shuffled" (the default, by the rule in
     benchmarks/README.md) = a seeded random partition; "blocks" = consecutive blocks in the given
-    (time) order, so each fold is also a stretch of time the scoring model has not seen."""
+    (time) order, so each fold is also a stretch of time the scoring model has not seen.
+    `method`: "cross-fit" puts this threshold on a model fitted on all of them; "cross-conformal"
+    makes the fold models the model (`logad.detectors.conformal.CrossConformal`: each scores a new
+    sequence against its own fold; the callers, `evaluate_detector` and `train_model`, build it)."""
 
     name = "alarm-budget"
 
-    def __init__(self, budget: float = 0.01, folds: int = 5, fold_order: str = "shuffled") -> None:
+    def __init__(self, budget: float = 0.01, folds: int = 5, fold_order: str = "shuffled",
+                 method: str = "cross-fit") -> None:
         self.budget = budget
         self.folds = folds
         self.fold_order = fold_order
+        self.method = method
         self.threshold_ = None
         self.n_scores_: int | None = None
         self.warning_: str | None = None
@@ -270,6 +278,9 @@ class AlarmBudget(ThresholdPolicy):
         """Validate the parameters (before any expensive cross-fitting)."""
         _check_budget(self.budget)
         _check_folds(self.folds, self.fold_order)
+        if self.method not in BUDGET_METHODS:
+            raise InvalidParameterError(
+                f"`method` must be one of {', '.join(map(repr, BUDGET_METHODS))}, got {self.method!r}")
         return self
 
     def fit(self, scores, labels=None) -> float:
@@ -287,7 +298,8 @@ class AlarmBudget(ThresholdPolicy):
 
     def to_dict(self) -> dict:
         used = self.folds_used_ or self.folds
-        d: dict = {"policy": self.name, "budget": self.budget, "folds": used, "fold_order": self.fold_order}
+        d: dict = {"policy": self.name, "budget": self.budget, "folds": used, "fold_order": self.fold_order,
+                   "method": self.method}
         if used != self.folds:
             d["folds_asked"] = self.folds
         if self.n_scores_ is not None:

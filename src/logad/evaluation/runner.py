@@ -103,6 +103,8 @@ def choose_threshold(
         threshold = policy.fit(detector.score(ref))
     elif policy.name == "alarm-budget":
         policy.check()
+        if policy.method == "cross-conformal":  # only a model made of the fold models can be cross-conformal
+            policy.method = "cross-fit"          # (evaluate_detector builds one); here: one cross-fit threshold
         if reference_scores is None:
             folds = policy.folds_for(len(training_normals(split)[0]))
             reference_scores = budget_reference_scores(detector, split, folds=folds, fold_order=policy.fold_order,
@@ -118,6 +120,19 @@ def choose_threshold(
     if warnings:
         out["warning"] = "; ".join(warnings)
     return out
+
+
+def cross_conformal_policy(detector, policy: str | None, policy_kw: dict | None):
+    """The AlarmBudget policy when `policy` asks for a cross-conformal budget of a detector that can
+    have one (semi-supervised); else None (a supervised detector keeps the cross-fit threshold)."""
+    from logad.detectors.thresholds import get_policy
+
+    if str(policy).partition(":")[0] != "alarm-budget":
+        return None
+    p = get_policy(policy, **(policy_kw or {})).check()
+    if p.method != "cross-conformal" or getattr(detector, "supervised", False):
+        return None
+    return p
 
 
 def budget_reference_scores(
@@ -172,13 +187,30 @@ def evaluate_detector(
 
     if protocol not in ("honest", "original"):
         raise InvalidParameterError(f"`protocol` must be 'honest' or 'original', got {protocol!r}")
+    base = detector
+    conformal = None
     if protocol == "honest":
         policy = policy or default_policy(detector, split)
-    pooled = (protocol == "honest" and str(policy).partition(":")[0] == "alarm-budget"
-              and ALARM_BUDGET_FITS_VALIDATION if fit_validation is None else fit_validation)
+        conformal = cross_conformal_policy(detector, policy, policy_kw)
+    budgeted = protocol == "honest" and str(policy).partition(":")[0] == "alarm-budget"
+    pooled = (budgeted and ALARM_BUDGET_FITS_VALIDATION if fit_validation is None else fit_validation)
+    if conformal is not None:  # the fold models are the model: fitted on every training normal
+        from logad.detectors.conformal import CrossConformal
+
+        n_pool = len(training_normals(split)[0])
+        detector = CrossConformal.around(base, folds=conformal.folds_for(n_pool), fold_order=conformal.fold_order)
+        pooled = True
     detector, fit_seconds = fit_detector(detector, split, progress, templates, with_validation=pooled)
     test = [s for s in split.test if s.label is not None]
-    if protocol == "honest":
+    if conformal is not None:
+        detector.threshold_ = detector.budget_threshold(conformal.budget)
+        conformal.n_scores_ = detector.n_reference_
+        threshold = {"value": detector.threshold_, **conformal.to_dict(), "budget": conformal.budget,
+                     "scores_from": f"cross-conformal p-values: {len(detector.members_)} fold models score each "
+                                    "sequence against the fold they did not see; alarm iff p <= budget"}
+        if detector.budget_warning(conformal.budget):
+            threshold["warning"] = detector.budget_warning(conformal.budget)
+    elif protocol == "honest":
         threshold = choose_threshold(detector, split, policy, templates=templates, progress=progress,
                                      **(policy_kw or {}))
     progress.stage(f"scoring {len(test)} test sequences")
@@ -202,7 +234,8 @@ def evaluate_detector(
     counts.update(split.describe())
     result = {
         "protocol": protocol,
-        "detector": {"name": detector.name, "params": detector.get_params()},
+        "detector": {"name": base.name, "params": base.get_params(),
+                     **({"model": f"cross-conformal: {len(detector.members_)} fold models"} if conformal else {})},
         "metrics": metrics,
         "counts": counts,
         "threshold": threshold,
