@@ -92,7 +92,12 @@ class TrainedModel:
                 raise InputError(f"{directory}/model.json: {key!r} is missing or not a {kind.__name__}")
         if not isinstance(meta["grouping"].get("kind"), str):
             raise InputError(f"{directory}/model.json: the grouping has no 'kind'")
-        detector = detector_class(meta["detector"]).load(directory / "detector")
+        if meta["detector"] == "cross-conformal":  # an alarm budget's fold models (not a registered detector)
+            from logad.detectors.conformal import CrossConformal
+
+            detector = CrossConformal.load(directory / "detector")
+        else:
+            detector = detector_class(meta["detector"]).load(directory / "detector")
         if detector.threshold_ is None:  # older models kept the threshold in model.json only
             from logad.detectors.base import check_threshold
 
@@ -291,26 +296,33 @@ def train_model(
     *,
     detector: str,
     params: dict | None = None,
-    policy: str = "train-quantile:0.999",
+    policy: str = "alarm-budget:0.001",
     holdout: float = 0.1,
     format_name: str,
     progress: Progress = SILENT,
+    policy_kw: dict | None = None,
 ) -> TrainedModel:
-    """Fit on the earliest (1 - holdout) of the normal sequences (by time), threshold on the rest.
+    """Fit a detector on normal operation and set its threshold.
 
-    The threshold's provenance (policy, how many held-out scores) is kept in `threshold_info`, with
-    a warning when the held-out part is too small for the quantile asked for: the q quantile of n
-    scores is only more than their maximum's neighbour when n * (1 - q) >= 1."""
+    The default, `policy="alarm-budget:B"` (B = 0.001, adopted by the rule in benchmarks/README.md),
+    holds nothing out: the model is fitted on every normal sequence, and the threshold is the
+    conformal (1 - B) quantile of out-of-fold scores of all of them (`policy_kw` may set `folds`,
+    `fold_order`; see `logad.detectors.thresholds.AlarmBudget`). With `train-quantile:Q` the model is
+    fitted on the earliest (1 - holdout) of the normal sequences (by time), threshold on the rest.
+
+    The threshold's provenance (policy, how many scores) is kept in `threshold_info`, with a
+    warning when there are too few scores for the quantile asked for: the q quantile of n scores
+    is only more than their maximum's neighbour when n * (1 - q) >= 1."""
     from logad.detectors.registry import get_detector
-    from logad.detectors.thresholds import get_policy
+    from logad.detectors.thresholds import cross_fitted_scores, get_policy
 
     if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not 0 < holdout < 1:
         raise InvalidParameterError(f"`holdout` must be a share in (0, 1), got {holdout!r}")
-    threshold_policy = get_policy(policy)
-    if threshold_policy.name not in ("train-quantile", "fixed"):
+    threshold_policy = get_policy(policy, **(policy_kw or {}))
+    if threshold_policy.name not in ("train-quantile", "fixed", "alarm-budget"):
         raise InvalidParameterError(
-            f"`logad train` learns from normal operation only, so its threshold policy is train-quantile:Q or "
-            f"fixed:VALUE, got {policy!r}")
+            f"`logad train` learns from normal operation only, so its threshold policy is alarm-budget:B, "
+            f"train-quantile:Q or fixed:VALUE, got {policy!r}")
     det = get_detector(detector, **(params or {}))
     if getattr(det, "supervised", False):
         raise InvalidParameterError(
@@ -322,25 +334,54 @@ def train_model(
         raise InvalidParameterError(f"training needs at least 2 sequences, got {len(seqs)}")
     order = sorted(range(len(seqs)), key=lambda i: (seqs[i].start_time is None, seqs[i].start_time or 0))
     seqs = [seqs[i] for i in order]
-    n_fit = min(len(seqs) - 1, max(1, int(round(len(seqs) * (1 - holdout)))))
-    fit, held = seqs[:n_fit], seqs[n_fit:]
-    progress.stage(f"fitting {detector} on {len(fit)} sequences, threshold from {len(held)} held-out ones")
-    det.fit(fit, templates=loaded.templates, progress=progress)
-    threshold = float(threshold_policy.fit(det.score(held)))
+    if threshold_policy.name == "alarm-budget" and threshold_policy.check().method == "cross-conformal":
+        from logad.detectors.conformal import CrossConformal
+
+        folds = threshold_policy.folds_for(len(seqs))
+        progress.stage(f"alarm budget {threshold_policy.budget:g}: {folds} fold models of {detector} on {len(seqs)} "
+                       "normal sequences (cross-conformal)")
+        det = CrossConformal.around(det, folds=folds, fold_order=threshold_policy.fold_order)
+        det.fit(seqs, templates=loaded.templates, progress=progress)
+        threshold_policy.n_scores_ = det.n_reference_
+        threshold = det.budget_threshold(threshold_policy.budget)
+        info = {**threshold_policy.to_dict(), "fitted_on": len(seqs),
+                "scores_from": f"cross-conformal p-values of {folds} fold models"}
+        if det.budget_warning(threshold_policy.budget):
+            info["warning"] = det.budget_warning(threshold_policy.budget)
+    elif threshold_policy.name == "alarm-budget":
+        folds = threshold_policy.folds_for(len(seqs))
+        progress.stage(f"alarm budget {threshold_policy.budget:g}: out-of-fold scores of {len(seqs)} normal sequences "
+                       f"from {folds} models")
+        reference = cross_fitted_scores(det, seqs, folds=folds, fold_order=threshold_policy.fold_order,
+                                        templates=loaded.templates, progress=progress)
+        fit = seqs
+        progress.stage(f"fitting {detector} on all {len(fit)} normal sequences")
+        det.fit(fit, templates=loaded.templates, progress=progress)
+        threshold = float(threshold_policy.fit(reference))
+        info = {**threshold_policy.to_dict(), "fitted_on": len(fit)}
+    else:
+        n_fit = min(len(seqs) - 1, max(1, int(round(len(seqs) * (1 - holdout)))))
+        fit, held = seqs[:n_fit], seqs[n_fit:]
+        progress.stage(f"fitting {detector} on {len(fit)} sequences, threshold from {len(held)} held-out ones")
+        det.fit(fit, templates=loaded.templates, progress=progress)
+        threshold = float(threshold_policy.fit(det.score(held)))
+        info = {**threshold_policy.to_dict(), "n_scores": len(held), "scores_from": "held-out normal sequences",
+                "holdout": holdout, "fitted_on": len(fit)}
     det.threshold_ = threshold
-    info = {**threshold_policy.to_dict(), "n_scores": len(held), "scores_from": "held-out normal sequences",
-            "holdout": holdout, "fitted_on": len(fit)}
+    if threshold_policy.alarm_budget is not None:
+        info["budget"] = threshold_policy.alarm_budget
     from logad.detectors.base import never_alarms
 
-    warnings = [w for w in (never_alarms(det, threshold),) if w]
+    warnings = [w for w in (info.pop("warning", None), never_alarms(det, threshold)) if w]
     if threshold_policy.name == "train-quantile":
         needed = int(np.ceil(1.0 / (1.0 - threshold_policy.q))) if threshold_policy.q < 1 else None
         if needed is None or len(held) < needed:
             warnings.append(
                 f"the threshold is the {threshold_policy.q} quantile of only {len(held)} held-out normal sequences "
                 f"(it needs at least {needed or 'infinitely many'} to be more than their maximum): expect alarms "
-                "on normal data; train on more normal logs, raise --holdout, or ask for a lower quantile "
-                "(--threshold-policy train-quantile:0.99)")
+                "on normal data; train on more normal logs, raise --holdout, ask for a lower quantile "
+                "(--threshold-policy train-quantile:0.99), or use --alarm-budget (out-of-fold scores of every "
+                "normal sequence)")
     if warnings:
         info["warning"] = "; ".join(warnings)
     return TrainedModel(format_name, loaded.grouping, det, loaded.parser, info, loaded.event_ids,

@@ -73,3 +73,98 @@ def test_fixed_and_registry():
         get_policy("train-quantil")
     with pytest.raises(InvalidParameterError):
         get_policy("fixed", vlaue=1.0)
+
+
+# -- alarm budgets: conformal quantile of out-of-fold normal scores ------------------------------
+from logad.detectors.thresholds import (  # noqa: E402
+    AlarmBudget,
+    conformal_threshold,
+    cross_fitted_scores,
+    fold_indices,
+)
+
+
+def test_conformal_rank_and_small_sample_warning():
+    s = np.arange(1, 200, dtype=float)  # 199 scores 1..199
+    # rank ceil(200 * 0.99) = 198: 1 of 199 scores lies above it
+    assert conformal_threshold(s, 0.01) == (198.0, None)
+    thr, warning = conformal_threshold(np.arange(50, dtype=float), 0.01)
+    assert thr == 49.0 and "needs at least 99 normal scores, got 50" in warning
+
+
+def test_alarm_budget_is_kept_on_new_exchangeable_scores():
+    rng = np.random.default_rng(0)
+    for budget in (0.001, 0.01, 0.05):
+        p = AlarmBudget(budget)
+        thr = p.fit(rng.standard_normal(20_000))
+        rate = float(np.mean(rng.standard_normal(200_000) > thr))
+        assert budget / 1.5 <= rate <= budget * 1.5, (budget, rate)
+        assert p.to_dict()["budget"] == budget and p.alarm_budget == budget and p.to_dict()["n_scores"] == 20_000
+
+
+def test_alarm_budget_spec_and_refusals():
+    p = get_policy("alarm-budget:0.005", folds=3)
+    assert isinstance(p, AlarmBudget) and p.budget == 0.005 and p.folds == 3
+    assert get_policy("train-quantile:0.99").alarm_budget == pytest.approx(0.01)
+    assert get_policy("fixed:1").alarm_budget is None
+    for bad in (0, 1, -0.1, 2, True):
+        with pytest.raises(InvalidParameterError, match="budget"):
+            AlarmBudget(bad).fit([1.0, 2.0])
+    with pytest.raises(InvalidParameterError, match="folds"):
+        AlarmBudget(0.01, folds=1).check()
+    with pytest.raises(InvalidParameterError, match="fold_order"):
+        AlarmBudget(0.01, fold_order="random").check()
+    with pytest.raises(InvalidParameterError, match="at least one"):
+        AlarmBudget(0.01).fit([])
+    # with labels only the normal scores count
+    assert AlarmBudget(0.5).fit([1.0, 2.0, 3.0, 100.0], [0, 0, 0, 1]) == 2.0
+
+
+def test_fold_indices_partition():
+    for order in ("blocks", "shuffled"):
+        parts = fold_indices(23, 5, order, seed=1)
+        assert len(parts) == 5 and sorted(np.concatenate(parts).tolist()) == list(range(23))
+    assert fold_indices(10, 2, "blocks")[0].tolist() == [0, 1, 2, 3, 4]  # blocks keep the given (time) order
+    assert fold_indices(10, 2, "shuffled", 3)[0].tolist() == fold_indices(10, 2, "shuffled", 3)[0].tolist()
+    with pytest.raises(InvalidParameterError, match="at least 5"):
+        fold_indices(3, 5)
+
+
+def _seqs(contents):
+    from logad.records import Sequence
+
+    return [Sequence(f"s{i}", tuple(c), (i,), float(i), float(i), None, 0) for i, c in enumerate(contents)]
+
+
+def test_cross_fitted_scores_are_out_of_fold_and_leave_the_detector_alone():
+    from logad.detectors.registry import get_detector
+
+    # a content seen only in the last block: in-sample it scores 0, out of fold it is new
+    normals = _seqs([[1, 2, 3]] * 16 + [[1, 2, 2, 2, 3]] * 4)
+    det = get_detector("knn")
+    oof = cross_fitted_scores(det, normals, folds=5, fold_order="blocks")
+    assert oof.shape == (20,) and np.all(oof[:16] == 0) and np.all(oof[16:] > 0)
+    assert not getattr(det, "_fitted", False)  # the given detector is only a template
+    fitted = get_detector("knn").fit(normals)
+    assert np.all(fitted.score(normals) == 0)  # what a threshold from training scores would see
+
+
+def test_cross_fitted_scores_supervised_needs_anomalies():
+    from logad.detectors.registry import get_detector
+
+    normals = _seqs([[1, 2, 3]] * 20)
+    anomalies = _seqs([[1, 9, 3]] * 10)
+    oof = cross_fitted_scores(get_detector("decision-tree"), normals, anomalies=anomalies, folds=5)
+    assert oof.shape == (20,) and np.all(oof < 0.5)
+    with pytest.raises(InvalidParameterError, match="at least 5 training anomalies"):
+        cross_fitted_scores(get_detector("decision-tree"), normals, anomalies=anomalies[:2], folds=5)
+
+
+def test_fewer_normals_than_folds_use_one_per_fold_and_say_so():
+    p = AlarmBudget(0.01, folds=5)
+    assert p.folds_for(3) == 3
+    p.fit([1.0, 2.0, 3.0])
+    d = p.to_dict()
+    assert d["folds"] == 3 and d["folds_asked"] == 5 and "needs at least 99" in d["warning"]
+    with pytest.raises(InvalidParameterError, match="at least 2 normal sequences"):
+        AlarmBudget(0.01).folds_for(1)

@@ -26,7 +26,9 @@ def add_parser(sub) -> None:
     ev.add_argument("--split", default="auto", help="chronological | session-files (default: by dataset)")
     ev.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
     ev.add_argument("--threshold-policy", metavar="POLICY",
-                    help="best-f1-validation (default) | train-quantile[:Q] | fixed:VALUE")
+                    help="default: best-f1-validation, or alarm-budget:0.005 where validation holds no anomaly | "
+                         "alarm-budget[:B] | train-quantile[:Q] | fixed:VALUE")
+    add_budget_args(ev)
     ev.add_argument(
         "--protocol",
         choices=["honest", "original"],
@@ -45,11 +47,45 @@ def add_parser(sub) -> None:
     be = sub.add_parser("bench", help="datasets x detectors matrix as a Markdown table")
     be.add_argument("--datasets", nargs="+", required=True, metavar="NAME=DIR")
     be.add_argument("--detectors", required=True, help="comma-separated detector names")
+    add_budget_args(be)
     be.add_argument("--out", help="write the Markdown table here")
     be.add_argument("--json", help="write all results here")
     be.add_argument("--report", metavar="HTML", help="write the HTML report of all results here")
     be.add_argument("--quiet", action="store_true")
     be.set_defaults(func=cmd_bench)
+
+
+def add_budget_args(parser) -> None:
+    """`--alarm-budget B` and `--budget-folds K` (evaluate, bench, train)."""
+    parser.add_argument("--alarm-budget", type=float, metavar="B",
+                        help="flag about this share of normal operation (e.g. 0.01): the threshold is the conformal "
+                             "(1 - B) quantile of out-of-fold scores of every training normal (K extra fits); the "
+                             "same as --threshold-policy alarm-budget:B")
+    parser.add_argument("--budget-folds", type=int, default=5, metavar="K",
+                        help="models fitted for --alarm-budget, each without one fold of the training normals "
+                             "(default 5)")
+    parser.add_argument("--budget-method", choices=["cross-fit", "cross-conformal"],
+                        help="cross-fit: one threshold on a model fitted on all training normals; cross-conformal: "
+                             "the K fold models are the model and a conformal p-value decides (K x scoring); "
+                             "default: the policy's")
+
+
+def budget_policy(args, default: str | None = None) -> tuple[str | None, dict]:
+    """(policy spec, its keyword arguments) from --alarm-budget / --budget-folds / --threshold-policy."""
+    spec = getattr(args, "threshold_policy", None)
+    budget = getattr(args, "alarm_budget", None)
+    if budget is not None:
+        if spec is not None and spec != default and not str(spec).startswith("alarm-budget"):
+            raise InvalidParameterError(
+                f"give either --alarm-budget or --threshold-policy, not both (got --alarm-budget {budget} and "
+                f"--threshold-policy {spec})")
+        spec = f"alarm-budget:{budget}"
+    if spec is not None and str(spec).partition(":")[0] == "alarm-budget":
+        kw = {"folds": args.budget_folds}
+        if getattr(args, "budget_method", None):
+            kw["method"] = args.budget_method
+        return spec, kw
+    return spec, {}
 
 
 def cmd_evaluate(args) -> int:
@@ -74,8 +110,12 @@ def cmd_evaluate(args) -> int:
     loaded, name = load_source(args, progress, with_values=wants_values(args.detector, params))
     split = make_split(loaded, split_name, tuple(args.ratios))
     detector = get_detector(args.detector, **params)
+    policy, policy_kw = budget_policy(args)
+    if policy and args.protocol == "original":
+        raise InvalidParameterError("--protocol original decides with the paper's rule; drop --alarm-budget / "
+                                    "--threshold-policy, or use --protocol honest")
     ev = evaluate_detector(
-        detector, split, policy=args.threshold_policy, protocol=args.protocol, progress=progress,
+        detector, split, policy=policy, policy_kw=policy_kw, protocol=args.protocol, progress=progress,
         templates=loaded.templates,
     )
     ev.result["dataset"] = name
@@ -89,8 +129,8 @@ def cmd_evaluate(args) -> int:
             print(f"NOTE: {note}")
     print(
         f"{name} {args.detector}: F1 {m['f1']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
-        f"FPR {m['fpr']:.5f}  ROC-AUC {fmt_metric(m.get('roc_auc'))}  threshold {ev.result['threshold']['value']:.6g} "
-        f"({ev.result['threshold'].get('policy')})"
+        f"FPR {m['fpr']:.5f}{budget_text(ev.result['threshold'])}  ROC-AUC {fmt_metric(m.get('roc_auc'))}  "
+        f"threshold {ev.result['threshold']['value']:.6g} ({ev.result['threshold'].get('policy')})"
     )
     if args.rollup:
         from logad.evaluation.rollup import rollup_result
@@ -112,6 +152,12 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def budget_text(threshold: dict) -> str:
+    """` (budget 0.01)` beside an achieved FPR, when the threshold aimed at an alarm budget."""
+    b = threshold.get("budget")
+    return f" (budget {b:g})" if isinstance(b, int | float) else ""
+
+
 def cmd_bench(args) -> int:
     from logad.detectors.registry import get_detector
     from logad.evaluation.runner import RESULT_COLUMNS, evaluate_detector, markdown_table, result_row
@@ -119,6 +165,7 @@ def cmd_bench(args) -> int:
     from logad.progress import Progress
 
     progress = Progress(enabled=not args.quiet)
+    policy, policy_kw = budget_policy(args)
     rows = []
     results = []
     for spec in args.datasets:
@@ -128,7 +175,8 @@ def cmd_bench(args) -> int:
         loaded = load_dataset(name, data_dir, progress=progress)
         split = make_split(loaded, "auto")
         for det_name in args.detectors.split(","):
-            ev = evaluate_detector(get_detector(det_name.strip()), split, progress=progress, templates=loaded.templates)
+            ev = evaluate_detector(get_detector(det_name.strip()), split, policy=policy, policy_kw=policy_kw,
+                                   progress=progress, templates=loaded.templates)
             rows.append(result_row(name, ev))
             results.append({"dataset": name, **ev.result})
     table = markdown_table(rows, RESULT_COLUMNS)

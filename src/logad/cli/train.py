@@ -15,6 +15,7 @@ from logad.cli.common import (
     wants_values,
 )
 from logad.cli.config import add_config_arg
+from logad.cli.evaluate import add_budget_args, budget_policy
 from logad.errors import InvalidParameterError
 
 
@@ -25,11 +26,15 @@ def add_parser(sub) -> None:
     tr.add_argument("--detector", help="detector name (default: the --params-file's, else knn)")
     tr.add_argument("--param", action="append", metavar="NAME=VALUE")
     tr.add_argument("--params-file", metavar="JSON", help="parameters from `logad tune`'s best.json (--param overrides)")
-    tr.add_argument("--threshold-policy", default="train-quantile:0.999",
-                    help="train-quantile:Q (default 0.999: this quantile of the held-out normal scores) | fixed:VALUE")
+    tr.add_argument("--threshold-policy", default="alarm-budget:0.001",
+                    help="alarm-budget:B (default 0.001: flag this share of normal operation, from out-of-fold "
+                         "scores of every normal sequence) | train-quantile:Q (this quantile of the held-out normal "
+                         "scores) | fixed:VALUE")
     tr.add_argument("--quantile", type=float, help=argparse.SUPPRESS)  # older spelling of train-quantile:Q
     tr.add_argument("--holdout", type=float, default=0.1,
-                    help="share of the normal sequences (the latest) held out to set the threshold (default 0.1)")
+                    help="with train-quantile:Q, the share of the normal sequences (the latest) held out to set the "
+                         "threshold (default 0.1)")
+    add_budget_args(tr)
     tr.add_argument("--save", metavar="DIR", help="model folder to write (required; or `save` in --config)")
     tr.add_argument("--quiet", action="store_true")
     add_config_arg(tr)
@@ -61,7 +66,9 @@ def cmd_train(args) -> int:
     progress = Progress(enabled=not args.quiet)
     if not args.save:
         raise InvalidParameterError("give --save DIR (the model folder to write), or `save` in the --config file")
-    policy = f"train-quantile:{args.quantile}" if args.quantile is not None else args.threshold_policy
+    if args.quantile is not None:
+        args.threshold_policy = f"train-quantile:{args.quantile}"
+    policy, policy_kw = budget_policy(args, default="alarm-budget:0.001")
     args.detector, file_params = params_file(args, default="knn")
     params = detector_params(args, file_params)
     loaded, name = load_source(args, progress, with_values=wants_values(args.detector, params))
@@ -70,13 +77,15 @@ def cmd_train(args) -> int:
         detector=args.detector,
         params=params,
         policy=policy,
+        policy_kw=policy_kw,
         holdout=args.holdout,
         format_name="structured" if args.input_data else (args.format or _dataset_format(args.dataset)),
         progress=progress,
     )
     model.save(args.save)
     info = model.threshold_info
-    print(f"trained {args.detector} on {name}: threshold {model.threshold:.6g} ({describe_threshold(info)}); "
+    budget = f", alarm budget {info['budget']:g}" if isinstance(info.get("budget"), int | float) else ""
+    print(f"trained {args.detector} on {name}: threshold {model.threshold:.6g} ({describe_threshold(info)}{budget}); "
           f"saved to {args.save}")
     if info.get("warning"):
         print(f"warning: {info['warning']}", file=sys.stderr)

@@ -4,13 +4,23 @@ They sit beside the detectors that carry a threshold (`threshold_`), below the e
 chooses which data a policy may see.
 
 Policies see training or validation data only; the caller never passes test labels.
+
+`AlarmBudget` (`alarm-budget:B`) is the one that answers "flag about B of normal operation": it
+takes OUT-OF-FOLD scores of all training normals (`cross_fitted_scores`: k copies of the detector,
+each fitted without one fold and scoring that fold) and sets the threshold at their conformal
+(1 - B) quantile. A model's scores of its own training data are lower than its scores of new
+normal data (it has seen them), and a small held-out tail is too short for a 0.1 % quantile;
+out-of-fold scores are scores of data the scoring model has not seen, for every training normal.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from logad.errors import InvalidParameterError, NotFittedError, unknown_name
+from logad.progress import SILENT, Progress
 
 
 def _scores(scores) -> np.ndarray:
@@ -29,10 +39,17 @@ def _check_q(q) -> float:
 
 
 class ThresholdPolicy:
-    """Base: `fit(scores, labels=None) -> float` sets `threshold_`; `to_dict()` describes it."""
+    """Base: `fit(scores, labels=None) -> float` sets `threshold_`; `to_dict()` describes it.
+
+    `alarm_budget` is the share of normal sequences the policy means to flag (None when it does
+    not aim at one: best F1 on anomalies, a fixed value); results print it beside the achieved FPR."""
 
     name: str = ""
     threshold_: float | None = None
+
+    @property
+    def alarm_budget(self) -> float | None:
+        return None
 
     def fit(self, scores, labels=None) -> float:  # pragma: no cover
         raise NotImplementedError
@@ -70,8 +87,20 @@ class TrainQuantile(ThresholdPolicy):
         self.threshold_ = float(np.quantile(s, q))
         return self.threshold_
 
+    @property
+    def alarm_budget(self) -> float | None:
+        return _implied_budget(self.q)
+
     def to_dict(self) -> dict:
         return {"policy": self.name, "q": self.q}
+
+
+def _implied_budget(q) -> float | None:
+    """1 - q, rounded off float noise (1 - 0.995 = 0.005, not 0.0050000000000000044)."""
+    try:
+        return round(1.0 - float(q), 12)
+    except (TypeError, ValueError):
+        return None
 
 
 class FixedThreshold(ThresholdPolicy):
@@ -156,6 +185,10 @@ class BestF1OnValidation(ThresholdPolicy):
             self.threshold_, self.f1_ = best_f1_threshold(s, y)
         return self.threshold_
 
+    @property
+    def alarm_budget(self) -> float | None:
+        return _implied_budget(self.fallback_q) if self.fallback_ is not None else None
+
     def to_dict(self) -> dict:
         d: dict = {"policy": self.name, "fallback_q": self.fallback_q}
         if self.f1_ is not None:
@@ -164,21 +197,192 @@ class BestF1OnValidation(ThresholdPolicy):
             d["fallback"] = self.fallback_
         return d
 
+def _check_budget(budget) -> float:
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)) \
+            or not 0.0 < float(budget) < 1.0:
+        raise InvalidParameterError(f"`budget` must be a share of normal sequences in (0, 1), e.g. 0.01, got {budget!r}")
+    return float(budget)
+
+
+FOLD_ORDERS = ("blocks", "shuffled")
+# how the fold models' out-of-fold scores decide: one threshold for a final model (cross-fit), or
+# the fold models score new sequences themselves (cross-conformal, logad.detectors.conformal)
+BUDGET_METHODS = ("cross-fit", "cross-conformal")
+
+
+def _check_folds(folds, fold_order) -> tuple[int, str]:
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer, float, np.floating)) \
+            or float(folds) != int(folds) or int(folds) < 2:
+        raise InvalidParameterError(f"`folds` must be an integer >= 2, got {folds!r}")
+    if fold_order not in FOLD_ORDERS:
+        raise InvalidParameterError(f"`fold_order` must be one of {', '.join(map(repr, FOLD_ORDERS))}, got {fold_order!r}")
+    return int(folds), fold_order
+
+
+def conformal_threshold(scores, budget: float) -> tuple[float, str | None]:
+    """(threshold, warning): the ceil((n + 1)(1 - budget))-th smallest of n normal scores.
+
+    A new normal score exchangeable with these exceeds it with probability at most `budget`
+    (split-conformal bound; ties only lower the rate). With fewer than 1/budget - 1 scores the bound
+    needs a rank beyond the largest score: the largest is used and the warning says so."""
+    s = np.sort(_scores(scores))
+    budget = _check_budget(budget)
+    n = s.size
+    if n == 0:
+        raise InvalidParameterError("alarm-budget needs at least one normal score, got 0")
+    k = math.ceil((n + 1) * (1.0 - budget) - 1e-9)
+    if k > n:
+        need = math.ceil(1.0 / budget - 1.0 - 1e-9)
+        return float(s[-1]), (f"a {budget:g} alarm budget needs at least {need} normal scores, got {n}: the threshold "
+                              "is their largest, so expect more than the budget's alarms on new normal data")
+    return float(s[k - 1]), None
+
+
+class AlarmBudget(ThresholdPolicy):
+    """Flag about `budget` of normal operation: the conformal (1 - budget) quantile of out-of-fold
+    scores of ALL training normals (`cross_fitted_scores` makes them with `folds` copies of the
+    detector; `fit` takes those scores). `fold_order`: "shuffled" (the default, by the rule in
+    benchmarks/README.md) = a seeded random partition; "blocks" = consecutive blocks in the given
+    (time) order, so each fold is also a stretch of time the scoring model has not seen.
+    `method`: "cross-fit" puts this threshold on a model fitted on all of them; "cross-conformal"
+    makes the fold models the model (`logad.detectors.conformal.CrossConformal`: each scores a new
+    sequence against its own fold; the callers, `evaluate_detector` and `train_model`, build it)."""
+
+    name = "alarm-budget"
+
+    def __init__(self, budget: float = 0.01, folds: int = 5, fold_order: str = "shuffled",
+                 method: str = "cross-fit") -> None:
+        self.budget = budget
+        self.folds = folds
+        self.fold_order = fold_order
+        self.method = method
+        self.threshold_ = None
+        self.n_scores_: int | None = None
+        self.warning_: str | None = None
+        self.folds_used_: int | None = None
+
+    def folds_for(self, n: int) -> int:
+        """The folds to cut `n` normal sequences into: `folds`, or n (one sequence per fold) when
+        there are fewer; recorded in `to_dict()`."""
+        folds, _ = _check_folds(self.folds, self.fold_order)
+        if n < 2:
+            raise InvalidParameterError(f"an alarm budget needs at least 2 normal sequences to cross-fit, got {n}")
+        self.folds_used_ = min(folds, n)
+        return self.folds_used_
+
+    @property
+    def alarm_budget(self) -> float | None:
+        return self.budget
+
+    def check(self) -> AlarmBudget:
+        """Validate the parameters (before any expensive cross-fitting)."""
+        _check_budget(self.budget)
+        _check_folds(self.folds, self.fold_order)
+        if self.method not in BUDGET_METHODS:
+            raise InvalidParameterError(
+                f"`method` must be one of {', '.join(map(repr, BUDGET_METHODS))}, got {self.method!r}")
+        return self
+
+    def fit(self, scores, labels=None) -> float:
+        """`scores`: out-of-fold scores of normal sequences (with `labels`, only label-0 ones count)."""
+        self.check()
+        s = _scores(scores)
+        if labels is not None:
+            y = np.asarray(labels)
+            if y.shape != s.shape:
+                raise InvalidParameterError(f"`labels` must have shape {s.shape}, got {y.shape}")
+            s = s[y == 0]
+        self.threshold_, self.warning_ = conformal_threshold(s, self.budget)
+        self.n_scores_ = int(s.size)
+        return self.threshold_
+
+    def to_dict(self) -> dict:
+        used = self.folds_used_ or self.folds
+        d: dict = {"policy": self.name, "budget": self.budget, "folds": used, "fold_order": self.fold_order,
+                   "method": self.method}
+        if used != self.folds:
+            d["folds_asked"] = self.folds
+        if self.n_scores_ is not None:
+            d["n_scores"] = self.n_scores_
+            d["scores_from"] = f"out-of-fold scores of the training normals ({used} models, each without one fold)"
+        if self.warning_:
+            d["warning"] = self.warning_
+        return d
+
+
+def fold_indices(n: int, folds: int, fold_order: str = "shuffled", seed: int = 0) -> list[np.ndarray]:
+    """`folds` disjoint index arrays covering range(n): consecutive blocks, or a seeded shuffle."""
+    folds, fold_order = _check_folds(folds, fold_order)
+    if n < folds:
+        raise InvalidParameterError(f"cross-fitting with {folds} folds needs at least {folds} sequences, got {n}")
+    order = np.arange(n) if fold_order == "blocks" else np.random.default_rng(seed).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, folds)]
+
+
+def cross_fitted_scores(
+    detector,
+    normals: list,
+    *,
+    anomalies: list | None = None,
+    folds: int = 5,
+    fold_order: str = "shuffled",
+    seed: int = 0,
+    templates: dict[int, str] | None = None,
+    progress: Progress = SILENT,
+    keep_models: list | None = None,
+) -> np.ndarray:
+    """Out-of-fold scores of `normals` (in their order): for each fold, a fresh detector with
+    `detector`'s parameters is fitted on the other folds and scores this one. The fitted copies
+    are appended to `keep_models` when a list is given (fold order; `fold_indices` gives the folds).
+
+    A supervised detector also needs `anomalies` (they are cut into the same number of folds, and
+    each copy is fitted with the anomalies outside its fold); only normal scores are returned.
+    `detector` itself is neither fitted nor changed."""
+    normals = list(normals)
+    anomalies = list(anomalies or [])
+    supervised = bool(getattr(detector, "supervised", False))
+    parts = fold_indices(len(normals), folds, fold_order, seed)
+    if supervised and len(anomalies) < folds:
+        raise InvalidParameterError(
+            f"cross-fitting the supervised {detector.name!r} needs at least {folds} training anomalies, got {len(anomalies)}")
+    bad_parts = fold_indices(len(anomalies), folds, fold_order, seed) if supervised else None
+    out = np.empty(len(normals), dtype=np.float64)
+    params = detector.get_params()
+    for j, part in enumerate(parts):
+        held = set(part.tolist())
+        fit_seqs = [s for i, s in enumerate(normals) if i not in held]
+        labels = None
+        if supervised:
+            bad_held = set(bad_parts[j].tolist())
+            bad = [s for i, s in enumerate(anomalies) if i not in bad_held]
+            fit_seqs = fit_seqs + bad
+            labels = np.r_[np.zeros(len(fit_seqs) - len(bad), dtype=int), np.ones(len(bad), dtype=int)]
+        progress.stage(f"alarm budget: fold {j + 1}/{len(parts)}, fitting {detector.name} on {len(fit_seqs)} sequences, "
+                       f"scoring {len(part)} held-out normal ones")
+        copy = type(detector)(**params)
+        copy.fit(fit_seqs, labels, templates=templates)
+        out[part] = copy.score([normals[i] for i in part])
+        if keep_models is not None:
+            keep_models.append(copy)
+    return out
+
 
 POLICIES: dict[str, type[ThresholdPolicy]] = {
     "best-f1-validation": BestF1OnValidation,
     "train-quantile": TrainQuantile,
     "fixed": FixedThreshold,
+    "alarm-budget": AlarmBudget,
 }
 
 
 # the one number a policy spec may carry after its name: `fixed:0.5`, `train-quantile:0.99`
-SPEC_PARAMETER = {"fixed": "value", "train-quantile": "q", "best-f1-validation": "fallback_q"}
+SPEC_PARAMETER = {"fixed": "value", "train-quantile": "q", "best-f1-validation": "fallback_q", "alarm-budget": "budget"}
 
 
 def get_policy(name: str, **kw) -> ThresholdPolicy:
-    """A new policy by name or spec: 'best-f1-validation[:FALLBACK_Q]', 'train-quantile[:Q]' or
-    'fixed:VALUE' (what `--threshold-policy` takes); keyword arguments set the same parameters."""
+    """A new policy by name or spec: 'best-f1-validation[:FALLBACK_Q]', 'train-quantile[:Q]',
+    'alarm-budget[:BUDGET]' or 'fixed:VALUE' (what `--threshold-policy` takes); keyword arguments
+    set the same parameters."""
     name, sep, arg = str(name).partition(":")
     try:
         cls = POLICIES[name]

@@ -18,8 +18,8 @@ def _metric_cards(m: dict, oracle: bool, threshold: dict) -> list[dict]:
         card("F1", "f1", "oracle-on-test" if oracle else ""),
         card("precision", "precision"),
         card("recall", "recall"),
-        {"label": "false-positive rate", "value": "-" if m.get("fpr") is None else f"{m['fpr']:.4f}", "sub": "",
-         "oracle": oracle},
+        {"label": "false-positive rate", "value": "-" if m.get("fpr") is None else f"{m['fpr']:.4f}",
+         "sub": honesty.budget_text(threshold), "oracle": oracle},
         card("ROC-AUC", "roc_auc", "threshold-free"),
         card("PR-AUC", "pr_auc", "threshold-free"),
         {"label": "threshold", "value": fmt(threshold.get("value")), "sub": str(threshold.get("policy", "")),
@@ -198,7 +198,9 @@ def bench_context(data: dict) -> dict:
         rows.append([r.get("dataset", "?"), _det_name(r), r.get("protocol", "honest"),
                      honesty.threshold_text(r.get("threshold")), *(f"{m[k]:.3f}" if m.get(k) is not None else "-"
                                                                   for k in ("f1", "precision", "recall")),
-                     f"{m['fpr']:.4f}" if m.get("fpr") is not None else "-",
+                     (f"{m['fpr']:.4f}" + (f" ({honesty.budget_text(r.get('threshold'))})"
+                                           if honesty.budget_text(r.get("threshold")) else ""))
+                     if m.get("fpr") is not None else "-",
                      f"{m['roc_auc']:.3f}" if m.get("roc_auc") is not None else "-"])
     rocs = []
     for ds in datasets:

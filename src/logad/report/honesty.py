@@ -13,6 +13,7 @@ POLICY_WORDS = {
     "best-f1-validation": "best F1 on the validation part",
     "train-quantile": "a quantile of normal training/held-out scores",
     "fixed": "a fixed value",
+    "alarm-budget": "an alarm budget on out-of-fold scores of the training normals",
     "oracle-on-test": "best F1 on the TEST labels (oracle-on-test)",
 }
 
@@ -27,6 +28,10 @@ def threshold_text(info: dict | None) -> str:
         words = f"the {info['q']} quantile of {info.get('scores_from', 'normal training/held-out scores')}"
         if info.get("n_scores") is not None:
             words += f" ({info['n_scores']:,} scores)"
+    if policy == "alarm-budget" and isinstance(info.get("budget"), int | float):
+        words = f"alarm budget {info['budget']:g}: the conformal {1 - info['budget']:g} quantile of out-of-fold scores"
+        if info.get("n_scores") is not None:
+            words += f" of {info['n_scores']:,} training normals ({info.get('folds', '?')} models)"
     if policy == "fixed" and info.get("source"):
         words = f"fixed: {info['source']}"
     value = info.get("value")
@@ -37,6 +42,12 @@ def threshold_text(info: dict | None) -> str:
     if info.get("fallback"):
         extra.append(str(info["fallback"]))
     return f"{head}, {words}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def budget_text(info: dict | None) -> str:
+    """`budget 0.01` beside an achieved false-positive rate, when the threshold aimed at a budget."""
+    b = (info or {}).get("budget")
+    return f"budget {b:g}" if isinstance(b, int | float) and not isinstance(b, bool) else ""
 
 
 def is_oracle(result: dict) -> bool:
