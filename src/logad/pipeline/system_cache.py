@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from logad.pipeline.system_data import EntryData, SystemData
+from logad.records import Sequence
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -90,9 +93,6 @@ def _dump(data) -> dict:
 
 
 def _load(obj: dict):
-    from logad.pipeline.systems import EntryData, SystemData
-    from logad.records import Sequence
-
     seqs = [Sequence(sequence_id=i, template_ids=tuple(t), line_nos=tuple(n), start_time=st, end_time=et,
                      line_labels=None if ll is None else tuple(ll), label=lab, entity=ent, sources=tuple(src))
             for i, t, n, st, et, ll, lab, ent, src in obj["sequences"]]
