@@ -53,6 +53,15 @@ def json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def finite_json_default(o):
+    """As `json_default`, with a NumPy NaN or infinity written as null (strict JSON for browsers)."""
+    import numpy as np
+
+    if isinstance(o, np.floating) and not np.isfinite(o):
+        return None
+    return json_default(o)
+
+
 def write_json(path: str | Path, payload: dict) -> None:
     """`payload` as indented JSON, written atomically (the folder is created when missing)."""
     atomic_write_text(path, json.dumps(payload, indent=2, default=json_default) + "\n")
@@ -95,7 +104,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
             os.replace(path, old / path.name)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
-        _fsync_dir(parent)
+        fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -179,10 +188,11 @@ def _fsync_tree(root: Path) -> None:
         if p.is_file() and not p.is_symlink():
             with open(p, "rb") as fh:
                 os.fsync(fh.fileno())
-    _fsync_dir(root)
+    fsync_dir(root)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable; a no-op where folders cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logad.io import finite_json_default
 from logad.progress import SILENT, Progress
 
 SUMMARY_KIND = "logad-detect-summary"
@@ -314,15 +315,5 @@ def write_detect_summary(csv_path: str | Path, model, files: list[str], sequence
     summary = summarise_detection(model, files, sequences, scores, alarms, templates=templates,
                                   csv_name=Path(csv_path).name, progress=progress)
     path = summary_path(csv_path)
-    atomic_write_text(path, json.dumps(summary, separators=(",", ":"), default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(summary, separators=(",", ":"), default=finite_json_default) + "\n")
     return path
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o) if math.isfinite(float(o)) else None
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

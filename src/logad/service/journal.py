@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logad.errors import InputError
+from logad.io import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class Journal:
             self._segs.append(_Seg(self._seg_path(self.next_rseq, self.next_offset), self.next_rseq))
         active = self._segs[-1]
         self._fd = os.open(active.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self._thread = threading.Thread(target=self._writer, name="logad-journal", daemon=True)
         self._thread.start()
         return self
@@ -281,7 +282,7 @@ class Journal:
         os.close(self._fd)
         seg = _Seg(self._seg_path(first_rseq, first_offset), first_rseq)
         self._fd = os.open(seg.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self._segs.append(seg)
 
     def close(self) -> None:
@@ -446,16 +447,3 @@ def _seg_name(path: Path) -> tuple[int, int]:
         return int(a), int(b)
     except ValueError:
         raise InputError(f"{path} is not a journal segment (expected a name RECORD-OFFSET.seg)") from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

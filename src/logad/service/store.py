@@ -24,6 +24,7 @@ import zlib
 from pathlib import Path
 
 from logad.errors import InputError
+from logad.io import json_default
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -148,7 +149,7 @@ class Store:
                     (a["key"], a["kind"], a["stream"], a.get("sequence_id"), a.get("score"), a.get("threshold"),
                      a.get("detector"), a.get("start_time"), a.get("end_time"), a.get("source"),
                      a.get("first_offset"), a.get("last_offset"), a.get("n_lines"),
-                     json.dumps(body, separators=(",", ":"), allow_nan=False, default=_json_default),
+                     json.dumps(body, separators=(",", ":"), allow_nan=False, default=json_default),
                      a.get("closed_at"), a.get("created_at", now)))
                 if cur.rowcount != 1:
                     ids.append(None)
@@ -261,12 +262,6 @@ class Store:
 
 _COLUMNS = {"key", "kind", "stream", "sequence_id", "score", "threshold", "detector", "start_time", "end_time",
             "source", "first_offset", "last_offset", "n_lines", "closed_at", "created_at"}
-
-
-def _json_default(o):
-    from logad.io import json_default
-
-    return json_default(o)
 
 
 def _row(r: dict) -> dict:

@@ -11,12 +11,12 @@ configuration is retrained with `logad evaluate ... --params-file out/best.json`
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from logad.errors import InputError, InvalidParameterError
+from logad.io import finite_json_default
 from logad.progress import SILENT, Progress
 from logad.splitting import Split
 from logad.tuning.objective import (
@@ -169,20 +169,8 @@ def write_results(result: TuneResult, split: Split, out: Path, description: dict
         "test_evaluated": False,
         **description,
     }
-    atomic_write_text(out / "trials.json", json.dumps(trials, indent=2, default=_json_default) + "\n")
-    atomic_write_text(out / "best.json", json.dumps(best, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if not math.isfinite(float(o)) else float(o)
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    atomic_write_text(out / "trials.json", json.dumps(trials, indent=2, default=finite_json_default) + "\n")
+    atomic_write_text(out / "best.json", json.dumps(best, indent=2, default=finite_json_default) + "\n")
 
 
 def load_params_file(path: str | Path) -> tuple[str | None, dict]:
@@ -249,5 +237,5 @@ def retrain_best(
     if result.out is not None:
         from logad.io import atomic_write_text
 
-        atomic_write_text(result.out / "retrain.json", json.dumps(ev.result, indent=2, default=_json_default) + "\n")
+        atomic_write_text(result.out / "retrain.json", json.dumps(ev.result, indent=2, default=finite_json_default) + "\n")
     return ev
