@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from logad.cli import main
@@ -37,7 +38,7 @@ def test_transfer_prints_method_beside_both_baselines_and_writes_json(tmp_path, 
     out = tmp_path / "out" / "transfer.json"
     argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
             f"openstack-sessions={tgt}", "--target-labels", "0.2", "--target-normal-labels", "0.5",
-            "--json", str(out), "--quiet"]
+            "--split", "pooled", "--json", str(out), "--quiet"]
     for p in TINY:
         argv += ["--param", p]
     assert main(argv) == 0
@@ -91,3 +92,48 @@ def test_transfer_passes_per_node_windows_to_every_system(monkeypatch):
         main(["transfer", "--method", "metalog", "--source", "bgl=/x", "--target", "thunderbird=/y",
               "--target-labels", "0.01", "--per-node"])
     assert seen == [("bgl=/x", True)]
+
+
+def _fake_method(monkeypatch):
+    """A method that trains nothing: the figures of a model that alarms on every sequence."""
+    import logad.experiments.transfer as tr
+
+    def run(setup, params, progress):
+        test = setup.target_split.test
+        y = np.array([s.label for s in test])
+        return {**tr.metrics_of(y, np.ones(len(test)), np.ones(len(test), dtype=bool)), "baselines": {}}
+
+    monkeypatch.setattr(tr, "method_runner", lambda name: run)
+
+
+def test_transfer_keeps_the_targets_own_split_and_says_so(tmp_path, capsys, monkeypatch):
+    _fake_method(monkeypatch)
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    out = tmp_path / "t.json"
+    argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert "session-files (the dataset's own split" in capsys.readouterr().out
+    split = json.loads(out.read_text())["setup"]["target_split"]
+    # 20 training sessions (3 of them validation), the 40 + 16 of the test files
+    assert split["protocol"] == "session-files" and split["files"]["train"] == "openstack_train"
+    assert (split["train"]["sequences"], split["validation"]["sequences"]) == (17, 3)
+    assert split["test"] == {"sequences": 56, "anomalous": 16}
+    assert main(argv + ["--split", "pooled"]) == 0
+    assert json.loads(out.read_text())["setup"]["target_split"]["protocol"] == "stratified-shuffle"
+
+
+def test_transfer_split_groups_reach_the_target_split(tmp_path, capsys, monkeypatch):
+    _fake_method(monkeypatch)
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    out = tmp_path / "t.json"
+    argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--split", "pooled", "--json", str(out), "--quiet"]
+    assert main(argv + ["--split-groups", r"^([na]\d)"]) == 0  # n1, n10..n19 are one group
+    assert "0 on both sides" in capsys.readouterr().out
+    split = json.loads(out.read_text())["setup"]["target_split"]
+    assert split["protocol"] == "stratified-group-shuffle" and split["groups"]["on_both_sides"] == 0
+    assert main(argv + ["--split-groups", "(unclosed"]) == 2
+    assert "--split-groups" in capsys.readouterr().err
