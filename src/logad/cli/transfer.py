@@ -101,6 +101,9 @@ def cmd_transfer(args) -> int:
         fpr = m.get("fpr")
         print(f"{name:<22} {m['f1']:>6.3f} {m['precision']:>9.3f} {m['recall']:>7.3f} "
               f"{'' if fpr is None else format(fpr, '.3f'):>6}")
+    warning = (result.get("threshold") or {}).get("warning")
+    if warning:  # e.g. a quantile of too few labelled normals
+        print(f"NOTE: the method's threshold: {warning}")
     policy = (result.get("threshold") or {}).get("policy")
     if policy == "oracle-on-test":
         print("NOTE: the method's figure used a rule tuned on the test labels (oracle-on-test), as its paper did")
