@@ -124,3 +124,12 @@ def test_mixture_flags_reach_the_model(datasets, tmp_path):
     saved = json.loads((tmp_path / "out" / "mlad_train_hdfs-sessions+openstack-sessions.json").read_text())
     assert saved["params"]["components"] == "per-system"
 
+
+def test_models_are_saved_inside_the_output_dir_by_default(datasets, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert main(["mlad", "--datasets", datasets[1], *SMALL, "--epochs", "1", "--train_only",
+                 "--output_dir", str(out)]) == 0
+    saved = json.loads((out / "mlad_train_openstack-sessions.json").read_text())
+    assert saved["model_path"].startswith(str(out / "saved_models"))
+    assert (out / "saved_models").is_dir() and not (tmp_path / "saved_models").exists()

@@ -13,7 +13,8 @@ ALPHA_ABLATION on one system. `check_datasets`: which dataset folders are comple
 third-party split (test = all anomalies + as many normals; threshold = 0.99 quantile of the
 training energies, no validation).
 
-Every run writes its results as JSON under `RunOptions.output_dir` (models under `save_dir`) and
+Every run writes its results as JSON under `RunOptions.output_dir` (models under `save_dir`, by
+default `output_dir/saved_models`) and
 returns them; lines meant for the user go to `echo` (the CLI passes `print`).
 """
 
@@ -52,13 +53,18 @@ MODES = ("train+eval", "train_only", "eval_only")
 class RunOptions:
     """How a `logad mlad` run splits, decides and writes: `split` (auto | pooled | original),
     `threshold` (fixed energy threshold for every system, None = per-system rule), `visualize`
-    (PNG figures), `save_dir` (models) and `output_dir` (JSON results and figures)."""
+    (PNG figures), `output_dir` (JSON results and figures) and `save_dir` (models; None =
+    `output_dir/saved_models`, so one run writes under one folder)."""
 
     split: str = "auto"
     threshold: float | None = None
     visualize: bool = False
-    save_dir: str | Path = "./saved_models"
+    save_dir: str | Path | None = None
     output_dir: str | Path = "./results"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.output_dir) / "saved_models" if self.save_dir is None else Path(self.save_dir)
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -143,7 +149,7 @@ def _finish(res: dict, det: MLADDetector, name: str, out_dir: Path, opts: RunOpt
 
 
 def _model_dir(opts: RunOptions, names: list[str], alpha: float) -> Path:
-    return Path(opts.save_dir) / f"mlad_{'+'.join(names)}_{alpha}"
+    return opts.models_dir / f"mlad_{'+'.join(names)}_{alpha}"
 
 
 # -- the runs ----------------------------------------------------------------------------------
