@@ -137,3 +137,21 @@ def test_transfer_split_groups_reach_the_target_split(tmp_path, capsys, monkeypa
     assert split["protocol"] == "stratified-group-shuffle" and split["groups"]["on_both_sides"] == 0
     assert main(argv + ["--split-groups", "(unclosed"]) == 2
     assert "--split-groups" in capsys.readouterr().err
+
+
+def test_metalog_transfer_shows_its_progress_unless_quiet(tmp_path, capsys):
+    pytest.importorskip("torch")
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    argv = ["transfer", "--method", "metalog", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--split", "pooled"]
+    for p in ("hidden=8", "layers=1", "epochs=2", "batch_size=16", "min_cluster_size=5", "min_samples=5",
+              f"cache_dir={tmp_path / 'cache'}", "baselines=false"):
+        argv += ["--param", p]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    for line in ("metalog method: training", "metalog: template vectors", "metalog: pseudo-labelling",
+                 "metalog: 2 epochs of", "metalog epoch 1/2: source loss", "metalog epoch 2/2:"):
+        assert line in err
+    assert main(argv + ["--quiet"]) == 0
+    assert "metalog epoch" not in capsys.readouterr().err
