@@ -73,6 +73,9 @@ def test_transfer_bad_arguments(tmp_path, capsys):
     assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "10", "--target-normal-labels", "0.5"]) == 2
     assert "--target-normal-labels" in capsys.readouterr().err
+    assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "10", "--split-groups", "(x)"]) == 2
+    assert "--split-groups" in capsys.readouterr().err
     assert main(["transfer", "--method", "mlad", "--source", f"hdfs-sessions={tmp_path / 'missing'}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "0.1"]) == 2
     assert "missing" in capsys.readouterr().err

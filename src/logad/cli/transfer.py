@@ -69,6 +69,10 @@ def cmd_transfer(args) -> int:
             f"--target-normal-labels applies to sequence-level methods; {args.method!r} labels entries "
             "(give their number with --target-labels)"
         )
+    if args.split_groups is not None and entries:
+        raise InvalidParameterError(
+            f"--split-groups applies to sequence-level methods; {args.method!r} splits the target's log entries "
+            "in time order")
     specs = [spec for group in args.source for spec in group]
     how = dict(window=args.window, step=args.step, entries=entries, per_entity=args.per_node, progress=progress,
                cache=not args.no_cache)
@@ -94,7 +98,8 @@ def cmd_transfer(args) -> int:
     rows = [(args.method, result)] + list(result.get("baselines", {}).items())
     print(f"{args.method}: {' + '.join(s.name for s in sources)} -> {target.name}, "
           f"{int(setup.labelled.sum())} labelled target sequences ({args.protocol} protocol)")
-    print(f"target split: {_split_line(setup.target_split.describe())}")
+    if not entries:  # an entry-level method splits the target's entries itself (its details say how)
+        print(f"target split: {_split_line(setup.target_split.describe())}")
     print(f"{'model':<22} {'F1':>6} {'precision':>9} {'recall':>7} {'FPR':>6}")
     for name, r in rows:
         m = r["metrics"]
