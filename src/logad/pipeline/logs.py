@@ -134,9 +134,10 @@ def _keyed_blocks(paths: list[Path], fmt, parser, grouping: Grouping, *, reports
             blocks.append((line_offset + block.line_nos[0], line_offset + block.line_nos[-1], block.templates))
         if extract is not None:
             keys_of = block_keys(block.contents) if block_keys is not None else [None] * len(block)
-            for i, k in enumerate(keys_of):
-                if k is None:
-                    keys_of[i] = extract(block.contents[i])
+            if None in keys_of:  # lines the core left (a scan in C first: usually there are none)
+                for i, k in enumerate(keys_of):
+                    if k is None:
+                        keys_of[i] = extract(block.contents[i])
             passed = len(block) - keys_of.count(())
         elif grouping.kind == "entity":
             col = block.fields.get(entity_field) if entity_field else None

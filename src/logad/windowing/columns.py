@@ -63,9 +63,8 @@ class ColumnsBuilder:
         self._parts: dict[str, list] = {"line_nos": [], "template_ids": [], "timestamps": [], "labels": [],
                                         "source_ids": []}
         self._sources: dict[str, int] = {}
-        self._key_code: dict[str, int] = {}
         self._pair_lines: list[np.ndarray] = []  # per block
-        self._pair_keys: list[np.ndarray] = []
+        self._pair_key_names: list[str] = []
         self._lines = 0
 
     def add(self, line_nos: SequenceOf[int], template_ids: SequenceOf[int], timestamps: SequenceOf[float],
@@ -82,13 +81,12 @@ class ColumnsBuilder:
             kept = np.flatnonzero(per_line)
             rows = np.arange(self._lines, self._lines + len(kept), dtype=np.int64)
             self._pair_lines.append(np.repeat(rows, per_line[kept]))
-            code_of = self._key_code  # codes in order of first appearance (setdefault reads len before adding)
-            self._pair_keys.append(np.array([code_of.setdefault(key, len(code_of)) for key in chain.from_iterable(keys_of)],
-                                            dtype=np.int64))
+            self._pair_key_names.extend(chain.from_iterable(keys_of))
             if len(kept) == n:
                 kept = None  # every line is in a session: no copy
         source_id = self._sources.setdefault(source, len(self._sources))
-        cols = {"line_nos": np.asarray(line_nos, dtype=np.int64) + line_offset, "template_ids": np.asarray(template_ids, dtype=np.int64),
+        cols = {"line_nos": np.asarray(line_nos, dtype=np.int64) + line_offset,
+                "template_ids": np.asarray(template_ids, dtype=np.int64),
                 "timestamps": np.asarray(timestamps, dtype=np.float64),
                 "labels": (np.asarray(labels, dtype=np.int8) if labels is not None
                            else np.full(n, NO_LABEL, dtype=np.int8))}
@@ -107,9 +105,11 @@ class ColumnsBuilder:
                   for name, parts in self._parts.items()}
         cols = LineColumns(**arrays, sources=list(self._sources))
         if self.sessions:
+            names = self._pair_key_names
             cols.pair_lines = np.concatenate(self._pair_lines) if self._pair_lines else np.zeros(0, np.int64)
-            cols.pair_keys = np.concatenate(self._pair_keys) if self._pair_keys else np.zeros(0, np.int64)
-            cols.keys = list(self._key_code)
+            cols.keys = list(dict.fromkeys(names))  # in order of first appearance
+            code_of = dict(zip(cols.keys, range(len(cols.keys))))
+            cols.pair_keys = np.fromiter(map(code_of.__getitem__, names), dtype=np.int64, count=len(names))
         return cols
 
 
