@@ -210,27 +210,29 @@ def _sequences(cols: LineColumns, times: np.ndarray, rows: np.ndarray, sizes: np
     template_ids = cols.template_ids[rows].tolist()
     line_nos = cols.line_nos[rows].tolist()
     src = cols.source_ids[rows]
-    one_source = np.minimum.reduceat(src, starts) == np.maximum.reduceat(src, starts)
-    sources = cols.sources
+    one_source = (np.minimum.reduceat(src, starts) == np.maximum.reduceat(src, starts)).tolist()
+    source_of = [cols.sources[s] for s in src[starts].tolist()]
+    # Python lists, not numpy scalars, in the loop: it runs once per sequence
+    ends = np.cumsum(sizes).tolist()
+    first_times = [None if x != x else x for x in first_time.tolist()]
+    last_times = [None if x != x else x for x in last_time.tolist()]
+    top_labels = top_label.tolist()
     out = []
-    for j, (a, sid) in enumerate(zip(starts.tolist(), ids)):
-        b = a + int(sizes[j])
-        known_label = top_label[j] != NO_LABEL
+    for j, (a, b, sid) in enumerate(zip(starts.tolist(), ends, ids)):
+        known_label = top_labels[j] != NO_LABEL
         label = label_of[j]
         if label is None and known_label:
-            label = int(top_label[j] > 0)
+            label = int(top_labels[j] > 0)
         if one_source[j]:
-            path = sources[src[a]]
-            files = (path,) if path else ()
+            files = (source_of[j],) if source_of[j] else ()
         else:
-            files = tuple(dict.fromkeys(sources[s] for s in src[a:b].tolist() if sources[s]))
-        start_time, end_time = float(first_time[j]), float(last_time[j])
+            files = tuple(dict.fromkeys(cols.sources[s] for s in src[a:b].tolist() if cols.sources[s]))
         out.append(Sequence(
             sequence_id=sid,
             template_ids=tuple(template_ids[a:b]),
             line_nos=tuple(line_nos[a:b]),
-            start_time=None if start_time != start_time else start_time,
-            end_time=None if end_time != end_time else end_time,
+            start_time=first_times[j],
+            end_time=last_times[j],
             line_labels=tuple(line_labels[a:b]) if known_label else None,
             label=label,
             entity=None,
