@@ -362,8 +362,9 @@ def main() -> int:
     figures: dict = {"load_before": before}
     out = ["# End to end: raw logs to parsed records and to detection", "",
            f"{os.cpu_count()} cores shared with other jobs; load average (1/5/15 min) at the start {before}; "
-           f"best of {args.repeat} runs for every whole-process figure; logad and Drain3 pinned to one core "
-           "(taskset -c 0), LogLead with its own thread pool (polars).", ""]
+           f"best of {args.repeat} runs for every whole-process figure; `logad parse` and Drain3 pinned to one core "
+           "(taskset -c 0), `logad evaluate` in one thread (OMP_NUM_THREADS=1, not pinned), LogLead with its own "
+           "thread pool (polars).", ""]
     if "parse" in only:
         section_parse(data, work, args.repeat, out, figures)
     if "drain3" in only:
