@@ -21,7 +21,7 @@ TINY = {
     "deeplog": {"epochs": 6, "hidden": 16, "embed_dim": 8, "layers": 1, "batch_size": 64},
     "logbert": {"epochs": 4, "hidden": 16, "layers": 1, "heads": 2, "ff": 32, "batch_size": 32},
     "loganomaly": {"epochs": 6, "hidden": 16, "batch_size": 64},
-    "logrobust": {"epochs": 25, "hidden": 16, "batch_size": 16, "lr": 1e-2},
+    "logrobust": {"epochs": 25, "hidden": 16, "batch_size": 16, "lr": 1e-2, "n_models": 1},
     "lstm-w2v": {"epochs": 8, "hidden": 16, "times": 2, "batch_size": 32, "lr": 1e-2, "patience": 8},
     "mlad": {"encoder": "hashing", "d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "n_components": 2,
              "epochs": 10, "batch_size": 64, "lr": 3e-3},

@@ -12,7 +12,7 @@ from logad.detectors.deep.logrobust import LogRobustDetector  # noqa: E402
 from logad.records import Sequence  # noqa: E402
 
 TEXTS = {1: "open file", 2: "read block", 3: "close file", 4: "disk failure detected", 5: "write block"}
-TINY = dict(epochs=15, hidden=16, batch_size=16, lr=1e-2, word_vectors="sentence:hashing")
+TINY = dict(epochs=15, hidden=16, batch_size=16, lr=1e-2, word_vectors="sentence:hashing", n_models=1)
 
 
 def _data():
@@ -76,3 +76,9 @@ def test_bad_ensemble_size_is_named():
 
     with pytest.raises(InvalidParameterError, match="n_models"):
         _fit(n_models=0)
+
+
+def test_default_is_the_seed_ensemble_its_rule_adopted():
+    """benchmarks/README.md, issue 19 item 2: three members by default, one on request."""
+    assert LogRobustDetector().n_models == 3
+    assert LogRobustDetector(n_models=1).n_models == 1
