@@ -57,6 +57,10 @@ def test_train_then_eval_only_with_pictures(datasets, tmp_path, capsys):
     hdfs = result["datasets"]["hdfs-sessions"]
     assert 0 <= hdfs["metrics"]["f1"] <= 1 and hdfs["split"]["protocol"] == "session-files"
     assert "fallback" in hdfs["threshold"]  # the training file's held-out part holds no anomaly
+    # ... of 6 sessions: the line says which threshold was taken, from how many, and warns
+    assert hdfs["threshold"]["n_scores"] == 6 and "only 6 normal validation scores" in hdfs["threshold"]["warning"]
+    assert "(quantile 0.995 of 6 validation normals (no validation anomaly))" in out
+    assert "WARNING: hdfs-sessions's threshold" in out and "(best-f1-validation)" not in out
     for kind in ("confusion_matrix", "energy_distribution", "embeddings"):
         png = tmp_path / "out" / f"openstack-sessions_{kind}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -119,3 +123,13 @@ def test_mixture_flags_reach_the_model(datasets, tmp_path):
     assert _run(tmp_path, datasets, "--train_only") == 0  # the default: n_components per training system
     saved = json.loads((tmp_path / "out" / "mlad_train_hdfs-sessions+openstack-sessions.json").read_text())
     assert saved["params"]["components"] == "per-system"
+
+
+def test_models_are_saved_inside_the_output_dir_by_default(datasets, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert main(["mlad", "--datasets", datasets[1], *SMALL, "--epochs", "1", "--train_only",
+                 "--output_dir", str(out)]) == 0
+    saved = json.loads((out / "mlad_train_openstack-sessions.json").read_text())
+    assert saved["model_path"].startswith(str(out / "saved_models"))
+    assert (out / "saved_models").is_dir() and not (tmp_path / "saved_models").exists()

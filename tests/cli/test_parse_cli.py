@@ -132,6 +132,25 @@ def test_another_runs_templates_table_is_not_replaced_silently(tmp_path, capsys)
     assert (tmp_path / "p.templates.parquet").exists()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_unmatched_lines_of_each_file_reported_once_by_the_whole_command(tmp_path, workers):
+    """Issue 18 item 10 saw each 'not matching' report twice: run as a user does (a process of its
+    own, logging configured by the CLI), with two files, one gzipped."""
+    import gzip
+
+    plain, packed = tmp_path / "a.log", tmp_path / "b.log.gz"
+    plain.write_text("\n".join(HDFS + ["not an hdfs line"]) + "\n")
+    packed.write_bytes(gzip.compress(("\n".join(["neither", *HDFS, "nor this"]) + "\n").encode()))
+    code = "import sys; from logad.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run([sys.executable, "-c", code, "parse", str(plain), str(packed), "--format", "hdfs",
+                          "--out", str(tmp_path / "p.csv"), "--workers", workers],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": SRC})
+    assert run.returncode == 0, run.stderr
+    reports = [line for line in (run.stdout + run.stderr).splitlines() if "not matching" in line]
+    assert reports == [f"{plain}: 5 lines, 4 read; 1 not matching the format (line 5)",
+                       f"{packed}: 6 lines, 4 read; 2 not matching the format (lines 1, 6)"]
+
+
 def test_unmatched_lines_reported_once_and_drain_mode(tmp_path, capsys):
     log = tmp_path / "h.log"
     log.write_text("\n".join(HDFS + ["not an hdfs line", "neither"]) + "\n")

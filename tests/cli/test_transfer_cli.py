@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from logad.cli import main
@@ -37,7 +38,7 @@ def test_transfer_prints_method_beside_both_baselines_and_writes_json(tmp_path, 
     out = tmp_path / "out" / "transfer.json"
     argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
             f"openstack-sessions={tgt}", "--target-labels", "0.2", "--target-normal-labels", "0.5",
-            "--json", str(out), "--quiet"]
+            "--split", "pooled", "--json", str(out), "--quiet"]
     for p in TINY:
         argv += ["--param", p]
     assert main(argv) == 0
@@ -72,6 +73,9 @@ def test_transfer_bad_arguments(tmp_path, capsys):
     assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "10", "--target-normal-labels", "0.5"]) == 2
     assert "--target-normal-labels" in capsys.readouterr().err
+    assert main(["transfer", "--method", "crosyslog", "--source", f"hdfs-sessions={src}", "--target",
+                 f"openstack-sessions={src}", "--target-labels", "10", "--split-groups", "(x)"]) == 2
+    assert "--split-groups" in capsys.readouterr().err
     assert main(["transfer", "--method", "mlad", "--source", f"hdfs-sessions={tmp_path / 'missing'}", "--target",
                  f"openstack-sessions={src}", "--target-labels", "0.1"]) == 2
     assert "missing" in capsys.readouterr().err
@@ -91,3 +95,66 @@ def test_transfer_passes_per_node_windows_to_every_system(monkeypatch):
         main(["transfer", "--method", "metalog", "--source", "bgl=/x", "--target", "thunderbird=/y",
               "--target-labels", "0.01", "--per-node"])
     assert seen == [("bgl=/x", True)]
+
+
+def _fake_method(monkeypatch):
+    """A method that trains nothing: the figures of a model that alarms on every sequence."""
+    import logad.experiments.transfer as tr
+
+    def run(setup, params, progress):
+        test = setup.target_split.test
+        y = np.array([s.label for s in test])
+        return {**tr.metrics_of(y, np.ones(len(test)), np.ones(len(test), dtype=bool)), "baselines": {}}
+
+    monkeypatch.setattr(tr, "method_runner", lambda name: run)
+
+
+def test_transfer_keeps_the_targets_own_split_and_says_so(tmp_path, capsys, monkeypatch):
+    _fake_method(monkeypatch)
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    out = tmp_path / "t.json"
+    argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--json", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert "session-files (the dataset's own split" in capsys.readouterr().out
+    split = json.loads(out.read_text())["setup"]["target_split"]
+    # 20 training sessions (3 of them validation), the 40 + 16 of the test files
+    assert split["protocol"] == "session-files" and split["files"]["train"] == "openstack_train"
+    assert (split["train"]["sequences"], split["validation"]["sequences"]) == (17, 3)
+    assert split["test"] == {"sequences": 56, "anomalous": 16}
+    assert main(argv + ["--split", "pooled"]) == 0
+    assert json.loads(out.read_text())["setup"]["target_split"]["protocol"] == "stratified-shuffle"
+
+
+def test_transfer_split_groups_reach_the_target_split(tmp_path, capsys, monkeypatch):
+    _fake_method(monkeypatch)
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    out = tmp_path / "t.json"
+    argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--split", "pooled", "--json", str(out), "--quiet"]
+    assert main(argv + ["--split-groups", r"^([na]\d)"]) == 0  # n1, n10..n19 are one group
+    assert "0 on both sides" in capsys.readouterr().out
+    split = json.loads(out.read_text())["setup"]["target_split"]
+    assert split["protocol"] == "stratified-group-shuffle" and split["groups"]["on_both_sides"] == 0
+    assert main(argv + ["--split-groups", "(unclosed"]) == 2
+    assert "--split-groups" in capsys.readouterr().err
+
+
+def test_metalog_transfer_shows_its_progress_unless_quiet(tmp_path, capsys):
+    pytest.importorskip("torch")
+    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
+    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
+    argv = ["transfer", "--method", "metalog", "--source", f"hdfs-sessions={src}", "--target",
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--split", "pooled"]
+    for p in ("hidden=8", "layers=1", "epochs=2", "batch_size=16", "min_cluster_size=5", "min_samples=5",
+              f"cache_dir={tmp_path / 'cache'}", "baselines=false"):
+        argv += ["--param", p]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    for line in ("metalog method: training", "metalog: template vectors", "metalog: pseudo-labelling",
+                 "metalog: 2 epochs of", "metalog epoch 1/2: source loss", "metalog epoch 2/2:"):
+        assert line in err
+    assert main(argv + ["--quiet"]) == 0
+    assert "metalog epoch" not in capsys.readouterr().err

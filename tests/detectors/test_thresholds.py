@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from logad.detectors.thresholds import BestF1OnValidation, FixedThreshold, TrainQuantile, get_policy
+from logad.detectors.thresholds import (
+    BestF1OnValidation,
+    FixedThreshold,
+    TrainQuantile,
+    get_policy,
+    too_few_for_quantile,
+)
 from logad.errors import InvalidParameterError, UnknownNameError
 
 
@@ -43,6 +49,24 @@ def test_best_f1_falls_back_without_anomalies():
     p = BestF1OnValidation(fallback_q=0.99)
     assert p.fit(scores, np.zeros(1001, dtype=int)) == pytest.approx(990.0)
     assert "no anomaly" in p.to_dict()["fallback"]
+    d = p.to_dict()
+    assert d["n_scores"] == 1001 and d["applied"].startswith("quantile 0.99 of 1001") and "warning" not in d
+
+
+def test_best_f1_fallback_on_a_few_normals_says_so_and_warns():
+    p = BestF1OnValidation(fallback_q=0.995)
+    p.fit(np.arange(7, dtype=float), np.zeros(7, dtype=int))
+    d = p.to_dict()
+    assert d["policy"] == "best-f1-validation" and d["n_scores"] == 7
+    assert d["applied"] == "quantile 0.995 of 7 validation normals (no validation anomaly)"
+    assert "only 7 normal validation scores" in d["warning"] and "at least 200" in d["warning"]
+    p.fit(np.array([0.1, 0.2, 0.9]), np.array([0, 0, 1]))  # an anomaly: best F1, nothing to warn about
+    assert p.to_dict()["applied"] == "best F1 on 3 validation sequences" and "warning" not in p.to_dict()
+
+
+def test_too_few_for_quantile():
+    assert too_few_for_quantile(0.99, 100) is None and "only 99" in too_few_for_quantile(0.99, 99)
+    assert "infinitely many" in too_few_for_quantile(1.0, 10_000)
 
 
 def test_best_f1_needs_labels():

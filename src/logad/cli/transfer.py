@@ -35,6 +35,14 @@ def add_parser(sub) -> None:
     tf.add_argument("--per-node", action="store_true",
                     help="windows over each node's own lines (the format's node field) instead of all lines")
     tf.add_argument("--ratios", type=float, nargs=3, default=[0.6, 0.1, 0.3], metavar=("TRAIN", "VAL", "TEST"))
+    tf.add_argument("--split", choices=["auto", "pooled"], default="auto",
+                    help="how the target is split: auto = its own train/test files where it has them (session "
+                         "files; validation from the end of its training file), else chronological where there is "
+                         "time, else a seeded shuffle stratified by label; pooled = every sequence pooled (no own split)")
+    tf.add_argument("--split-groups", metavar="REGEX",
+                    help="the target's shuffle keeps whole groups on one side: the regex's first group in the "
+                         r"sequence id or its file path names its group (a job, a VM), e.g. '(job_\d+)'; "
+                         "stratified by whether a group holds an anomaly")
     tf.add_argument("--seed", type=int, default=0)
     tf.add_argument("--no-cache", action="store_true",
                     help="parse raw logs afresh instead of reading the system cache ($LOGAD_CACHE/systems)")
@@ -61,6 +69,10 @@ def cmd_transfer(args) -> int:
             f"--target-normal-labels applies to sequence-level methods; {args.method!r} labels entries "
             "(give their number with --target-labels)"
         )
+    if args.split_groups is not None and entries:
+        raise InvalidParameterError(
+            f"--split-groups applies to sequence-level methods; {args.method!r} splits the target's log entries "
+            "in time order")
     specs = [spec for group in args.source for spec in group]
     how = dict(window=args.window, step=args.step, entries=entries, per_entity=args.per_node, progress=progress,
                cache=not args.no_cache)
@@ -70,7 +82,7 @@ def cmd_transfer(args) -> int:
         raise InvalidParameterError(f"--label-setting applies to sequence-level methods, not {args.method!r}")
     setup = make_setup(sources, target, args.target_labels, ratios=tuple(args.ratios), seed=args.seed,
                        protocol=args.protocol, normal_amount=args.target_normal_labels,
-                       label_setting=args.label_setting)
+                       label_setting=args.label_setting, split=args.split, groups=args.split_groups)
     params = parse_params(args.param)
     t0 = time.perf_counter()
     result = run(setup, params, progress)
@@ -86,12 +98,17 @@ def cmd_transfer(args) -> int:
     rows = [(args.method, result)] + list(result.get("baselines", {}).items())
     print(f"{args.method}: {' + '.join(s.name for s in sources)} -> {target.name}, "
           f"{int(setup.labelled.sum())} labelled target sequences ({args.protocol} protocol)")
+    if not entries:  # an entry-level method splits the target's entries itself (its details say how)
+        print(f"target split: {_split_line(setup.target_split.describe())}")
     print(f"{'model':<22} {'F1':>6} {'precision':>9} {'recall':>7} {'FPR':>6}")
     for name, r in rows:
         m = r["metrics"]
         fpr = m.get("fpr")
         print(f"{name:<22} {m['f1']:>6.3f} {m['precision']:>9.3f} {m['recall']:>7.3f} "
               f"{'' if fpr is None else format(fpr, '.3f'):>6}")
+    warning = (result.get("threshold") or {}).get("warning")
+    if warning:  # e.g. a quantile of too few labelled normals
+        print(f"NOTE: the method's threshold: {warning}")
     policy = (result.get("threshold") or {}).get("policy")
     if policy == "oracle-on-test":
         print("NOTE: the method's figure used a rule tuned on the test labels (oracle-on-test), as its paper did")
@@ -104,3 +121,13 @@ def cmd_transfer(args) -> int:
 
         write_flag_report(args.report, "transfer", json.loads(json.dumps(out, default=json_default)))
     return 0
+
+
+def _split_line(split: dict) -> str:
+    """`session-files (the dataset's own split: ...): train 43 / validation 7 / test 5,546 (651 anomalous)`."""
+    sizes = " / ".join(f"{p} {split[p]['sequences']:,}" for p in ("train", "validation", "test"))
+    groups = split.get("groups")
+    text = f"{split['protocol']} ({split.get('ordered_by', '-')}): {sizes} ({split['test']['anomalous']:,} anomalous in test)"
+    if groups:
+        text += f"; {groups['groups']:,} groups of {groups['regex']!r}, {groups['on_both_sides']} on both sides"
+    return text

@@ -136,6 +136,18 @@ def check_layout(info: DatasetInfo, data_dir: str | Path) -> dict[str, Path]:
     return found
 
 
+def session_file_names(info: DatasetInfo) -> dict[str, str]:
+    """{part: file name} of a sessions dataset's layout: train, test_normal, test_abnormal."""
+    return {_session_part(entry[0]): entry[0] for entry in info.layout if _session_part(entry[0])}
+
+
+def _session_part(name: str) -> str | None:
+    for part in ("test_abnormal", "test_normal", "train"):  # longest first: *_test_normal is no *_train
+        if name.split(".")[0].endswith(f"_{part}"):
+            return part
+    return None
+
+
 def load_session_dataset(info: DatasetInfo, data_dir: str | Path) -> dict[str, list[tuple[str, list[int]]]]:
     """The three DeepLog-style files of a sessions dataset: train, test_normal, test_abnormal."""
     from logad.formats.labels import read_session_file
@@ -143,8 +155,7 @@ def load_session_dataset(info: DatasetInfo, data_dir: str | Path) -> dict[str, l
     files = check_layout(info, data_dir)
     parts = {}
     for rel, path in files.items():
-        part = rel.split("_", 1)[1]  # hdfs_train -> train, hdfs_test_normal -> test_normal
-        parts[part] = list(read_session_file(path))
+        parts[_session_part(rel)] = list(read_session_file(path))  # hdfs_test_normal -> test_normal
     return parts
 
 

@@ -150,11 +150,23 @@ def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(thr), float(best)
 
 
+def too_few_for_quantile(q: float, n: int, what: str = "normal scores") -> str | None:
+    """A warning when the `q` quantile of `n` scores says little: it is only more than their
+    largest's neighbour when n * (1 - q) >= 1, so with fewer scores new normal data crosses it far
+    more often than 1 - q (about 1 / (n + 1) of the time)."""
+    needed = math.ceil(1.0 / (1.0 - q) - 1e-9) if q < 1 else None
+    if needed is not None and n >= needed:
+        return None
+    return (f"the threshold is the {q} quantile of only {n} {what} (it needs at least {needed or 'infinitely many'} "
+            f"for that quantile): expect about 1/{n + 1} of new normal sequences to alarm, not {1 - q:.3g}")
+
+
 class BestF1OnValidation(ThresholdPolicy):
     """Threshold maximising F1 on validation scores + labels (see `best_f1_threshold`).
 
     When validation holds no anomaly, falls back to the `fallback_q` quantile of the given
-    (all normal) scores and says so in `to_dict()`.
+    (all normal) scores and says so in `to_dict()`, with a warning when they are too few for
+    that quantile (`too_few_for_quantile`).
     """
 
     name = "best-f1-validation"
@@ -164,6 +176,8 @@ class BestF1OnValidation(ThresholdPolicy):
         self.threshold_ = None
         self.fallback_: str | None = None
         self.f1_: float | None = None
+        self.n_scores_: int | None = None
+        self.warning_: str | None = None
 
     def fit(self, scores, labels=None) -> float:
         q = _check_q(self.fallback_q)
@@ -177,13 +191,24 @@ class BestF1OnValidation(ThresholdPolicy):
             raise InvalidParameterError("best-f1-validation needs at least one validation score, got 0")
         if not np.all(np.isin(y, (0, 1))):
             raise InvalidParameterError(f"`labels` must hold only 0 and 1, got {np.unique(y)[:5].tolist()}")
-        self.fallback_, self.f1_ = None, None
+        self.fallback_, self.f1_, self.warning_ = None, None, None
+        self.n_scores_ = int(s.size)
         if y.sum() == 0:
-            self.fallback_ = f"validation holds no anomaly: quantile {q} of the given normal scores"
+            self.fallback_ = f"validation holds no anomaly: quantile {q} of the {s.size} given normal scores"
             self.threshold_ = float(np.quantile(s, q))
+            self.warning_ = too_few_for_quantile(q, s.size, "normal validation scores")
         else:
             self.threshold_, self.f1_ = best_f1_threshold(s, y)
         return self.threshold_
+
+    @property
+    def applied(self) -> str | None:
+        """The rule the fitted threshold came from, in a few words (None before `fit`)."""
+        if self.n_scores_ is None:
+            return None
+        if self.fallback_ is not None:
+            return f"quantile {self.fallback_q} of {self.n_scores_} validation normals (no validation anomaly)"
+        return f"best F1 on {self.n_scores_} validation sequences"
 
     @property
     def alarm_budget(self) -> float | None:
@@ -195,6 +220,11 @@ class BestF1OnValidation(ThresholdPolicy):
             d["validation_f1"] = self.f1_
         if self.fallback_ is not None:
             d["fallback"] = self.fallback_
+        if self.n_scores_ is not None:
+            d["n_scores"] = self.n_scores_
+            d["applied"] = self.applied
+        if self.warning_ is not None:
+            d["warning"] = self.warning_
         return d
 
 def _check_budget(budget) -> float:

@@ -18,12 +18,13 @@ from logad.errors import InvalidParameterError
 from logad.records import Sequence
 
 
-def unit_of(pattern: str):
-    """A function sequence -> unit name for `pattern` (InvalidParameterError for a bad regex)."""
+def unit_of(pattern: str, option: str = "--rollup"):
+    """A function sequence -> unit name for `pattern` (InvalidParameterError naming `option` for a
+    bad regex)."""
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise InvalidParameterError(f"`--rollup` is not a valid regex: {pattern!r} ({exc})") from exc
+        raise InvalidParameterError(f"`{option}` is not a valid regex: {pattern!r} ({exc})") from exc
 
     def name(m: re.Match) -> str:
         return m.group(1) if rx.groups else m.group(0)

@@ -155,6 +155,7 @@ def _train_one(
         return {"test_f1": f1}
 
     tl = parts.target_labelled
+    progress.stage(f"metalog {label}: training")
     if meta:  # MetaLog: labelled target + pseudo-labelled unlabelled target, MLDG with the sources
         fit_target, unlabelled, validation = tl, parts.unlabelled, [*parts.source_validation, tl]
         if not extra["pseudo_labels"]:  # ablation: no pseudo-labels, the labelled budget alone

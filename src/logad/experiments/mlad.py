@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from logad.detectors.crosssystem.mlad import MLADDetector
-from logad.detectors.thresholds import BestF1OnValidation
+from logad.detectors.thresholds import BestF1OnValidation, too_few_for_quantile
 from logad.errors import InvalidParameterError, no_such_parameter
 from logad.experiments.transfer import metrics_of
 from logad.progress import SILENT, Progress
@@ -27,7 +27,7 @@ def choose_system_threshold(detector: MLADDetector, name: str, validation: list[
     sequences (a quantile of their scores when they hold no anomaly). Never test data."""
     if fixed is not None:
         detector.thresholds_[name] = float(fixed)
-        return {"value": float(fixed), "policy": "fixed", "source": "--threshold"}
+        return {"value": float(fixed), "policy": "fixed", "source": "--threshold", "applied": "fixed (--threshold)"}
     ref = [s for s in validation if s.label is not None]
     if not ref:
         raise InvalidParameterError(f"system {name!r} has no labelled validation sequence to pick a threshold on")
@@ -58,8 +58,11 @@ def _budget_threshold(det: MLADDetector, name: str, labelled: list[Sequence], un
         return {"value": float(value), **policy.to_dict(), "source": "the labelled target budget",
                 "sequences": len(labelled)}
     value = float(np.quantile(det.score_system(name, unlabelled), q))
-    return {"value": value, "policy": "unlabelled-quantile", "q": q,
-            "source": "no target label: quantile of the unlabelled target training scores"}
+    out = {"value": value, "policy": "unlabelled-quantile", "q": q, "n_scores": len(unlabelled),
+           "applied": f"quantile {q} of {len(unlabelled)} unlabelled target training sequences",
+           "source": "no target label: quantile of the unlabelled target training scores"}
+    warning = too_few_for_quantile(q, len(unlabelled), "unlabelled target scores")
+    return {**out, "warning": warning} if warning else out
 
 
 def run_transfer(setup, params: dict, progress: Progress = SILENT) -> dict:

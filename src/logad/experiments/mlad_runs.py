@@ -13,7 +13,8 @@ ALPHA_ABLATION on one system. `check_datasets`: which dataset folders are comple
 third-party split (test = all anomalies + as many normals; threshold = 0.99 quantile of the
 training energies, no validation).
 
-Every run writes its results as JSON under `RunOptions.output_dir` (models under `save_dir`) and
+Every run writes its results as JSON under `RunOptions.output_dir` (models under `save_dir`, by
+default `output_dir/saved_models`) and
 returns them; lines meant for the user go to `echo` (the CLI passes `print`).
 """
 
@@ -52,13 +53,18 @@ MODES = ("train+eval", "train_only", "eval_only")
 class RunOptions:
     """How a `logad mlad` run splits, decides and writes: `split` (auto | pooled | original),
     `threshold` (fixed energy threshold for every system, None = per-system rule), `visualize`
-    (PNG figures), `save_dir` (models) and `output_dir` (JSON results and figures)."""
+    (PNG figures), `output_dir` (JSON results and figures) and `save_dir` (models; None =
+    `output_dir/saved_models`, so one run writes under one folder)."""
 
     split: str = "auto"
     threshold: float | None = None
     visualize: bool = False
-    save_dir: str | Path = "./saved_models"
+    save_dir: str | Path | None = None
     output_dir: str | Path = "./results"
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.output_dir) / "saved_models" if self.save_dir is None else Path(self.save_dir)
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -100,7 +106,8 @@ def system_threshold(det: MLADDetector, name: str, split: Split, opts: RunOption
         train = [s for s in split.train if s.label != 1]
         value = float(np.quantile(det.score_system(name, train), 0.99))
         det.thresholds_[name] = value
-        return {"value": value, "policy": "train-quantile", "q": 0.99,
+        return {"value": value, "policy": "train-quantile", "q": 0.99, "n_scores": len(train),
+                "applied": f"quantile 0.99 of {len(train)} training energies",
                 "source": "the third-party rule: 0.99 quantile of the training energies"}
     return choose_system_threshold(det, name, split.validation, fixed=opts.threshold)
 
@@ -120,11 +127,17 @@ def evaluate_system(det: MLADDetector, name: str, data: SystemData, split: Split
 
 
 def result_line(name: str, res: dict, thr: dict) -> str:
-    """One line of figures, as `logad mlad` prints them."""
+    """One line of figures, as `logad mlad` prints them, with the rule the threshold came from."""
     m = res["metrics"]
     auc = m.get("roc_auc")
     return (f"{name}: F1 {m['f1']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  FPR {m['fpr']:.5f}  "
-            f"ROC-AUC {'-' if auc is None else f'{auc:.4f}'}  threshold {thr['value']:.6g} ({thr.get('policy')})")
+            f"ROC-AUC {'-' if auc is None else f'{auc:.4f}'}  threshold {thr['value']:.6g} "
+            f"({thr.get('applied') or thr.get('policy')})")
+
+
+def _echo_warning(echo: Echo, name: str, thr: dict) -> None:
+    if thr.get("warning"):  # e.g. a quantile of too few validation normals
+        echo(f"  WARNING: {name}'s threshold: {thr['warning']}")
 
 
 def _finish(res: dict, det: MLADDetector, name: str, out_dir: Path, opts: RunOptions, prefix: str = "") -> dict:
@@ -136,7 +149,7 @@ def _finish(res: dict, det: MLADDetector, name: str, out_dir: Path, opts: RunOpt
 
 
 def _model_dir(opts: RunOptions, names: list[str], alpha: float) -> Path:
-    return Path(opts.save_dir) / f"mlad_{'+'.join(names)}_{alpha}"
+    return opts.models_dir / f"mlad_{'+'.join(names)}_{alpha}"
 
 
 # -- the runs ----------------------------------------------------------------------------------
@@ -168,7 +181,8 @@ def train_and_evaluate(params: dict, systems: list[tuple], opts: RunOptions, *, 
               f"({det.history_.stopped}, best epoch {det.history_.best_epoch})")
     for name, data, split in systems:
         if eval_only and opts.threshold is None and name in det.thresholds_:
-            thr = {"value": det.thresholds_[name], "policy": "saved", "source": "picked when the model was trained"}
+            thr = {"value": det.thresholds_[name], "policy": "saved", "source": "picked when the model was trained",
+                   "applied": "saved with the model"}
         else:
             thr = system_threshold(det, name, split, opts)
         entry: dict = {"threshold": thr, "split": split.describe(), "seen_in_training": name in trained}
@@ -176,6 +190,9 @@ def train_and_evaluate(params: dict, systems: list[tuple], opts: RunOptions, *, 
             res = evaluate_system(det, name, data, split, thr["value"])
             entry.update(_finish(res, det, name, out_dir, opts))
             echo(result_line(name, entry, thr) + ("" if name in trained else "  (zero-shot: not in training)"))
+        else:
+            echo(f"{name}: threshold {thr['value']:.6g} ({thr.get('applied') or thr.get('policy')})")
+        _echo_warning(echo, name, thr)
         result["datasets"][name] = entry
     if not eval_only:
         path = det.save(_model_dir(opts, names, det.alpha))
@@ -224,6 +241,7 @@ def transfer_learning(params: dict, systems: list[tuple], opts: RunOptions, *, p
         write_json(run_dir / "results.json", run)
         result["runs"][f"{sname}->{tname}"] = run
         echo(f"{sname} -> {tname} (zero-shot) " + result_line(tname, run, thr))
+        _echo_warning(echo, tname, thr)
         m = with_source_thr["metrics"]
         echo(f"    with the source's threshold {src_thr['value']:.6g}: F1 {m['f1']:.4f}  FPR {m['fpr']:.5f}")
     write_json(out_dir / f"mlad_transfer_{systems[0][0]}+{systems[1][0]}.json", result)
@@ -254,6 +272,7 @@ def alpha_ablation(params: dict, system: tuple, opts: RunOptions, *, progress: P
         rows.append({"alpha": str(alpha), "f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
                      "fpr": m["fpr"], "roc_auc": m.get("roc_auc"), "train_s": fit_s})
         echo(f"alpha {alpha}: " + result_line(name, res, thr))
+        _echo_warning(echo, name, thr)
     table = markdown_table(rows, [("alpha", "alpha"), ("f1", "F1"), ("precision", "precision"), ("recall", "recall"),
                                   ("fpr", "FPR"), ("roc_auc", "ROC-AUC"), ("train_s", "train s")])
     echo(table)

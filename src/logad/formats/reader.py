@@ -61,7 +61,8 @@ class ReadReport:
         parts = [f"{self.path}: {self.lines_total} lines, {self.records} read"]
         if self.unmatched:
             first = ", ".join(str(n) for n in self.unmatched_line_nos[:5])
-            parts.append(f"{self.unmatched} not matching the format (lines {first}{', ...' if self.unmatched > 5 else ''})")
+            lines = "line" if self.unmatched == 1 else "lines"
+            parts.append(f"{self.unmatched} not matching the format ({lines} {first}{', ...' if self.unmatched > 5 else ''})")
         if self.timed_out:
             parts.append(f"{self.timed_out} of them over the format regex's per-line time bound")
         if self.cr_line_endings:

@@ -28,6 +28,7 @@ def load_dataset(
         load_session_dataset,
         raw_log_paths,
         resolve_local,
+        session_file_names,
         templates_for,
     )
     from logad.datasets.registry import DatasetInfo, get_dataset
@@ -41,10 +42,13 @@ def load_dataset(
         return read_text_windows(info, Path(data_dir), progress).as_loaded()
     if info.kind == "sessions":
         parts = load_session_dataset(info, data_dir)
+        files = session_file_names(info)
 
         def to_seqs(part: str, label: int) -> list[Sequence]:
+            origin = (files[part],)  # the file a session came from: its side of the dataset's own split
             return [
-                Sequence(sequence_id=sid, template_ids=tuple(keys), label=label) for sid, keys in parts[part]
+                Sequence(sequence_id=sid, template_ids=tuple(keys), label=label, sources=origin)
+                for sid, keys in parts[part]
             ]
 
         train = to_seqs("train", 0)

@@ -14,6 +14,7 @@ from logad.errors import InputError, InvalidParameterError
 from logad.progress import SILENT, Progress
 from logad.records import Sequence
 from logad.splitting import Split
+from logad.windowing.columns import ColumnsBuilder, LineColumns, columns_can_group, group_columns
 from logad.windowing.grouping import Grouping, LineEvent, group_events, identifier_extractor
 
 log = logging.getLogger(__name__)
@@ -77,16 +78,52 @@ def parse_events(
     ReadReport per file; `blocks`, when given, (first line, last line, templates) per block, for
     bringing values up to date (`refresh_values`).
     """
+    sessions_from_text = _sessions_from_text(grouping)
+    for block, line_offset, keys_of in _keyed_blocks(paths, fmt, parser, grouping, reports=reports, learn=learn,
+                                                     progress=progress, with_values=with_values, blocks=blocks):
+        params = block.parameters if with_values else None
+        labels = block.labels if block.labels is not None else itertools.repeat(None)
+        times = [None if t != t else t for t in block.timestamps]
+        for i, (line_no, tid, t, label, keys) in enumerate(zip(block.line_nos, block.template_ids, times, labels,
+                                                               keys_of)):
+            if sessions_from_text and not keys:
+                continue  # counted by _keyed_blocks: lines outside any session
+            values = (numeric_values(params[i]) if tid else ()) if params is not None else None
+            yield LineEvent(line_offset + line_no, tid, t, label, keys, values, block.path)
+
+
+def parse_columns(
+    paths: list[Path], fmt, parser, grouping: Grouping, *, reports: list, learn: bool = True,
+    progress: Progress = SILENT,
+) -> LineColumns:
+    """What `parse_events` yields, as columns (`logad.windowing.columns`): the same lines, with no
+    per-line object, for the groupings `group_columns` does."""
+    builder = ColumnsBuilder(sessions=_sessions_from_text(grouping))
+    for block, line_offset, keys_of in _keyed_blocks(paths, fmt, parser, grouping, reports=reports, learn=learn,
+                                                     progress=progress):
+        builder.add(block.line_nos, block.template_ids, block.timestamps, block.labels, block.path,
+                    keys_of if builder.sessions else None, line_offset=line_offset)
+    return builder.build()
+
+
+def _sessions_from_text(grouping: Grouping) -> bool:
+    """Session ids read from the line's text (else from the file's path: the windower reads those)."""
+    return grouping.kind == "session" and not grouping.session_from_path
+
+
+def _keyed_blocks(paths: list[Path], fmt, parser, grouping: Grouping, *, reports: list, learn: bool,
+                  progress: Progress, with_values: bool = False, blocks: list | None = None):
+    """(parsed block, line offset of its file in the run, each line's keys) for every block of the
+    run, keeping `reports`, `blocks` and the progress up to date (see `parse_events`). Keys: the
+    session ids a line names (sessions from text), `(entity,)` (entities), else empty."""
     from logad.parsing.files import parse_files
 
-    # session ids from the line's text, unless they come from the file's path (the windower reads those)
-    from_text = grouping.kind == "session" and not grouping.session_from_path
-    extract = identifier_extractor(grouping.session_regex) if from_text else None
+    extract = identifier_extractor(grouping.session_regex) if _sessions_from_text(grouping) else None
     block_keys = _block_extractor(grouping.session_regex) if extract is not None else None
     entity_field = grouping.entity_field or getattr(fmt, "entity_field", None)
     run = parse_files(paths, fmt, parser, learn=learn, parameters=with_values)
     line_offset = 0
-    n = 0
+    n = 0  # lines of the current file passed on (for sessions: those naming a session)
     current = None
     for block in run:
         if block.report is not current:
@@ -95,27 +132,23 @@ def parse_events(
             n = 0
         if blocks is not None and len(block):
             blocks.append((line_offset + block.line_nos[0], line_offset + block.line_nos[-1], block.templates))
-        params = block.parameters if with_values else None
-        labels = block.labels if block.labels is not None else itertools.repeat(None)
-        times = [None if t != t else t for t in block.timestamps]
         if extract is not None:
             keys_of = block_keys(block.contents) if block_keys is not None else [None] * len(block)
-            for i, k in enumerate(keys_of):
-                if k is None:
-                    keys_of[i] = extract(block.contents[i])
+            if None in keys_of:  # lines the core left (a scan in C first: usually there are none)
+                for i, k in enumerate(keys_of):
+                    if k is None:
+                        keys_of[i] = extract(block.contents[i])
+            passed = len(block) - keys_of.count(())
         elif grouping.kind == "entity":
             col = block.fields.get(entity_field) if entity_field else None
             keys_of = [(v,) for v in col] if col is not None else [("",)] * len(block)
+            passed = len(block)
         else:
             keys_of = itertools.repeat(())
+            passed = len(block)
+        yield block, line_offset, keys_of
         before = n
-        for i, (line_no, tid, t, label, keys) in enumerate(zip(block.line_nos, block.template_ids, times, labels,
-                                                               keys_of)):
-            if extract is not None and not keys:
-                continue  # counted below: lines outside any session
-            n += 1
-            values = (numeric_values(params[i]) if tid else ()) if params is not None else None
-            yield LineEvent(line_offset + line_no, tid, t, label, keys, values, block.path)
+        n += passed
         if n // 20000 != before // 20000:
             progress.tick(f"parsed {Path(block.path).name}", n)
         if block.last_of_file:
@@ -232,6 +265,15 @@ def refresh_values(sequences: list[Sequence], parser, blocks: list) -> list[Sequ
     return out if changed_any else sequences
 
 
+def resolve_ids(template_ids, parser):
+    """`resolve_sequences` on a column of template ids (a numpy array): each distinct id resolved once."""
+    import numpy as np
+
+    distinct, where = np.unique(template_ids, return_inverse=True)
+    final = np.array([parser.resolve(t) if t else 0 for t in distinct.tolist()], dtype=template_ids.dtype)
+    return final[where.reshape(-1)] if len(distinct) else template_ids
+
+
 def resolve_sequences(sequences: list[Sequence], parser) -> list[Sequence]:
     """Map every template id through `parser.resolve` (the final id of each line, merges followed
     through aliases; the identity for a parser that never merges)."""
@@ -313,21 +355,30 @@ def load_logs(
     reports: list = []
     names = files[0].name if len(files) == 1 else f"{len(files)} files ({files[0].name}, ...)"
     progress.stage(f"reading and parsing {names}")
-    blocks: list | None = [] if with_values else None
-    events = parse_events(
-        files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values,
-        blocks=blocks,
-    )
     unlabelled: list[str] = []
     window_stats: dict = {}
-    sequences = group_events(events, grouping, labels=labels, on_unlabelled=unlabelled.extend, stats=window_stats)
+    if columns_can_group(grouping) and not with_values:  # no per-line objects (see windowing.columns)
+        blocks = None
+        columns = parse_columns(files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress)
+        columns.template_ids = resolve_ids(columns.template_ids, parser)
+        sequences = group_columns(columns, grouping, labels=labels, on_unlabelled=unlabelled.extend,
+                                  stats=window_stats)
+    else:
+        columns = None
+        blocks = [] if with_values else None
+        events = parse_events(
+            files, fmt, parser, grouping, reports=reports, learn=learn, progress=progress, with_values=with_values,
+            blocks=blocks,
+        )
+        sequences = group_events(events, grouping, labels=labels, on_unlabelled=unlabelled.extend,
+                                 stats=window_stats)
     _report_window_stats(window_stats, progress)
     if labels is not None and grouping.kind in ("entity", "file"):  # labels of whole units (a container's log)
         sequences = _label_units(sequences, labels, unlabelled)
     if blocks:  # values of lines whose template changed later, against the final template
         sequences = refresh_values(sequences, parser, blocks)
-    # every consumer (windows, detectors, saved models) sees the final id of each line
-    sequences = resolve_sequences(sequences, parser)
+    if columns is None:  # every consumer (windows, detectors, saved models) sees the final id of each line
+        sequences = resolve_sequences(sequences, parser)
     for r in reports:
         progress.stage(r.summary())
     if unlabelled:

@@ -80,7 +80,7 @@ def load_system(
 
 
 def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> SystemData:
-    from logad.datasets.local import templates_for
+    from logad.datasets.local import session_file_names, templates_for
     from logad.pipeline.datasets import load_dataset
 
     if entries:
@@ -99,7 +99,8 @@ def _load_sessions(info, folder: Path, entries: bool, progress: Progress) -> Sys
         templates=templates,
         ordered_by="file order (no timestamps)",
         source=str(folder),
-        details={"grouping": "session files"},
+        # each session records its file (Sequence.sources): the dataset's own split, kept by `logad transfer`
+        details={"grouping": "session files", "split_files": session_file_names(info)},
     )
 
 

@@ -419,6 +419,8 @@ class MetaLogDetector(DeepDetector):
             ids.setdefault(part.name, set()).update(t for s in part.sequences for t in s.template_ids)
         ids.setdefault(home, set()).update(t for s in unlabelled for t in s.template_ids)
         t0 = time.perf_counter()
+        progress.stage(f"metalog: template vectors of {sum(len(t) for t in texts.values())} templates of "
+                       f"{len(texts)} systems ({self.word_vectors})")
         self._set_space(build_template_space(texts, word_vectors=self.word_vectors, cache_dir=self._cache_arg(),
                                              seed=self.seed, ids=ids))
         self.vector_seconds_ = time.perf_counter() - t0
@@ -431,8 +433,12 @@ class MetaLogDetector(DeepDetector):
         if target is not None and len(target.sequences):
             target_parts.append(target)
         if target_name is not None and unlabelled:
+            progress.stage(f"metalog: pseudo-labelling {len(unlabelled)} unlabelled {target_name} sequences "
+                           f"({self.pseudo_rule} rule, HDBSCAN)")
             pl = self._pseudo_labels(target_name, target, unlabelled)
             self.pseudo_, self.pseudo_info_ = pl, pl.info
+            progress.stage(f"metalog: pseudo-labels {pl.info.get('status')}: {pl.info.get('pseudo_normal', 0)} normal, "
+                           f"{pl.info.get('pseudo_anomalous', 0)} anomalous in {pl.info['seconds']:.1f}s")
             used = [s for s, u in zip(unlabelled, pl.used) if u]
             if used:
                 target_parts.append(SystemPart(target_name, used, targets=pl.soft_targets()))

@@ -211,9 +211,12 @@ class Trainer:
         hist = MetaHistory(mode="mldg" if mldg else "supervised", checkpoint=self.checkpoint)
         best, best_state = math.inf, copy.deepcopy(self.net.state_dict())
         t0 = time.perf_counter()
+        counts = f"{len(src.items)} source + {len(tgt.items)} target" if mldg else f"{len(src.items)}"
+        self.progress.stage(f"{self.name}: {self.epochs} epochs of {steps_per_epoch} steps ({hist.mode}, {counts} sequences)")
         try:
             for epoch in range(1, self.epochs + 1):
                 self.net.train()
+                t_epoch = time.perf_counter()
                 tot_s = tot_t = 0.0
                 for step in range(steps_per_epoch):
                     sb = self.tensors(src.items, src.next())
@@ -230,8 +233,8 @@ class Trainer:
                     sched.step()
                     hist.steps += 1
                     tot_s += ls
-                    if (step + 1) % 50 == 0:
-                        self.progress.tick(f"{self.name} epoch {epoch}", step + 1, steps_per_epoch)
+                    # Progress writes at most one line a second (or draws a bar on a terminal)
+                    self.progress.tick(f"{self.name} epoch {epoch}/{self.epochs}", step + 1, steps_per_epoch, "steps")
                 hist.train_loss.append(tot_s / max(steps_per_epoch, 1))
                 hist.target_loss.append(tot_t / max(steps_per_epoch, 1) if mldg else float("nan"))
                 vals = [self.mean_loss(v) for v in validation if len(v)]
@@ -241,9 +244,9 @@ class Trainer:
                 if extra is not None:
                     hist.epoch_scores.append({"epoch": epoch, **extra})
                 self.progress.stage(
-                    f"{self.name} epoch {epoch}: source loss {hist.train_loss[-1]:.4f}"
+                    f"{self.name} epoch {epoch}/{self.epochs}: source loss {hist.train_loss[-1]:.4f}"
                     + (f", target loss {hist.target_loss[-1]:.4f}" if mldg else "")
-                    + f", validation loss {val:.4f}"
+                    + f", validation loss {val:.4f} ({time.perf_counter() - t_epoch:.1f}s)"
                 )
                 keep = val < best if self.checkpoint == "validation" else True
                 if keep:
