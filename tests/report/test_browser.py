@@ -5,41 +5,19 @@ saved in the test's temporary folder. Skipped where no browser can be had."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from logad.report import build_report
-
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+from tests.browser import chromium_context
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as p:
-        try:
-            ctx = p.chromium.launch_persistent_context(str(profile), executable_path=exe, headless=True, args=FLAGS,
-                                                       viewport={"width": 1200, "height": 900})
-        except Exception as exc:  # noqa: BLE001 - a browser that cannot start here: skip, with the reason
-            pytest.skip(f"Chromium did not start: {exc}")
+    with chromium_context(tmp_path_factory, "chromium-profile", viewport={"width": 1200, "height": 900}) as ctx:
         yield ctx
-        ctx.close()
 
 
 def open_page(browser, path: Path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.report.test_browser import FLAGS, chromium_path
+from tests.browser import chromium_context
 
 from .conftest import hdfs_lines, send_file
 
@@ -21,21 +21,11 @@ WAIT_MS = 20_000
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    profile = tmp_path_factory.mktemp("chromium-profile-dashboard")
-    with sync_api.sync_playwright() as p:
-        try:
-            ctx = p.chromium.launch_persistent_context(str(profile), executable_path=exe, headless=True, args=FLAGS,
-                                                       viewport={"width": 1400, "height": 1000}, timeout=60_000)
-        except Exception as exc:  # noqa: BLE001 - a browser that cannot start here: skip, with the reason
-            pytest.skip(f"Chromium did not start: {exc}")
+    with chromium_context(tmp_path_factory, "chromium-profile-dashboard", viewport={"width": 1400, "height": 1000},
+                          timeout=60_000) as ctx:
         ctx.set_default_timeout(WAIT_MS)
         ctx.set_default_navigation_timeout(WAIT_MS)
         yield ctx
-        ctx.close()
 
 
 def watch(page):
