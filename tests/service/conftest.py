@@ -156,6 +156,18 @@ def send_file(client, path: Path, batch: int = 300, source: str = "http") -> int
     return len(lines)
 
 
+def serve_with_token(serve, model: Path, lines_file: Path, folder: Path, token: str):
+    """A service that asks for `token`, fed `lines_file` and flushed: (server, client, auth headers)."""
+    token_file = folder / "token"
+    token_file.write_text(token + "\n")
+    r, client = serve(model, token_file=str(token_file))
+    auth = {"authorization": f"Bearer {token}"}
+    sent = client.post("/v1/lines", content=lines_file.read_bytes(), headers={**auth, "content-type": "text/plain"})
+    assert sent.status_code == 200, sent.text
+    client.post("/v1/flush", headers=auth)
+    return r, client, auth
+
+
 @pytest.fixture()
 def serve(tmp_path):
     """Start services on 127.0.0.1 (any free port) in this process; all stopped at the end."""

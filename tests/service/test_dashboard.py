@@ -11,7 +11,7 @@ import pytest
 
 from logad.service.rollup import Rollup
 
-from .conftest import all_alarms, send_file
+from .conftest import all_alarms, send_file, serve_with_token
 
 TOKEN = "dashboard-token-of-some-length"
 
@@ -103,13 +103,7 @@ def test_dashboard_page_holds_every_panel_and_asks_for_nothing_outside(data, ser
 
 
 def test_with_a_token_the_dashboard_shows_nothing_without_it(data, serve, tmp_path):
-    token = tmp_path / "token"
-    token.write_text(TOKEN + "\n")
-    r, client = serve(data["models"]["session"], token_file=str(token))
-    auth = {"authorization": f"Bearer {TOKEN}"}
-    lines = data["hdfs_new"].read_bytes()
-    assert client.post("/v1/lines", content=lines, headers={**auth, "content-type": "text/plain"}).status_code == 200
-    client.post("/v1/flush", headers=auth)
+    r, client, auth = serve_with_token(serve, data["models"]["session"], data["hdfs_new"], tmp_path, TOKEN)
     alarm = client.get("/v1/alarms", headers=auth).json()["alarms"][0]
     page = client.get("/")  # a browser cannot send a header when it opens a page: the shell only
     assert page.status_code == 200 and 'id="login"' in page.text

@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser import chromium_context
 
-from .conftest import hdfs_lines, send_file
+from .conftest import hdfs_lines, send_file, serve_with_token
 
 TOKEN = "browser-token-of-some-length"
 WAIT_MS = 20_000
@@ -102,13 +102,7 @@ def test_dashboard_live_feed_alarm_and_feedback(browser, data, serve, tmp_path):
 
 
 def test_dashboard_with_a_token_asks_for_it_and_keeps_it_in_the_tab(browser, data, serve, tmp_path):
-    token = tmp_path / "token"
-    token.write_text(TOKEN + "\n")
-    r, client = serve(data["models"]["session"], token_file=str(token))
-    auth = {"authorization": f"Bearer {TOKEN}"}
-    lines = data["hdfs_new"].read_bytes()
-    assert client.post("/v1/lines", content=lines, headers={**auth, "content-type": "text/plain"}).status_code == 200
-    client.post("/v1/flush", headers=auth)
+    r, client, auth = serve_with_token(serve, data["models"]["session"], data["hdfs_new"], tmp_path, TOKEN)
     page = browser.new_page()
     problems, requests = watch(page)
     page.goto(r.url + "/", wait_until="load")
