@@ -412,6 +412,20 @@ done:
     return res;
 }
 
+/* One parameter value, content[start:end): appended to `values` as str and to `data` as UTF-8
+   with its end offset in `voff` (Arrow's layout); shared by params and params_regex. -1 on error. */
+static int add_value(PyObject *values, buf_t *data, ibuf_t *voff, PyObject *content, int ascii,
+                     Py_ssize_t start, Py_ssize_t end) {
+    PyObject *v = PyUnicode_Substring(content, start, end);
+    if (!v || PyList_Append(values, v) < 0) { Py_XDECREF(v); return -1; }
+    Py_ssize_t bn;
+    const char *b = ascii ? (const char *)PyUnicode_DATA(v) : PyUnicode_AsUTF8AndSize(v, &bn);
+    if (ascii) bn = PyUnicode_GET_LENGTH(v);
+    Py_DECREF(v);  /* the list keeps it alive, and with it `b` */
+    if (!b || buf_add(data, b, bn) < 0 || ibuf_push(voff, (int32_t)data->n) < 0) return -1;
+    return 0;
+}
+
 /* params(contents, spans, ids, wild) -> (values, offsets, (utf8, value offsets)): for line i with
    template ids[i], wild[ids[i]] = (token count, positions...) of its <*>; the raw text under each
    position (spans[i]: int32 (start, end) per token). A line whose token count differs gets none.
@@ -445,13 +459,7 @@ PyObject *py_params(PyObject *self, PyObject *args) {
                 int ascii = PyUnicode_IS_ASCII(c);
                 for (Py_ssize_t q = 1; q < PyTuple_GET_SIZE(w); q++) {
                     Py_ssize_t j = PyLong_AsSsize_t(PyTuple_GET_ITEM(w, q));
-                    PyObject *v = PyUnicode_Substring(c, t[2 * j], t[2 * j + 1]);
-                    if (!v || PyList_Append(values, v) < 0) { Py_XDECREF(v); goto done; }
-                    Py_ssize_t bn;
-                    const char *b = ascii ? (const char *)PyUnicode_DATA(v) : PyUnicode_AsUTF8AndSize(v, &bn);
-                    if (ascii) bn = PyUnicode_GET_LENGTH(v);
-                    Py_DECREF(v);
-                    if (!b || buf_add(&data, b, bn) < 0 || ibuf_push(&voff, (int32_t)data.n) < 0) goto done;
+                    if (add_value(values, &data, &voff, c, ascii, t[2 * j], t[2 * j + 1]) < 0) goto done;
                 }
             }
         }
@@ -602,15 +610,8 @@ PyObject *py_drain_params(PyObject *self, PyObject *args) {
                     pairs[1] = r[1];
                     np = 1;
                 }
-                for (int32_t j = 0; j < np; j++) {
-                    PyObject *v = PyUnicode_Substring(c, pairs[2 * j], pairs[2 * j + 1]);
-                    if (!v || PyList_Append(values, v) < 0) { Py_XDECREF(v); goto done; }
-                    Py_ssize_t bn;
-                    const char *b = ascii ? (const char *)PyUnicode_DATA(v) : PyUnicode_AsUTF8AndSize(v, &bn);
-                    if (ascii) bn = PyUnicode_GET_LENGTH(v);
-                    Py_DECREF(v);
-                    if (!b || buf_add(&data, b, bn) < 0 || ibuf_push(&voff, (int32_t)data.n) < 0) goto done;
-                }
+                for (int32_t j = 0; j < np; j++)
+                    if (add_value(values, &data, &voff, c, ascii, pairs[2 * j], pairs[2 * j + 1]) < 0) goto done;
             }
         }
         off[i + 1] = (int32_t)PyList_GET_SIZE(values);
