@@ -375,17 +375,8 @@ static PyObject *py_mask_drain3(PyObject *self, PyObject *args) {
     return out;
 }
 
-
-typedef struct {
-    int splits[128];
-    int ph_first[128]; /* first characters of the placeholders: tokens without one hold none */
-    const char *w;
-    Py_ssize_t nw;
-    PyObject *phs;
-} keycfg_t;
-
-/* 0 = usable; 1 = not ASCII (caller returns None) */
-static int keycfg(PyObject *split, PyObject *wild, PyObject *phs, keycfg_t *k) {
+/* declared in core.h; shared with keys.c */
+int keycfg(PyObject *split, PyObject *wild, PyObject *phs, keycfg_t *k) {
     if (!PyUnicode_IS_ASCII(split) || !PyUnicode_IS_ASCII(wild)) return 1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(phs); i++) {
         PyObject *o = PyTuple_GET_ITEM(phs, i);

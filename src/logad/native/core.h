@@ -93,4 +93,15 @@ int drain3_starts(const char *s, Py_ssize_t n, ibuf_t *starts);
 int drain3_matches_at(int rule, const char *s, Py_ssize_t n, const ibuf_t *starts, ibuf_t *out);
 int get_repls(PyObject *repls, const char **r, Py_ssize_t *rn);
 
+/* how keys are cut: split characters, the wildcard, the placeholders (and their first characters) */
+typedef struct {
+    int splits[128];
+    int ph_first[128]; /* first characters of the placeholders: a token without one holds none */
+    const char *w;
+    Py_ssize_t nw;
+    PyObject *phs;
+} keycfg_t;
+/* 0 = usable; 1 = not ASCII (the caller falls back to Python) */
+int keycfg(PyObject *split, PyObject *wild, PyObject *phs, keycfg_t *k);
+
 #endif

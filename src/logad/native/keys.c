@@ -195,32 +195,6 @@ static int mask_line(const ruleset_t *rs, const char *s, Py_ssize_t n, kwork_t *
     return 0;
 }
 
-typedef struct {
-    int splits[128];
-    int ph_first[128]; /* first characters of the placeholders: a token without one holds none */
-    const char *w;
-    Py_ssize_t nw;
-    PyObject *phs;
-} kcfg_t;
-
-static int kcfg_load(PyObject *split, PyObject *wild, PyObject *phs, kcfg_t *k) {
-    if (!PyUnicode_IS_ASCII(split) || !PyUnicode_IS_ASCII(wild)) return 1;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(phs); i++) {
-        PyObject *o = PyTuple_GET_ITEM(phs, i);
-        if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o) || PyUnicode_GET_LENGTH(o) == 0) return 1;
-    }
-    memset(k->splits, 0, sizeof(k->splits));
-    memset(k->ph_first, 0, sizeof(k->ph_first));
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(phs); i++)
-        k->ph_first[((const unsigned char *)PyUnicode_DATA(PyTuple_GET_ITEM(phs, i)))[0] & 127] = 1;
-    const char *sp = (const char *)PyUnicode_DATA(split);
-    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(split); i++) k->splits[(unsigned char)sp[i]] = 1;
-    k->w = (const char *)PyUnicode_DATA(wild);
-    k->nw = PyUnicode_GET_LENGTH(wild);
-    k->phs = phs;
-    return 0;
-}
-
 static int holds_placeholder(const char *t, Py_ssize_t n, PyObject *phs) {
     for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(phs); q++) {
         PyObject *o = PyTuple_GET_ITEM(phs, q);
@@ -244,12 +218,12 @@ PyObject *py_keys_spans(PyObject *self, PyObject *args) {
         return NULL;
     const ruleset_t *rs = NULL;
     if (rules != Py_None && !(rs = PyCapsule_GetPointer(rules, "logad.ruleset"))) return NULL;
-    kcfg_t k;
+    keycfg_t k;
     Py_ssize_t n = PyList_GET_SIZE(lines);
     PyObject *keys = PyList_New(n), *spans = PyList_New(n), *res = NULL;
     kwork_t w = {0};
     if (!keys || !spans) goto done;
-    int usable = !kcfg_load(split, wild, phs, &k);
+    int usable = !keycfg(split, wild, phs, &k);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *line = PyList_GET_ITEM(lines, i);
         PyObject *key = Py_None, *sp = Py_None;
