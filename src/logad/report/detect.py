@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from logad.detectors.persistence import read_json_file
 from logad.errors import InputError
 from logad.report import figures, honesty
 from logad.report.detect_summary import SUMMARY_KIND, summary_path
@@ -69,10 +70,9 @@ def _model_info(model: str | Path | None) -> dict:
     p = Path(model) / "model.json"
     if not p.is_file():
         raise InputError(f"{model} is not a logad model folder (no model.json)")
-    try:
-        meta = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p} is corrupt: {exc}") from exc
+    meta = read_json_file(p, "model")  # the model loader's reader: size, nesting and decoding checked
+    if not isinstance(meta, dict):
+        raise InputError(f"{p} is corrupt: not a JSON object")
     return {"detector": meta.get("detector"), "format": meta.get("format"), "grouping": meta.get("grouping"),
             "threshold": meta.get("threshold"), "threshold_info": meta.get("threshold_info")}
 
