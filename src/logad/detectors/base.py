@@ -374,7 +374,7 @@ class VectorDetector(Detector):
 
 
 class RefitDetector(VectorDetector):
-    """A vector detector around an sklearn estimator whose state is not plain arrays.
+    """A vector detector around an estimator (sklearn's or our tree) whose state is not plain arrays.
 
     Save stores the deduplicated training matrix, labels and counts; load refits the same
     estimator on the same canonical data with the same seed, which is deterministic, so scores

@@ -6,11 +6,13 @@ import numpy as np
 
 from logad.detectors.base import RefitDetector, check_seed
 from logad.detectors.classical._sklearn_common import check_max_depth
+from logad.detectors.classical.cart import GiniTree
 
 
 class DecisionTreeDetector(RefitDetector):
-    """Score = predicted probability of the anomalous class. Fitted on unique (vector, label)
-    rows weighted by their multiplicity, which is the same impurity as the duplicated data."""
+    """Score = predicted probability of the anomalous class (the weighted anomaly fraction of the
+    row's leaf). Fitted on unique (vector, label) rows weighted by their multiplicity, which is the
+    same impurity as the duplicated data."""
 
     name = "decision-tree"
     max_score = 1.0  # a probability
@@ -28,11 +30,8 @@ class DecisionTreeDetector(RefitDetector):
         check_seed(self.random_state)
 
     def _build_and_fit(self, x, y, weights):
-        from sklearn.tree import DecisionTreeClassifier
-
-        return DecisionTreeClassifier(max_depth=self.max_depth, random_state=self.random_state).fit(
-            x, y, sample_weight=weights
-        )
+        # our CART (cart.py), not sklearn's: the same tree, without sklearn's 1 s import
+        return GiniTree(max_depth=self.max_depth, random_state=self.random_state).fit(x, y, sample_weight=weights)
 
     def _score_matrix(self, x: np.ndarray) -> np.ndarray:
         return self.estimator_.predict_proba(x)[:, 1]
