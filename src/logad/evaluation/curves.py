@@ -89,7 +89,7 @@ def score_curves(labels, scores, threshold: float | None, *, bins: int = HIST_BI
             "recall": tp / pos if pos else 0.0,
         }
     if 0 < y.sum() < y.size:
-        from sklearn.metrics import precision_recall_curve, roc_curve
+        from logad.evaluation.ranking import precision_recall_curve, roc_curve
 
         r = _finite_or_ranked(s)
         fpr, tpr, _ = roc_curve(y, r)

@@ -52,13 +52,11 @@ def binary_metrics(labels, scores, predicted) -> dict:
     f1 = _ratio(2 * tp, 2 * tp + fp + fn)
     roc_auc = pr_auc = None
     if 0 < y.sum() < y.size:
-        from scipy.stats import rankdata
-        from sklearn.metrics import average_precision_score, roc_auc_score
+        from logad.evaluation.ranking import average_precision
+        from logad.evaluation.ranking import roc_auc as area_under_roc
 
-        # both metrics depend only on the order of scores; ranks keep ties and remove +-inf
-        r = rankdata(s) if not np.isfinite(s).all() else s
-        roc_auc = float(roc_auc_score(y, r))
-        pr_auc = float(average_precision_score(y, r))
+        roc_auc = area_under_roc(y, s)
+        pr_auc = average_precision(y, s)
     return {
         "precision": precision,
         "recall": recall,

@@ -110,14 +110,12 @@ def metric_of(objective: str, scores: np.ndarray, labels: np.ndarray) -> float:
         return best_f1_threshold(s, y)[1]
     if not 0 < y.sum() < y.size:
         return math.nan
-    from scipy.stats import rankdata
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from logad.evaluation.ranking import average_precision, roc_auc
 
-    r = s if np.isfinite(s).all() else rankdata(s)  # the metrics depend on the order only
     if objective == "roc-auc":
-        return float(roc_auc_score(y, r))
+        return roc_auc(y, s)
     if objective == "pr-auc":
-        return float(average_precision_score(y, r))
+        return average_precision(y, s)
     raise unknown_name("objective", objective, [k for k in OBJECTIVES if k != "val-loss"])
 
 
