@@ -13,6 +13,8 @@ _LABEL_VALUES = {"normal": 0, "anomaly": 1, "anomalous": 1, "abnormal": 1, "0": 
 
 
 def _csv_row(path, line_no: int, text: str) -> list[str]:
+    if '"' not in text and "\r" not in text:  # no quoting: what csv.reader gives, 10x faster
+        return text.split(",") if text else []
     try:
         return next(csv.reader([text]), [])
     except csv.Error as exc:

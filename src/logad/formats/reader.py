@@ -212,6 +212,9 @@ def raw_chunks(path: str | Path, report: ReadReport, *, block_bytes: int = BLOCK
     once. A line that does not fit in `max_line_bytes` is cut there (counted `oversized`) and the
     rest of it is skipped as it streams by."""
     stream = open_binary(path)
+    # a gzip file is inflated one chunk ahead in a thread (zlib lets go of the GIL): on two cores
+    # decompression overlaps parsing; the chunks held stay two
+    chunks = _ReadAhead(stream, block_bytes) if isinstance(stream, GzipStream) else None
     line_no = 1
     carry = b""
     skipping = False
@@ -219,7 +222,7 @@ def raw_chunks(path: str | Path, report: ReadReport, *, block_bytes: int = BLOCK
     try:
         try:
             while True:
-                data = stream.read(block_bytes)
+                data = chunks.read() if chunks is not None else stream.read(block_bytes)
                 if not data:
                     break
                 if cr_only is None:
@@ -255,7 +258,56 @@ def raw_chunks(path: str | Path, report: ReadReport, *, block_bytes: int = BLOCK
             line_no += 1
         report.lines_total = line_no - 1
     finally:
+        if chunks is not None:
+            chunks.stop()  # before closing: the thread must not read a closed stream
         stream.close()
+
+
+class _ReadAhead:
+    """`stream.read(size)` in a background thread, at most two results ahead. `read()` returns the
+    next chunk (b"" at the end) or raises what the thread's read raised; `stop()` ends the thread."""
+
+    def __init__(self, stream, size: int) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(stream, size), name="logad-read-ahead", daemon=True)
+        self._done = False
+        self._thread.start()
+
+    def _run(self, stream, size: int) -> None:
+        import queue
+
+        while not self._stopping.is_set():
+            try:
+                item = stream.read(size)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+                item = exc
+            while not self._stopping.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if not isinstance(item, bytes) or not item:
+                return
+
+    def read(self) -> bytes:
+        if self._done:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if not item:
+            self._done = True
+        return item
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
 
 
 @dataclass

@@ -23,6 +23,7 @@ struct rprog {
     int start;
     unsigned char first[128];
     int skip;
+    int only_first; /* the one character every match starts with, or -1: then memchr finds candidates */
 };
 
 typedef struct rframe {
@@ -176,7 +177,11 @@ int rx_scan(const rprog_t *P, const char *text, Py_ssize_t n, ibuf_t *out) {
     const unsigned char *skip = P->skip >= 0 ? P->sets + (size_t)P->skip * 128 : NULL;
     Py_ssize_t pos = 0;
     while (pos < n) {
-        if (!P->first[s[pos]]) {
+        if (P->only_first >= 0) {
+            const unsigned char *c = memchr(s + pos, P->only_first, (size_t)(n - pos));
+            if (!c) break;
+            pos = c - s;
+        } else if (!P->first[s[pos]]) {
             pos++;
             continue;
         }
@@ -236,6 +241,10 @@ rprog_t *rx_compile(PyObject *spec) {
     if (PyErr_Occurred()) goto fail;
     if (PyBytes_GET_SIZE(first) != 128) { PyErr_SetString(PyExc_ValueError, "bad first table"); goto fail; }
     memcpy(p->first, PyBytes_AS_STRING(first), 128);
+    p->only_first = -1;
+    for (int c = 0, seen = 0; c < 128; c++)
+        if (p->first[c]) p->only_first = seen++ ? -2 : c;
+    if (p->only_first == -2) p->only_first = -1;
     p->start = start;
     p->skip = skip;
     return p;
