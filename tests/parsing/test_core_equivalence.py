@@ -113,3 +113,23 @@ def test_reader_equals_the_reference_on_odd_bytes(tmp_path):
                     + b"081109 203615 148 INFO dfs.DataNode: " + b"z" * 70_000 + b"\nno header here\n")
     for fmt in ("hdfs", "<Date> <Time> <Pid> <Level> <Component>: <Content>", "<Content>"):
         assert _blocks(log, fmt, True) == _blocks(log, fmt, False)
+
+
+def test_gather_strings_equals_the_numpy_gather(monkeypatch):
+    """The Parquet writer's refresh gathers parameter strings in C; the numpy way gives the same."""
+    import numpy as np
+    import pyarrow as pa
+
+    from logad.parsing import output
+
+    words = ["", "a", "bé", "blk_-123", "x" * 300, "10.0.0.1:50010"] * 50
+    blob = "".join(words).encode("utf-8")
+    offs = np.concatenate([[0], np.cumsum([len(w.encode("utf-8")) for w in words])]).astype(np.int64)
+    data = np.frombuffer(blob, dtype=np.uint8)
+    take = np.random.default_rng(0).integers(0, len(words), size=1000).astype(np.int64)
+    fast = output._gather_strings(data, offs, take, pa, np)
+    monkeypatch.setattr(output, "_core", None)
+    slow = output._gather_strings(data, offs, take, pa, np)
+    assert fast.to_pylist() == slow.to_pylist() == [words[i] for i in take]
+    with pytest.raises(IndexError):
+        core.gather_strings(data, offs, np.array([len(words)], dtype=np.int64))

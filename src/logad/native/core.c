@@ -546,6 +546,7 @@ static PyMethodDef METHODS[] = {
     {"rx_findall", py_rx_findall, METH_VARARGS, "The matches of one compiled masking regex (tests)."},
     {"find_keys", py_find_keys, METH_VARARGS, "Per line the distinct texts a regex matches (session ids)."},
     {"csv_block", py_csv_block, METH_VARARGS, "CSV rows of parsed records (as csv.writer and json.dumps write them)."},
+    {"gather_strings", py_gather_strings, METH_VARARGS, "Arrow string buffers of the strings an index array names."},
     {"drain_params", py_drain_params, METH_VARARGS, "Drain mode parameters of many lines from their token spans."},
     {NULL, NULL, 0, NULL},
 };

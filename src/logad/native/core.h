@@ -85,6 +85,7 @@ PyObject *py_tokens_spans(PyObject *self, PyObject *args);
 PyObject *py_rx_findall(PyObject *self, PyObject *args);
 PyObject *py_find_keys(PyObject *self, PyObject *args);
 PyObject *py_csv_block(PyObject *self, PyObject *args);
+PyObject *py_gather_strings(PyObject *self, PyObject *args);
 PyObject *py_drain_params(PyObject *self, PyObject *args);
 
 /* ---- core.c: the drain3.ini scanner, used by keys.c */

@@ -161,3 +161,59 @@ done:
     PyMem_Free(pathq.p);
     return res;
 }
+
+/* gather_strings(data, offsets, take) -> (bytes, int32 offsets as bytes): the strings `take`
+   names (int64 indices into the int64 `offsets` over the UTF-8 `data`), one after another: the
+   values buffer and offsets of an Arrow string array. The Parquet writer's refresh of held rows. */
+PyObject *py_gather_strings(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *data_o, *offs_o, *take_o, *res = NULL;
+    Py_buffer data = {0}, offs = {0}, take = {0};
+    if (!PyArg_ParseTuple(args, "OOO", &data_o, &offs_o, &take_o)) return NULL;
+    if (PyObject_GetBuffer(data_o, &data, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(offs_o, &offs, PyBUF_SIMPLE) < 0) goto done;
+    if (PyObject_GetBuffer(take_o, &take, PyBUF_SIMPLE) < 0) goto done;
+    {
+        const int64_t *o = offs.buf, *t = take.buf;
+        const char *d = data.buf;
+        Py_ssize_t n_str = offs.len / 8 - 1, n = take.len / 8, total = 0;
+        if (offs.len % 8 || take.len % 8 || n_str < 0) {
+            PyErr_SetString(PyExc_ValueError, "gather_strings: offsets and take must be int64 buffers");
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (t[i] < 0 || t[i] >= n_str || o[t[i]] > o[t[i] + 1] || o[t[i] + 1] > data.len) {
+                PyErr_SetString(PyExc_IndexError, "gather_strings: index or offset out of range");
+                goto done;
+            }
+            total += o[t[i] + 1] - o[t[i]];
+        }
+        if (total > INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "gather_strings: more than 2 GB of strings");
+            goto done;
+        }
+        PyObject *out = PyBytes_FromStringAndSize(NULL, total);
+        PyObject *out_offs = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+        if (!out || !out_offs) {
+            Py_XDECREF(out);
+            Py_XDECREF(out_offs);
+            goto done;
+        }
+        char *w = PyBytes_AS_STRING(out);
+        int32_t *wo = (int32_t *)PyBytes_AS_STRING(out_offs);
+        int32_t at = 0;
+        wo[0] = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int64_t a = o[t[i]], len = o[t[i] + 1] - a;
+            memcpy(w + at, d + a, (size_t)len);
+            at += (int32_t)len;
+            wo[i + 1] = at;
+        }
+        res = Py_BuildValue("(NN)", out, out_offs);
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offs);
+    PyBuffer_Release(&take);
+    return res;
+}

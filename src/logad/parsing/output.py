@@ -456,7 +456,13 @@ def _value(data, offs, i: int) -> str:
 
 
 def _gather_strings(data, offs, take, pa, np):
-    """The strings `take` names, as a new Arrow string array (one byte gather)."""
+    """The strings `take` names, as a new Arrow string array (one byte gather; in the compiled
+    core when it is built: numpy's repeat-and-index over every byte was 10% of `logad parse`)."""
+    if _core is not None and hasattr(_core, "gather_strings"):
+        blob, new_offs = _core.gather_strings(np.ascontiguousarray(data, dtype=np.uint8),
+                                              np.ascontiguousarray(offs, dtype=np.int64),
+                                              np.ascontiguousarray(take, dtype=np.int64))
+        return pa.Array.from_buffers(pa.string(), len(take), [None, pa.py_buffer(new_offs), pa.py_buffer(blob)])
     lens = (offs[1:] - offs[:-1])[take]
     new_offs = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
     total = int(new_offs[-1])
