@@ -133,3 +133,40 @@ def test_gather_strings_equals_the_numpy_gather(monkeypatch):
     assert fast.to_pylist() == slow.to_pylist() == [words[i] for i in take]
     with pytest.raises(IndexError):
         core.gather_strings(data, offs, np.array([len(words)], dtype=np.int64))
+
+
+def test_remap_of_changed_templates_equals_apply_recipe():
+    """The writers' column-wise fix of rows whose template generalised (constants, filled Drain
+    tokens, rows that do not fit) gives what apply_recipe gives row by row."""
+    import random
+
+    import numpy as np
+
+    from logad.parsing.base import apply_recipe, recipe
+    from logad.parsing.output import ParsedWriter
+
+    changes = {1: ("a <*>:<*> b c", "a <*> b <*>", 11), 2: ("x <*> y", "x <*> <*>", 2)}
+    recipes = {tid: recipe(old, new, ("<*>",)) for tid, (old, new, _) in changes.items()}
+
+    class Writer:  # only what _remap uses
+        def _recipe(self, tid, old):
+            return changes[tid][2], changes[tid][1], recipes[tid]
+
+    rng = random.Random(0)
+    ids, rows = [], []
+    for _ in range(300):
+        tid = rng.choice([1, 2, 3])
+        n = {1: 2, 2: 1, 3: 3}[tid] + (1 if rng.random() < 0.1 else 0)  # some rows do not fit
+        ids.append(tid)
+        rows.append(tuple(f"v{rng.randrange(100)}" for _ in range(n)))
+    values = [v for r in rows for v in r]
+    offs = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    new_ids, new_offs, take, extra = ParsedWriter._remap(Writer(), np.array(ids), offs,
+                                                         {1: changes[1][0], 2: changes[2][0]},
+                                                         len(values), values.__getitem__, np)
+    pool = values + extra
+    got = [tuple(pool[j] for j in take[new_offs[i]:new_offs[i + 1]]) for i in range(len(rows))]
+    for i, (tid, r) in enumerate(zip(ids, rows)):
+        want = (apply_recipe(recipes[tid], r) or r) if tid in recipes else r
+        assert got[i] == want
+        assert new_ids[i] == (changes[tid][2] if tid in changes else tid)

@@ -18,6 +18,7 @@ file is renamed into place (a reader never sees a half-written output).
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import csv
@@ -262,20 +263,26 @@ class ParsedWriter:
         texts = dict(block.templates)
         params = block.parameters
         if changed:
-            values = list(params.values) if params is not None else None
-            rows = [params[i] for i in range(len(ids))] if params is not None else None
-            for i, tid in enumerate(ids):
-                if tid in changed:
-                    r, text, rec = self._recipe(tid, changed[tid])
-                    ids[i] = r
-                    texts[r] = text
-                    if rec is not None and rows is not None:
-                        rows[i] = apply_recipe(rec, rows[i]) or rows[i]
-            if rows is not None:
+            import numpy as np
+
+            for tid in changed:
+                r, text, _ = self._recipe(tid, changed[tid])
+                texts[r] = text
+            if params is None:
+                ids = [self._recipe(t, changed[t])[0] if t in changed else t for t in ids]
+            else:
+                # the Parquet writer's index arithmetic (no per-row Python), then one gather of the values
                 from logad.parsing.base import Parameters
 
-                params = Parameters.from_tuples(rows)
-                del values
+                values = params.values
+                new_ids, new_offs, take, extra = self._remap(
+                    np.asarray(ids, dtype=np.int64), np.asarray(params.offsets, dtype=np.int64), changed,
+                    len(values), values.__getitem__, np)
+                pool = np.empty(len(values) + len(extra), dtype=object)
+                pool[:len(values)] = values
+                pool[len(values):] = extra
+                ids = new_ids.tolist()
+                params = Parameters(pool[take].tolist(), array.array("i", new_offs.tolist()))
         cols = [block.fields[f] for f in self.fields]
         times = [float(t) for t in block.timestamps]
         if _core is not None and hasattr(_core, "csv_block"):
@@ -283,8 +290,6 @@ class ParsedWriter:
 
             core_cols = [(c.values, c.offsets) if isinstance(c, StrColumn) else list(c) for c in cols]
             if params is not None:
-                import array
-
                 offs = params.offsets if isinstance(params.offsets, memoryview) else array.array("i", params.offsets)
                 return _core.csv_block(block.path, list(block.line_nos), times, ids, texts, list(params.values), offs,
                                        core_cols)
@@ -339,52 +344,14 @@ class ParsedWriter:
 
     def _refresh_table(self, table, changed: dict[int, str], pa, np):
         """One row group brought up to date, column-wise: ids through the alias table, texts
-        final, parameters rebuilt by each stale template's recipe with one gather (numpy over the
+        final, parameters rebuilt by each stale template's recipe with one gather (over the
         string buffers: no per-row Python)."""
         ids = table.column("template_id").to_numpy().copy()
         par = table.column("parameters").combine_chunks()
         offs = np.asarray(par.offsets, dtype=np.int64)
         data, voffs = _string_buffers(par.values, np)  # offs index into .values (no slicing, no compute)
-        lens = np.diff(offs)
-        new_lens = lens.copy()
-        plans = []
-        for tid, old in changed.items():
-            rows = np.nonzero(ids == tid)[0]
-            if not len(rows):
-                continue
-            r, text, rec = self._recipe(tid, old)
-            ok = rows if rec is None else rows[lens[rows] == rec[1]]
-            if rec is not None and len(ok):
-                new_lens[ok] = len(rec[0])
-                plans.append((ok, rec))
-            ids[rows] = r
-        new_offs = np.concatenate([[0], np.cumsum(new_lens)])
-        take = np.empty(int(new_offs[-1]), dtype=np.int64)
-        touched = np.zeros(len(ids), dtype=bool)
-        extra: list[str] = []  # texts not among the old values (constants, filled tokens)
-        n_old = len(voffs) - 1
-        for rows, (items, _) in plans:
-            touched[rows] = True
-            for k, (kind, arg) in enumerate(items):
-                at = new_offs[rows] + k
-                if kind == "p":
-                    take[at] = offs[rows] + arg
-                elif kind == "c":
-                    take[at] = n_old + len(extra)
-                    extra.append(arg)
-                else:  # a token holding slots, filled per row (Drain mode)
-                    take[at] = n_old + len(extra) + np.arange(len(rows))
-                    old_vals = [[_value(data, voffs, int(offs[r] + x)) if not isinstance(x, str) else x for x in arg]
-                                for r in rows]
-                    extra.extend("".join(parts) for parts in old_vals)
-        keep = np.nonzero(~touched)[0]
-        if len(keep):
-            counts = lens[keep]
-            total = int(counts.sum())
-            if total:
-                shift = np.cumsum(np.concatenate([[0], counts[:-1]]))
-                k = np.arange(total)
-                take[np.repeat(new_offs[keep] - shift, counts) + k] = np.repeat(offs[keep] - shift, counts) + k
+        ids, new_offs, take, extra = self._remap(ids, offs, changed, len(voffs) - 1,
+                                                 lambda i: _value(data, voffs, i), np)
         if extra:
             blob = "".join(extra).encode("utf-8")
             el = np.fromiter((len(e.encode("utf-8")) for e in extra), dtype=np.int64, count=len(extra))
@@ -401,6 +368,54 @@ class ParsedWriter:
         table = table.set_column(3, "template_id", _np(pa, ids, pa.int64()))
         table = table.set_column(4, "template", tpl)
         return table.set_column(5, "parameters", new_par)
+
+    def _remap(self, ids, offs, changed: dict[int, str], n_values: int, value_at, np):
+        """Rows of `changed` templates brought up to date, as index arithmetic over the flat
+        parameter values (row i's are values[offs[i]:offs[i + 1]]): (live ids, new row offsets,
+        `take`: for each new value the index of the old one it is, or n_values + k for extra[k],
+        the texts no old value holds: constants, Drain mode's filled tokens). Rows whose values
+        do not fit their recipe keep theirs. `value_at(i)`: old value i (for filled tokens)."""
+        ids = ids.copy()
+        lens = np.diff(offs)
+        new_lens = lens.copy()
+        plans = []
+        for tid, old in changed.items():
+            rows = np.nonzero(ids == tid)[0]
+            if not len(rows):
+                continue
+            r, _, rec = self._recipe(tid, old)
+            ok = rows if rec is None else rows[lens[rows] == rec[1]]
+            if rec is not None and len(ok):
+                new_lens[ok] = len(rec[0])
+                plans.append((ok, rec))
+            ids[rows] = r
+        new_offs = np.concatenate([[0], np.cumsum(new_lens)]).astype(np.int64)
+        take = np.empty(int(new_offs[-1]), dtype=np.int64)
+        touched = np.zeros(len(ids), dtype=bool)
+        extra: list[str] = []
+        for rows, (items, _) in plans:
+            touched[rows] = True
+            for k, (kind, arg) in enumerate(items):
+                at = new_offs[rows] + k
+                if kind == "p":
+                    take[at] = offs[rows] + arg
+                elif kind == "c":
+                    take[at] = n_values + len(extra)
+                    extra.append(arg)
+                else:  # a token holding slots, filled per row (Drain mode)
+                    take[at] = n_values + len(extra) + np.arange(len(rows))
+                    old_vals = [[value_at(int(offs[r] + x)) if not isinstance(x, str) else x for x in arg]
+                                for r in rows]
+                    extra.extend("".join(parts) for parts in old_vals)
+        keep = np.nonzero(~touched)[0]
+        if len(keep):
+            counts = lens[keep]
+            total = int(counts.sum())
+            if total:
+                shift = np.cumsum(np.concatenate([[0], counts[:-1]]))
+                k = np.arange(total)
+                take[np.repeat(new_offs[keep] - shift, counts) + k] = np.repeat(offs[keep] - shift, counts) + k
+        return ids, new_offs, take, extra
 
     def _refresh_csv(self, stale, dest: Path) -> None:
         with open(self._temp.tmp, encoding="utf-8", newline="") as src, \
