@@ -170,3 +170,22 @@ def test_remap_of_changed_templates_equals_apply_recipe():
         want = (apply_recipe(recipes[tid], r) or r) if tid in recipes else r
         assert got[i] == want
         assert new_ids[i] == (changes[tid][2] if tid in changes else tid)
+
+
+def test_csv_block_with_colliding_ids_and_repeated_times():
+    """csv_block's caches (a second's text, templates by id mod 256) give csv.writer's rows."""
+    import io
+    import json
+
+    ids = [1 + 256 * (i % 7) + (i % 3) for i in range(3000)]  # ids sharing cache slots, in turn
+    texts = {t: f'tpl {t} <*> "q",x' for t in set(ids)}
+    times = [1226262975.0 + (i // 10) * 0.5 for i in range(3000)]
+    line_nos = list(range(1, 3001))
+    values = [f"v{i}" for i in range(3000)]
+    offs = array.array("i", range(3001))
+    got = core.csv_block("a,b.log", line_nos, times, ids, texts, values, offs, [])
+    out = io.StringIO()
+    w = csv.writer(out)
+    for i in range(3000):
+        w.writerow(["a,b.log", line_nos[i], repr(times[i]), ids[i], texts[ids[i]], json.dumps([values[i]])])
+    assert got == out.getvalue().encode("utf-8")

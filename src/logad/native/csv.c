@@ -66,6 +66,12 @@ static int add_int(buf_t *o, long long v) {
     return buf_add(o, tmp, k);
 }
 
+#define TPL_CACHE 256
+typedef struct {
+    long long id;
+    Py_ssize_t at, len; /* its quoted text: tq.p[at : at + len] */
+} tpl_cached_t;
+
 /* csv_block(path, line_nos, timestamps, ids, texts, params, param_offsets, columns) -> bytes
    line_nos, ids: lists of int; timestamps: list of float; texts: dict id -> template text;
    params: list of str or None, param_offsets: buffer of int32 (n + 1); columns: list of
@@ -81,7 +87,8 @@ PyObject *py_csv_block(PyObject *self, PyObject *args) {
     Py_buffer pview = {0};
     Py_buffer *cv = PyMem_Calloc((size_t)ncol + 1, sizeof(Py_buffer)), *co = PyMem_Calloc((size_t)ncol + 1, sizeof(Py_buffer));
     PyObject **clist = PyMem_Calloc((size_t)ncol + 1, sizeof(PyObject *));
-    buf_t o = {0}, pj = {0}, pathq = {0};
+    buf_t o = {0}, pj = {0}, pathq = {0}, tq = {0}; /* tq: the cached templates' quoted texts */
+    tpl_cached_t tc[TPL_CACHE];
     PyObject *res = NULL;
     int have_params = params != Py_None, got = 0;
     if (!cv || !co || !clist) { PyErr_NoMemory(); goto done; }
@@ -99,26 +106,56 @@ PyObject *py_csv_block(PyObject *self, PyObject *args) {
     const char *ps = utf8_of(path, &pn);
     if (!ps || csv_field(&pathq, ps, pn) < 0) goto done;
     const int32_t *poffs = have_params ? pview.buf : NULL;
+    /* lines in a row often share their second (the timestamp's text is kept) and a template
+       (its id and quoted text are kept in a small direct-mapped cache by id) */
+    double last_t = 0.0;
+    char last_ts[40];
+    Py_ssize_t last_tn = -1;
+    for (int k = 0; k < TPL_CACHE; k++) tc[k].id = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (buf_add(&o, pathq.p, pathq.n) < 0 || buf_add(&o, ",", 1) < 0) goto done;
         if (add_int(&o, PyLong_AsLongLong(PyList_GET_ITEM(line_nos, i))) < 0 || buf_add(&o, ",", 1) < 0) goto done;
         double t = PyFloat_AsDouble(PyList_GET_ITEM(times, i));
         if (t == t) {
-            char *r = PyOS_double_to_string(t, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
-            if (!r) goto done;
-            int bad = buf_add(&o, r, (Py_ssize_t)strlen(r)) < 0;
-            PyMem_Free(r);
-            if (bad) goto done;
+            if (last_tn < 0 || t != last_t) {
+                char *r = PyOS_double_to_string(t, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+                if (!r) goto done;
+                size_t rn = strlen(r);
+                if (rn < sizeof last_ts) {
+                    memcpy(last_ts, r, rn);
+                    last_tn = (Py_ssize_t)rn;
+                    last_t = t;
+                } else {
+                    last_tn = -1;
+                }
+                int bad = buf_add(&o, r, (Py_ssize_t)rn) < 0;
+                PyMem_Free(r);
+                if (bad) goto done;
+            } else if (buf_add(&o, last_ts, last_tn) < 0) {
+                goto done;
+            }
         }
         PyObject *tid = PyList_GET_ITEM(ids, i);
-        if (buf_add(&o, ",", 1) < 0 || add_int(&o, PyLong_AsLongLong(tid)) < 0 || buf_add(&o, ",", 1) < 0) goto done;
-        PyObject *text = PyDict_GetItemWithError(texts, tid);
-        if (!text && PyErr_Occurred()) goto done;
-        if (text) {
-            Py_ssize_t tn;
-            const char *ts = utf8_of(text, &tn);
-            if (!ts || csv_field(&o, ts, tn) < 0) goto done;
+        long long id = PyLong_AsLongLong(tid);
+        if (buf_add(&o, ",", 1) < 0 || add_int(&o, id) < 0 || buf_add(&o, ",", 1) < 0) goto done;
+        tpl_cached_t *slot = &tc[(unsigned long long)id % TPL_CACHE];
+        if (slot->id != id) {
+            if (tq.n > (1 << 20)) { /* ids colliding in turn: start the cache afresh, not grow it */
+                for (int k = 0; k < TPL_CACHE; k++) tc[k].id = -1;
+                tq.n = 0;
+            }
+            PyObject *text = PyDict_GetItemWithError(texts, tid);
+            if (!text && PyErr_Occurred()) goto done;
+            slot->id = id;
+            slot->at = tq.n;
+            if (text) {
+                Py_ssize_t tn;
+                const char *ts = utf8_of(text, &tn);
+                if (!ts || csv_field(&tq, ts, tn) < 0) goto done;
+            }
+            slot->len = tq.n - slot->at;
         }
+        if (buf_add(&o, tq.p + slot->at, slot->len) < 0) goto done;
         if (buf_add(&o, ",", 1) < 0) goto done;
         if (have_params) {
             pj.n = 0;
@@ -159,6 +196,7 @@ done:
     PyMem_Free(o.p);
     PyMem_Free(pj.p);
     PyMem_Free(pathq.p);
+    PyMem_Free(tq.p);
     return res;
 }
 
