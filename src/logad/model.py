@@ -374,7 +374,9 @@ def train_model(
 
     warnings = [w for w in (info.pop("warning", None), never_alarms(det, threshold)) if w]
     if threshold_policy.name == "train-quantile":
-        needed = int(np.ceil(1.0 / (1.0 - threshold_policy.q))) if threshold_policy.q < 1 else None
+        from logad.detectors.thresholds import scores_needed_for_quantile
+
+        needed = scores_needed_for_quantile(threshold_policy.q)
         if needed is None or len(held) < needed:
             warnings.append(
                 f"the threshold is the {threshold_policy.q} quantile of only {len(held)} held-out normal sequences "

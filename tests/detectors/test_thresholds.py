@@ -192,3 +192,10 @@ def test_fewer_normals_than_folds_use_one_per_fold_and_say_so():
     assert d["folds"] == 3 and d["folds_asked"] == 5 and "needs at least 99" in d["warning"]
     with pytest.raises(InvalidParameterError, match="at least 2 normal sequences"):
         AlarmBudget(0.01).folds_for(1)
+
+
+def test_scores_needed_for_quantile_is_not_fooled_by_rounding():
+    from logad.detectors.thresholds import scores_needed_for_quantile
+
+    assert [scores_needed_for_quantile(q) for q in (0.5, 0.9, 0.95, 0.99, 0.999)] == [2, 10, 20, 100, 1000]
+    assert scores_needed_for_quantile(1.0) is None

@@ -150,11 +150,18 @@ def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, fl
     return float(thr), float(best)
 
 
+def scores_needed_for_quantile(q: float) -> int | None:
+    """How many scores the `q` quantile needs to be more than their largest's neighbour: the n
+    with n * (1 - q) >= 1 (1 - 0.9 is a little under 0.1 in floating point: 10, not 11);
+    None for q >= 1 (no number is enough)."""
+    return math.ceil(1.0 / (1.0 - q) - 1e-9) if q < 1 else None
+
+
 def too_few_for_quantile(q: float, n: int, what: str = "normal scores") -> str | None:
     """A warning when the `q` quantile of `n` scores says little: it is only more than their
     largest's neighbour when n * (1 - q) >= 1, so with fewer scores new normal data crosses it far
     more often than 1 - q (about 1 / (n + 1) of the time)."""
-    needed = math.ceil(1.0 / (1.0 - q) - 1e-9) if q < 1 else None
+    needed = scores_needed_for_quantile(q)
     if needed is not None and n >= needed:
         return None
     return (f"the threshold is the {q} quantile of only {n} {what} (it needs at least {needed or 'infinitely many'} "
