@@ -48,7 +48,7 @@ def _split_lines(fmt, lines):
 
     lp.fmt, lp._splitter = fmt, fmt.splitter
     lp._names = [f for f in fmt.splitter.fields if f != "Content"]
-    lp._split_block = reader._core_split if fmt.splitter.program is not None else reader._split_py
+    lp._split_block = reader.block_splitter(fmt.splitter)
     lp._max_line_bytes = reader.MAX_LINE_BYTES
     lp.label_field, lp.entity_field = fmt.label_field, None
     s = lp.split(lines)

@@ -350,8 +350,7 @@ def read_blocks(path: str | Path, fmt, report: ReadReport | None = None, *, bloc
     names = [f for f in splitter.fields if f != "Content"]
     label_field = fmt.label_field
     spec = fmt.time_spec
-    use_core = _core is not None and splitter.program is not None and hasattr(_core, "split_block")
-    split = _core_split if use_core else _split_py
+    split = block_splitter(splitter)
     timed_out = splitter.timed_out
     chunks = raw_chunks(path, report, block_bytes=block_bytes, max_line_bytes=max_line_bytes)
     if fmt.multiline is not None:
@@ -422,6 +421,13 @@ def _decoded(raw: bytes, max_line_bytes: int, report: ReadReport) -> str | None:
         report.empty_lines += 1
         return None
     return text
+
+
+def block_splitter(splitter):
+    """What splits a block of lines with this header splitter: the compiled core when it is built
+    and runs the format (`_core_split`), else Python (`_split_py`); the same records either way."""
+    use_core = _core is not None and splitter.program is not None and hasattr(_core, "split_block")
+    return _core_split if use_core else _split_py
 
 
 def _split_py(buf: bytes, first: int, splitter, names: list[str], max_line_bytes: int, report: ReadReport,

@@ -113,8 +113,7 @@ class LineParser:
         splitter = self.fmt.splitter
         self._splitter = splitter
         self._names = [f for f in splitter.fields if f != "Content"]
-        core = reader._core is not None and splitter.program is not None and hasattr(reader._core, "split_block")
-        self._split_block = reader._core_split if core else reader._split_py  # what read_blocks runs
+        self._split_block = reader.block_splitter(splitter)  # what read_blocks runs
         self._max_line_bytes = reader.MAX_LINE_BYTES
         self.label_field = self.fmt.label_field
         self.entity_field = (g.entity_field or self.fmt.entity_field) if g.kind == "entity" else None
