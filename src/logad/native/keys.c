@@ -130,6 +130,28 @@ static int literal_matches(const char *s, Py_ssize_t n, const char *lit, Py_ssiz
 
 /* Mask s[0:n] through the rule set; *cur = which of w->t holds the result (-1: the input itself,
    identity origins). 0 ok, 1 give the line to Python, -1 error. */
+/* text[from:to) unchanged into the masked text, with the original span of each character
+   (its own position when `ios` is NULL: the line itself); room is reserved by the caller */
+static inline void copy_run(buf_t *out, ibuf_t *os, ibuf_t *oe, const char *cs, const int32_t *ios,
+                            const int32_t *ioe, Py_ssize_t from, Py_ssize_t to) {
+    Py_ssize_t len = to - from;
+    if (len <= 0) return;
+    memcpy(out->p + out->n, cs + from, (size_t)len);
+    if (ios) {
+        memcpy(os->p + os->n, ios + from, (size_t)len * sizeof(int32_t));
+        memcpy(oe->p + oe->n, ioe + from, (size_t)len * sizeof(int32_t));
+    } else {
+        int32_t *a = os->p + os->n, *b = oe->p + oe->n;
+        for (Py_ssize_t q = 0; q < len; q++) {
+            a[q] = (int32_t)(from + q);
+            b[q] = (int32_t)(from + q + 1);
+        }
+    }
+    out->n += len;
+    os->n += len;
+    oe->n += len;
+}
+
 static int mask_line(const ruleset_t *rs, const char *s, Py_ssize_t n, kwork_t *w, int *cur) {
     *cur = -1;
     int fresh = 0; /* w->starts describe the current text */
@@ -165,11 +187,7 @@ static int mask_line(const ruleset_t *rs, const char *s, Py_ssize_t n, kwork_t *
         Py_ssize_t last = 0;
         for (Py_ssize_t k = 0; k + 1 < w->m.n; k += 2) {
             Py_ssize_t a = w->m.p[k], b = w->m.p[k + 1];
-            for (Py_ssize_t q = last; q < a; q++) {
-                out->p[out->n++] = cs[q];
-                os->p[os->n++] = ios ? ios[q] : (int32_t)q;
-                oe->p[oe->n++] = ioe ? ioe[q] : (int32_t)(q + 1);
-            }
+            copy_run(out, os, oe, cs, ios, ioe, last, a);
             int32_t ra, rb;
             if (b > a) {
                 ra = ios ? ios[a] : (int32_t)a;
@@ -184,11 +202,7 @@ static int mask_line(const ruleset_t *rs, const char *s, Py_ssize_t n, kwork_t *
             }
             last = b;
         }
-        for (Py_ssize_t q = last; q < cn; q++) {
-            out->p[out->n++] = cs[q];
-            os->p[os->n++] = ios ? ios[q] : (int32_t)q;
-            oe->p[oe->n++] = ioe ? ioe[q] : (int32_t)(q + 1);
-        }
+        copy_run(out, os, oe, cs, ios, ioe, last, cn);
         *cur = nx;
         fresh = 0;
     }
