@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from collections import Counter
 from pathlib import Path
 
@@ -55,28 +54,43 @@ class _ParamStats:
         self.lo = math.inf
         self.hi = -math.inf
         self.sample: list[float] = []
-        self._rng = random.Random(0)
+        self._rng = np.random.default_rng(0)
 
     def add(self, value: str) -> None:
-        self.n += 1
-        if value in self.values or len(self.values) < VALUE_KEYS:
-            self.values[value] += 1
-        else:
-            self.overflow += 1
-        try:
-            x = float(value)
-        except ValueError:
+        self.add_many([value])
+
+    def add_many(self, values) -> None:
+        """Count values (in order): each distinct one is converted to a number once, and the
+        numeric sample is a reservoir over every numeric occurrence."""
+        self.n += len(values)
+        counts = Counter(values)
+        number: dict[str, float | None] = {}
+        for v, c in counts.items():
+            if v in self.values or len(self.values) < VALUE_KEYS:
+                self.values[v] += c
+            else:
+                self.overflow += c
+            try:
+                x = float(v)
+            except ValueError:
+                x = None
+            number[v] = x if x is not None and math.isfinite(x) else None
+        xs = [x for x in map(number.__getitem__, values) if x is not None]
+        if not xs:
             return
-        if not math.isfinite(x):
-            return
-        self.numeric += 1
-        self.lo, self.hi = min(self.lo, x), max(self.hi, x)
-        if len(self.sample) < NUMERIC_SAMPLE:
-            self.sample.append(x)
-        else:
-            j = self._rng.randrange(self.numeric)
-            if j < NUMERIC_SAMPLE:
-                self.sample[j] = x
+        seen = self.numeric
+        self.numeric += len(xs)
+        self.lo, self.hi = min(self.lo, min(xs)), max(self.hi, max(xs))
+        room = NUMERIC_SAMPLE - len(self.sample)
+        if room > 0:
+            self.sample.extend(xs[:room])
+            seen += min(room, len(xs))
+            xs = xs[room:]
+        if xs:  # reservoir sampling (Algorithm R), the k-th new value replacing a slot with p = S / (seen + k)
+            slots = (self._rng.random(len(xs)) * (seen + 1 + np.arange(len(xs)))).astype(np.int64)
+            for j, x in zip(slots.tolist(), xs):
+                if j < NUMERIC_SAMPLE:
+                    self.sample[j] = x
 
     def as_dict(self) -> dict:
         out: dict = {"n": self.n, "distinct": len(self.values) + (1 if self.overflow else 0),
@@ -102,10 +116,11 @@ def _training_counts(parser) -> dict[int, int]:
     return out
 
 
-def _records(model, files: list[str]):
-    """(global line number, timestamp, template id, content, parameters) for every line, with
-    the read reports. Raw logs go through the model's parser read-only; structured CSVs carry
-    their EventIds."""
+def _blocks(model, files: list[str]):
+    """Blocks of lines, each (global line numbers, timestamps (NaN: none), template ids, contents
+    or None, Parameters or None), with the read reports. Raw logs go through the model's parser
+    read-only, block by block in the compiled core (`parse_files`, learn=False); structured CSVs
+    carry their EventIds."""
     reports: list = []
     if model.structured:
         from logad.formats.structured import read_structured
@@ -114,33 +129,53 @@ def _records(model, files: list[str]):
 
         def gen_structured():
             for path in files:
-                n = 0
+                nos, times, tids = [], [], []
                 for row in read_structured(path):
-                    n += 1
-                    yield row.line_no, row.timestamp, ids.get(row.event_id, 0), None, ()
-                reports.append({"path": str(path), "lines_total": n, "records": n})
+                    nos.append(row.line_no)
+                    times.append(math.nan if row.timestamp is None else row.timestamp)
+                    tids.append(ids.get(row.event_id, 0))
+                reports.append({"path": str(path), "lines_total": len(nos), "records": len(nos)})
+                yield (np.asarray(nos, dtype=np.int64), np.asarray(times, dtype=np.float64),
+                       np.asarray(tids, dtype=np.int64), None, None)
 
         return gen_structured(), reports
-    from logad.formats.reader import ReadReport, read_records
     from logad.formats.registry import get_format
+    from logad.parsing.files import parse_files
 
     fmt = get_format(model.format_name)
-    parser = model.parser
+    if getattr(model, "multiline", None) is not None:  # the records `logad detect` scored
+        fmt = fmt.with_multiline(model.multiline)
 
     def gen():
         offset = 0
-        for path in files:
-            report = ReadReport(path=str(path))
-            for rec in read_records(path, fmt, report=report):
-                parsed = parser.match(rec.content, rec.line_no)
-                if parsed is None:
-                    yield offset + rec.line_no, rec.timestamp, 0, rec.content, ()
-                else:
-                    yield offset + rec.line_no, rec.timestamp, parsed.template_id, rec.content, parsed.parameters
-            reports.append(report.as_dict())
-            offset += report.lines_total
+        for block in parse_files(files, fmt, model.parser, learn=False, parameters=True):
+            yield (np.asarray(block.line_nos, dtype=np.int64) + offset, np.asarray(block.timestamps, dtype=np.float64),
+                   np.asarray(block.template_ids, dtype=np.int64), block.contents, block.parameters)
+            if block.last_of_file:
+                reports.append(block.report.as_dict())
+                offset += block.report.lines_total
 
     return gen(), reports
+
+
+def _add_parameters(stats: dict, tids: np.ndarray, params) -> None:
+    """Every parameter value of a block into its (template, position) stats, one bulk add each."""
+    offs = np.asarray(params.offsets, dtype=np.int64)
+    counts = np.diff(offs)
+    if not counts.any():
+        return
+    values = np.empty(len(params.values), dtype=object)
+    values[:] = params.values
+    has = counts > 0
+    for tid in np.unique(tids[has]).tolist():
+        rows = np.flatnonzero(has & (tids == tid))
+        for n in np.unique(counts[rows]).tolist():  # one count per template; lines that differ get none
+            these = rows[counts[rows] == n]
+            for j in range(n):
+                st = stats.get((tid, j))
+                if st is None:
+                    st = stats[(tid, j)] = _ParamStats()
+                st.add_many(values[offs[these] + j].tolist())
 
 
 def summarise_detection(model, files: list[str], sequences, scores, alarms, *, templates: dict[int, str],
@@ -156,34 +191,35 @@ def summarise_detection(model, files: list[str], sequences, scores, alarms, *, t
         for n in sequences[i].line_nos[:ALARM_LINES]:
             wanted[int(n)] = None
     progress.stage(f"summarising the run for its report: reading {len(files)} file(s) again")
-    line_nos: list[int] = []
-    times: list[float] = []
-    tids: list[int] = []
+    line_parts: list[np.ndarray] = []
+    time_parts: list[np.ndarray] = []
+    id_parts: list[np.ndarray] = []
     stats: dict[tuple[int, int], _ParamStats] = {}
     unknown: list[tuple[int, str, float | None]] = []
     n_unknown = 0
     kept: dict[int, tuple[str | None]] = {}
-    rows, reports = _records(model, files)
-    for k, (no, ts, tid, content, params) in enumerate(rows):
-        line_nos.append(no)
-        times.append(ts if ts is not None else math.nan)
-        tids.append(tid)
-        if tid == 0:
-            n_unknown += 1
-            if content is not None and len(unknown) < NEW_LINES:
-                unknown.append((no, content, ts))
-        for j, v in enumerate(params):
-            st = stats.get((tid, j))
-            if st is None:
-                st = stats[(tid, j)] = _ParamStats()
-            st.add(v)
-        if no in wanted:
-            kept[no] = (content[:LINE_CHARS] if content is not None else None,)
-        if k % 50_000 == 0 and k:
-            progress.tick("summarised lines", k)
-    lines = np.asarray(line_nos, dtype=np.int64)
-    t = np.asarray(times, dtype=np.float64)
-    ids = np.asarray(tids, dtype=np.int64)
+    wanted_nos = np.fromiter(wanted, dtype=np.int64, count=len(wanted))
+    blocks, reports = _blocks(model, files)
+    n = 0
+    for nos, ts, tids, contents, params in blocks:
+        line_parts.append(nos)
+        time_parts.append(ts)
+        id_parts.append(tids)
+        new = np.flatnonzero(tids == 0)
+        n_unknown += len(new)
+        if contents is not None:
+            for i in new[: max(0, NEW_LINES - len(unknown))].tolist():
+                unknown.append((int(nos[i]), contents[i], None if ts[i] != ts[i] else float(ts[i])))
+        if params is not None:
+            _add_parameters(stats, tids, params)
+        for i in np.flatnonzero(np.isin(nos, wanted_nos)).tolist():
+            kept[int(nos[i])] = (contents[i][:LINE_CHARS] if contents is not None else None,)
+        before, n = n, n + len(nos)
+        if n // 50_000 != before // 50_000:
+            progress.tick("summarised lines", n)
+    lines = np.concatenate(line_parts) if line_parts else np.zeros(0, dtype=np.int64)
+    t = np.concatenate(time_parts) if time_parts else np.zeros(0, dtype=np.float64)
+    ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
     has_time = bool(t.size) and np.isfinite(t).mean() >= 0.9
     axis = t if has_time else lines.astype(np.float64)
     fin = np.isfinite(axis)
