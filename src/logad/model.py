@@ -206,19 +206,14 @@ def _blamed_positions(detector, sequence, explained: list[tuple[int, float]]) ->
 def _line_texts(wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """The raw text of the lines an alarm quotes, read back from their files (only files with an
     alarm, one pass each)."""
-    from logad.formats.reader import read_lines
+    from logad.formats.reader import lines_by_number
 
     out: dict[tuple[str, int], str] = {}
     by_file: dict[str, set[int]] = {}
     for path, n in wanted:
         by_file.setdefault(path, set()).add(n)
     for path, numbers in by_file.items():
-        last = max(numbers)
-        for n, text in read_lines(path):
-            if n in numbers:
-                out[(path, n)] = text
-            if n >= last:
-                break
+        out.update(((path, n), text) for n, text in lines_by_number(path, numbers).items())
     return out
 
 

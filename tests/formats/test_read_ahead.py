@@ -47,3 +47,16 @@ def test_a_reader_that_stops_early_ends_the_thread(tmp_path):
     next(chunks)
     chunks.close()  # the consumer gives up after one chunk
     assert _threads() == 0
+
+
+def test_lines_by_number_equals_read_lines(tmp_path):
+    from logad.formats.reader import lines_by_number, read_lines
+
+    text = "".join(("" if i % 9 == 0 else f"line {i} \xe9\r") + "\n" for i in range(1, 30_001))
+    p = tmp_path / "x.log.gz"
+    p.write_bytes(gzip.compress(text.encode("utf-8")))
+    every = dict(read_lines(p))
+    wanted = {1, 2, 9, 18, 4095, 4096, 4097, 29_999, 30_000, 40_000}
+    assert lines_by_number(p, wanted) == {n: every[n] for n in wanted if n in every}
+    assert lines_by_number(p, []) == {}
+    assert _threads() == 0

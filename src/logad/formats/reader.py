@@ -516,6 +516,32 @@ def check_matched(report: ReadReport, fmt) -> None:
         )
 
 
+def lines_by_number(path: str | Path, numbers) -> dict[int, str]:
+    """The text of the lines numbered `numbers` (1-based), as `read_lines` gives it (blank lines
+    are absent); the file is read up to the last one, and only those lines are decoded."""
+    import bisect
+
+    wanted = sorted(set(numbers))
+    out: dict[int, str] = {}
+    if not wanted:
+        return out
+    report = ReadReport(path=str(path))
+    for buf, first in raw_chunks(path, report):
+        lines = buf.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        end = first + len(lines)
+        i = bisect.bisect_left(wanted, first)
+        while i < len(wanted) and wanted[i] < end:
+            text = _decoded(lines[wanted[i] - first], MAX_LINE_BYTES, report)
+            if text is not None:
+                out[wanted[i]] = text
+            i += 1
+        if end > wanted[-1]:
+            break
+    return out
+
+
 def read_lines(path: str | Path, report: ReadReport | None = None, max_line_chars: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
     """(line_no, text) for every non-empty line; bad bytes replaced and counted."""
     report = report if report is not None else ReadReport(path=str(path))
