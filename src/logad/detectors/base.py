@@ -249,12 +249,17 @@ class Detector:
         return write_detector_folder(directory, config, arrays)
 
     def _versions(self) -> dict[str, str]:
-        """The versions of what made the fitted state (recorded, shown when a load fails)."""
-        import sklearn
+        """The versions of what made the fitted state (recorded, shown when a load fails).
+        scikit-learn's from its installed metadata: importing it to ask took a second."""
+        from importlib import metadata
 
         from logad import __version__
 
-        return {"logad": __version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+        try:
+            sklearn_version = metadata.version("scikit-learn")
+        except metadata.PackageNotFoundError:
+            sklearn_version = "not installed"
+        return {"logad": __version__, "numpy": np.__version__, "scikit-learn": sklearn_version}
 
     @classmethod
     def load(cls, directory: str | Path) -> Detector:
