@@ -70,10 +70,12 @@ class _ParamStats:
                 self.values[v] += c
             else:
                 self.overflow += c
-            try:
-                x = float(v)
-            except ValueError:
-                x = None
+            x = None
+            if not (v[:1].isascii() and v[:1].isalpha() and v[:1] not in "iInN"):  # "blk_..": no float, no exception
+                try:
+                    x = float(v)
+                except ValueError:
+                    pass
             number[v] = x if x is not None and math.isfinite(x) else None
         xs = [x for x in map(number.__getitem__, values) if x is not None]
         if not xs:
