@@ -160,6 +160,6 @@ def _read_entries(path: Path, format_name: str, session_labels: dict[str, int] |
         texts.append(rec.content)
         labels.append(int(label))
         times.append(np.nan if rec.timestamp is None else float(rec.timestamp))
-    if report.unmatched:
-        log.warning("%s", report.summary())
+    # no warning of unmatched lines here: load_logs read this same file with this format just before
+    # and reported them (printed twice before)
     return EntryData(texts=texts, labels=np.asarray(labels, dtype=np.int64), timestamps=np.asarray(times, dtype=np.float64))
