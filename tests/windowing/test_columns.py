@@ -78,6 +78,15 @@ def test_count_windows_match_the_event_path(evs, size, step):
     assert columns_out == events_out
 
 
+@settings(max_examples=300, deadline=None)
+@given(line_events(), st.sampled_from([1.0, 2.5, 4.0, 7.0, 1e9]), st.sampled_from([0.3, 0.5, 1.0]))
+def test_time_windows_match_the_event_path(evs, size, fraction):
+    g = Grouping(kind="time", size=size, step=size * fraction)
+    assert columns_can_group(g)
+    events_out, columns_out = both(evs, g)
+    assert columns_out == events_out
+
+
 @given(st.lists(st.sampled_from(TIMES), max_size=30))
 def test_clean_timestamps_is_clean_times_on_an_array(times):
     import numpy as np
@@ -93,7 +102,6 @@ def test_clean_timestamps_is_clean_times_on_an_array(times):
 @pytest.mark.parametrize("g", [
     Grouping(kind="session", session_regex="(x)", timeout=5.0),
     Grouping(kind="session", session_from_path="(x)"),
-    Grouping(kind="time", size=10.0),
     Grouping(kind="entity", entity_field="Node"),
     Grouping(kind="file", size=None),
 ])
@@ -114,7 +122,7 @@ def test_load_logs_gives_the_same_sequences_on_both_paths(tmp_path, monkeypatch)
     (tmp_path / "b.log").write_text("\n".join(lines[150:]) + "\n")
     paths = [tmp_path / "a.log", tmp_path / "b.log"]
     labels = {f"blk_{i}": i % 2 for i in range(15)}  # two blocks have no label
-    for grouping in (SESSIONS, Grouping(kind="count", size=40, step=15)):
+    for grouping in (SESSIONS, Grouping(kind="count", size=40, step=15), Grouping(kind="time", size=20.0, step=7.0)):
         fast = logs.load_logs(paths, format="hdfs", grouping=grouping, labels=labels)
         monkeypatch.setattr(logs, "columns_can_group", lambda g: False)
         slow = logs.load_logs(paths, format="hdfs", grouping=grouping, labels=labels)

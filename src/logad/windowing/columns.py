@@ -1,12 +1,13 @@
-"""Sessions and count windows computed on columns: one numpy array per field of every line (line
-number, template id, timestamp, label, file), instead of one `LineEvent` object per line.
+"""Sessions, count windows and time windows computed on columns: one numpy array per field of
+every line (line number, template id, timestamp, label, file), instead of one `LineEvent` object
+per line.
 
 This is the batch path of `load_logs` for the groupings most runs use (sessions by an id in the
-line without a timeout, count windows); building 200,000 small objects cost more than parsing the
-lines. It gives the same sequences, in the same order, with the same ids, lines, labels and
-times as `grouping.group_events` on the same lines (tests/windowing/test_columns.py compares
-them), and counts the same stats. The other groupings (timeouts, time windows, entities, files,
-line values) take the LineEvent path.
+line without a timeout, count windows, time windows); building 200,000 small objects cost more
+than parsing the lines. It gives the same sequences, in the same order, with the same ids, lines,
+labels and times as `grouping.group_events` on the same lines (tests/windowing/test_columns.py
+compares them), and counts the same stats. The other groupings (timeouts, entities, files, line
+values) take the LineEvent path.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import numpy as np
 
 from logad.records import Sequence
 from logad.windowing.grouping import Grouping, _finish, session_label
-from logad.windowing.logtime import MAX_ABS_TIMESTAMP, new_stats, usable_range
+from logad.windowing.logtime import (
+    MAX_ABS_TIMESTAMP,
+    first_window_ending_after,
+    new_stats,
+    usable_range,
+    window_end,
+)
 
 NO_LABEL = -1  # in `LineColumns.labels`: the line has no label
 
@@ -29,7 +36,7 @@ def columns_can_group(grouping: Grouping) -> bool:
     """Whether `group_columns` does this grouping (else use `group_events`)."""
     if grouping.kind == "session":
         return grouping.timeout is None and not grouping.session_from_path and bool(grouping.session_regex)
-    return grouping.kind == "count"
+    return grouping.kind in ("count", "time")
 
 
 @dataclass
@@ -153,6 +160,8 @@ def group_columns(
         seqs, unlabelled = _column_sessions(cols, times, labels, st)
         if unlabelled and on_unlabelled is not None:
             on_unlabelled(unlabelled)
+    elif g.kind == "time":
+        seqs = _column_time_windows(cols, times, g.size, g.step)  # type: ignore[arg-type]
     else:
         seqs = _column_count_windows(cols, times, g.size, g.step, "w")  # type: ignore[arg-type]
     _finish(st, len(seqs), stats)
@@ -191,6 +200,50 @@ def _column_count_windows(cols: LineColumns, times: np.ndarray, size: int, step:
         rows = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in bounds]) if bounds else np.zeros(0, np.int64)
     sizes = np.array([b - a for a, b in bounds], dtype=np.int64)
     ids = [f"{prefix}{i}" for i in range(len(bounds))]
+    return _sequences(cols, times, rows, sizes, ids, [None] * len(bounds))
+
+
+def log_times(times: np.ndarray) -> np.ndarray:
+    """Every line's log time from cleaned timestamps (NaN: none), as `logtime.clean_times` places
+    lines: the latest usable time so far (a late line keeps it), the first usable time before it,
+    0.0 everywhere when no line has one."""
+    usable = ~np.isnan(times)
+    if not usable.any():
+        return np.zeros(len(times))
+    first = int(np.argmax(usable))
+    out = np.maximum.accumulate(np.where(usable, times, -np.inf))
+    out[:first] = times[first]
+    return out
+
+
+def _column_time_windows(cols: LineColumns, times: np.ndarray, size: float, step: float) -> list[Sequence]:
+    """`grouping._time_windows_of` on columns: windows of `size` seconds of log time every `step`,
+    from the first line's, empty ones skipped in one jump."""
+    n = len(cols)
+    if not n:
+        return []
+    p = log_times(times)
+    t0 = float(p[0])
+    bounds: list[tuple[int, int]] = []
+    ids: list[str] = []
+    k = lo = 0
+    while lo < n:  # log time never decreases: each window is a slice found by bisection
+        k = first_window_ending_after(float(p[lo]), t0, size, step, k)
+        lo += int(np.searchsorted(p[lo:], t0 + k * step, side="left"))  # bisect_left from lo (a view)
+        if lo == n:
+            break
+        hi = lo + int(np.searchsorted(p[lo:], window_end(k, t0, size, step), side="left"))
+        if hi > lo:
+            bounds.append((lo, hi))
+            ids.append(f"t{k}")
+        k += 1
+    sizes = np.array([b - a for a, b in bounds], dtype=np.int64)
+    if step >= size:  # tumbling (or gapped) windows: disjoint slices in order
+        rows = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in bounds]) if bounds else np.zeros(0, np.int64)
+    else:
+        starts = np.array([a for a, _ in bounds], dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        rows = np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
     return _sequences(cols, times, rows, sizes, ids, [None] * len(bounds))
 
 
