@@ -64,6 +64,26 @@ def test_parameter_model_flags_a_slow_step_and_survives_save_load(tmp_path):
     assert np.isfinite(loaded.score(bare)).all()
 
 
+def test_seed_ensemble_averages_its_members_and_survives_save_load(tmp_path):
+    normal = [Sequence(f"n{i}", (1, 2, 2, 3)) for i in range(150)] + [Sequence(f"m{i}", (1, 2, 3)) for i in range(150)]
+    test = [Sequence("a", (1, 2, 3)), Sequence("b", (1, 2, 2, 2, 2, 3)), Sequence("c", (1, 3))]
+    one = DeepLogDetector(**TINY).fit(normal)
+    ens = DeepLogDetector(**TINY, n_models=2).fit(normal)
+    assert len(ens.histories_) == 2 and len(ens.model_.members) == 2
+    # member 0 is the single model (same seed, same data): the ensemble's probabilities average it with member 1
+    x = torch.tensor([[0] * 9 + [3]], dtype=torch.long)
+    with torch.no_grad():
+        p0 = torch.softmax(one.model_(x), dim=1)
+        p_members = [torch.softmax(m(x), dim=1) for m in ens.model_.members]
+        np.testing.assert_allclose(p_members[0].numpy(), p0.numpy(), atol=1e-6)
+        np.testing.assert_allclose(torch.softmax(ens.model_(x), dim=1).numpy(),
+                                   ((p_members[0] + p_members[1]) / 2).numpy(), atol=1e-6)
+    scores = ens.score(test)
+    ens.threshold_ = float(scores.max())
+    ens.save(tmp_path / "e")
+    np.testing.assert_array_equal(DeepLogDetector.load(tmp_path / "e").score(test), scores)
+
+
 def test_parameter_model_off_or_without_values():
     train = _data(1, 120)
     assert DeepLogDetector(**TINY, parameter_model=False).fit(train).param_model_ is None
@@ -72,7 +92,8 @@ def test_parameter_model_off_or_without_values():
     assert DeepLogDetector(**TINY).fit(train).param_model_ is None  # opt-in
 
 
-@pytest.mark.parametrize("bad", [{"parameter_model": "yes"}, {"param_window": 0}, {"unseen_transitions": 1}])
+@pytest.mark.parametrize("bad", [{"parameter_model": "yes"}, {"param_window": 0}, {"unseen_transitions": 1},
+                                 {"n_models": 0}])
 def test_bad_params(bad):
     from logad.errors import InvalidParameterError
 

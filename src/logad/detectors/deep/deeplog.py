@@ -59,8 +59,27 @@ def _build_lstm(vocab_size: int, embed_dim: int, hidden: int, layers: int):
     return NextKeyLSTM()
 
 
-def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Sequence], name: str):
-    """Train a windows -> next-key model on unique (window, next key) pairs weighted by counts."""
+def _build_next_key_ensemble(members: list):
+    """Next-key nets trained from different seeds: the returned "logits" are the log of their
+    mean probabilities (softmax of them gives that mean), so ranks and surprises are the ensemble's."""
+    t = torch()
+
+    class NextKeyEnsemble(t.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = t.nn.ModuleList(members)
+
+        def forward(self, windows):
+            prob = t.stack([t.softmax(m(windows), dim=1) for m in self.members]).mean(0)
+            return t.log(prob.clamp_min(1e-30))
+
+    return NextKeyEnsemble()
+
+
+def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Sequence], name: str,
+                   seed: int | None = None):
+    """Train a windows -> next-key model on unique (window, next key) pairs weighted by counts
+    (batch order from `seed`, default the detector's)."""
     t = torch()
 
     def samples(sequences: list[Sequence]) -> list[tuple[tuple[int, ...], int, float]]:
@@ -78,7 +97,7 @@ def train_next_key(detector, model, fit_seqs: list[Sequence], val_seqs: list[Seq
 
     config = TrainConfig(
         epochs=detector.epochs, batch_size=detector.batch_size, lr=detector.lr, patience=detector.patience,
-        seed=detector.seed, max_seconds=detector.max_train_seconds,
+        seed=detector.seed if seed is None else seed, max_seconds=detector.max_train_seconds,
     )
     return train(
         model, train_items=samples(fit_seqs), val_items=samples(val_seqs),
@@ -95,7 +114,11 @@ def holdout(sequences: list[Sequence], fraction: float) -> tuple[list[Sequence],
 
 
 class DeepLogDetector(NextKeyScoring, DeepDetector):
-    """Score = largest surprise of a true key (or the paper's count of top-g misses)."""
+    """Score = largest surprise of a true key (or the paper's count of top-g misses).
+
+    `n_models` (default 1): a seed ensemble, member i from seed + i, next-key probabilities averaged
+    (the rule deciding its default is in benchmarks/README.md, issue 19 item 2).
+    """
 
     explains = True
     name = "deeplog"
@@ -123,6 +146,7 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
         unseen_transitions: bool = True,
         parameter_model: bool = False,
         param_window: int = 3,
+        n_models: int = 1,
     ) -> None:
         self.window = window
         self.top_g = top_g
@@ -140,13 +164,15 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
         self.unseen_transitions = unseen_transitions
         self.parameter_model = parameter_model
         self.param_window = param_window
+        self.n_models = n_models
 
     def needs_line_values(self) -> bool:
         """Loaders extract line values for this detector when its parameter model is on."""
         return bool(self.parameter_model)
 
     def _validate_params(self) -> None:
-        for name in ("window", "top_g", "embed_dim", "hidden", "layers", "epochs", "batch_size", "patience", "param_window"):
+        for name in ("window", "top_g", "embed_dim", "hidden", "layers", "epochs", "batch_size", "patience", "param_window",
+                     "n_models"):
             check_int(name, getattr(self, name), 1)
         check_float("lr", self.lr, 0.0, 1.0, low_open=True)
         check_float("val_fraction", self.val_fraction, 0.0, 0.9)
@@ -157,6 +183,11 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
                 raise InvalidParameterError(f"`{name}` must be True or False, got {getattr(self, name)!r}")
 
     def _build_model(self):
+        if self.n_models == 1:  # one net (the saved layout of models without an ensemble)
+            return self._new_net()
+        return _build_next_key_ensemble([self._new_net() for _ in range(self.n_models)])
+
+    def _new_net(self):
         return _build_lstm(len(self.vocab_), self.embed_dim, self.hidden, self.layers)
 
     def _encode_ids(self, template_ids) -> list[int]:
@@ -193,11 +224,20 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
         fit_seqs, val_seqs = holdout(sequences, self.val_fraction)
         self.vocab_ = KeyVocabulary(SPECIALS).fit(fit_seqs)
         self._learn_transitions(sequences)
-        torch().manual_seed(self.seed)
-        self.model_ = self._build_model()
         # set before training: a tuner's per-epoch callback scores the current weights
         self.param_model_, self.score_refs_ = None, None
-        self.history_ = train_next_key(self, self.model_, fit_seqs, val_seqs, "deeplog")
+        # a seed ensemble's members share the data; member i starts from seed + i (weights and
+        # batch order) and stops early on its own validation loss
+        members, self.histories_ = [], []
+        for i in range(self.n_models):
+            torch().manual_seed(self.seed + i)
+            net = self._new_net()
+            self.model_ = net  # what a per-epoch callback scores while this member trains
+            name = "deeplog" if self.n_models == 1 else f"deeplog {i + 1}/{self.n_models}"
+            self.histories_.append(train_next_key(self, net, fit_seqs, val_seqs, name, seed=self.seed + i))
+            members.append(net)
+        self.history_ = self.histories_[0]
+        self.model_ = members[0] if self.n_models == 1 else _build_next_key_ensemble(members)
         if self.parameter_model and any(s.line_values is not None for s in fit_seqs):
             from logad.detectors.deep.param_model import ParameterValueModel
 
