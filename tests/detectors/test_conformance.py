@@ -18,7 +18,7 @@ PATTERNS = [(1, 2, 3, 4, 5), (1, 2, 3, 3, 4, 5), (1, 6, 7, 5), (1, 2, 3, 4, 8, 5
 # torch fails loudly because find_spec finds it and the import then raises)
 ALL = list_detectors("classical") + (list_detectors("deep") if torch_available() else [])
 TINY = {
-    "deeplog": {"epochs": 6, "hidden": 16, "embed_dim": 8, "layers": 1, "batch_size": 64},
+    "deeplog": {"epochs": 6, "hidden": 16, "embed_dim": 8, "layers": 1, "batch_size": 64, "n_models": 1},
     "logbert": {"epochs": 4, "hidden": 16, "layers": 1, "heads": 2, "ff": 32, "batch_size": 32},
     "loganomaly": {"epochs": 6, "hidden": 16, "batch_size": 64},
     "logrobust": {"epochs": 25, "hidden": 16, "batch_size": 16, "lr": 1e-2, "n_models": 1},

@@ -14,7 +14,7 @@ torch = needs_torch()
 from logad.detectors.deep.deeplog import DeepLogDetector  # noqa: E402
 from logad.records import Sequence  # noqa: E402
 
-TINY = dict(epochs=8, hidden=16, embed_dim=8, layers=1, batch_size=64, lr=5e-3)
+TINY = dict(epochs=8, hidden=16, embed_dim=8, layers=1, batch_size=64, lr=5e-3, n_models=1)
 
 
 def _session(i: int, rng: random.Random, slow: bool = False, label: int = 0) -> Sequence:
@@ -68,7 +68,7 @@ def test_seed_ensemble_averages_its_members_and_survives_save_load(tmp_path):
     normal = [Sequence(f"n{i}", (1, 2, 2, 3)) for i in range(150)] + [Sequence(f"m{i}", (1, 2, 3)) for i in range(150)]
     test = [Sequence("a", (1, 2, 3)), Sequence("b", (1, 2, 2, 2, 2, 3)), Sequence("c", (1, 3))]
     one = DeepLogDetector(**TINY).fit(normal)
-    ens = DeepLogDetector(**TINY, n_models=2).fit(normal)
+    ens = DeepLogDetector(**{**TINY, "n_models": 2}).fit(normal)
     assert len(ens.histories_) == 2 and len(ens.model_.members) == 2
     # member 0 is the single model (same seed, same data): the ensemble's probabilities average it with member 1
     x = torch.tensor([[0] * 9 + [3]], dtype=torch.long)
@@ -98,4 +98,4 @@ def test_bad_params(bad):
     from logad.errors import InvalidParameterError
 
     with pytest.raises(InvalidParameterError):
-        DeepLogDetector(**TINY, **bad).fit(_data(2, 20))
+        DeepLogDetector(**{**TINY, **bad}).fit(_data(2, 20))
