@@ -125,6 +125,11 @@ def entmax15_by_length(scores, key_valid, groups):
     return _entmax15_function().apply(scores, key_valid, groups)
 
 
+def scale(in_dim: int) -> float:
+    """The factor of the unit-length sentence vectors before the projection: unit-variance entries."""
+    return math.sqrt(in_dim)
+
+
 @functools.lru_cache(maxsize=64)
 def _positions(length: int, dim: int):
     """Sinusoidal positions (length, dim); cached (never written to by the caller)."""
@@ -182,15 +187,16 @@ def build_network(in_dim: int, d_model: int, n_heads: int, n_layers: int, d_ff: 
             self.register_buffer("gmm_cov", t.eye(d, dtype=t.float64).repeat(k, 1, 1))
             self.register_buffer("gmm_ready", t.zeros((), dtype=t.float64))
 
-        def project(self, vectors):
-            # unit-length sentence vectors scaled to unit-variance entries, then projected
-            return self.proj(vectors * math.sqrt(in_dim))
+        def project(self, vectors, scaled: bool = False):
+            # unit-length sentence vectors scaled to unit-variance entries, then projected;
+            # `scaled`: the vectors were multiplied by `scale(in_dim)` already (the same values)
+            return self.proj(vectors if scaled else vectors * scale(in_dim))
 
-        def forward(self, x, lengths, masked=None):
-            """Token outputs (B, L, d) and masked mean pooling h (B, d)."""
+        def forward(self, x, lengths, masked=None, scaled: bool = False):
+            """Token outputs (B, L, d) and masked mean pooling h (B, d); `scaled` as in project."""
             b, n, _ = x.shape
             valid = t.arange(n).unsqueeze(0) < lengths.unsqueeze(1)
-            e = self.project(x)
+            e = self.project(x, scaled)
             if masked is not None:
                 e = t.where(masked.unsqueeze(-1), self.mask_vector.expand_as(e), e)
             z = self.drop(e + _positions(n, d_model).unsqueeze(0))
