@@ -90,28 +90,34 @@ def _entmax15_function():
         its own keys only (a masked key is -inf: it sorts last and changes no running sum before
         it, so a shorter row gives the same bits); query rows beyond a group's longest length are
         padding and left at 0 instead (nothing valid reads them: keys beyond a length get weight 0,
-        and the gradient that reaches a padding row is 0). Backward: the library's formula on the whole
-        (B, H, n, n) layout, so its sums run over the same elements in the same order."""
+        and the gradient that reaches a padding row is 0). Backward: the library's formula on the
+        computed rows, each over all n keys, so its sums run over the same elements in the same
+        order; 0 on the rows never computed."""
 
         @staticmethod
         def forward(ctx, scores, key_valid, groups):
             y = scores.new_zeros(scores.shape)
+            blocks = []
             for rows, longest in groups:
                 sel = slice(rows[0], rows[-1] + 1) if rows == list(range(rows[0], rows[-1] + 1)) else rows
+                blocks.append((sel, longest))
                 block = scores[sel, :, :longest, :longest]
                 x = block.masked_fill(~key_valid[sel, None, None, :longest], float("-inf"))
                 y[sel, :, :longest, :longest] = _entmax15_rows(x)
             ctx.save_for_backward(y, key_valid)
+            ctx.blocks = blocks
             return y
 
         @staticmethod
         def backward(ctx, dy):
             y, key_valid = ctx.saved_tensors
-            gppr = y.sqrt()  # = 1 / g''(y), as in Entmax15Function.backward
-            dx = dy * gppr
-            total = gppr.sum(-1)
-            q = (dx.sum(-1) / total).masked_fill_(total == 0, 0.0)  # rows never computed: 0, not 0/0
-            dx -= q.unsqueeze(-1) * gppr
+            dx = t.zeros_like(dy)  # rows never computed: no gradient
+            for sel, longest in ctx.blocks:  # the computed rows, each over all n keys (same sums)
+                gppr = y[sel, :, :longest].sqrt()  # = 1 / g''(y), as in Entmax15Function.backward
+                d = dy[sel, :, :longest] * gppr
+                q = d.sum(-1) / gppr.sum(-1)
+                d -= q.unsqueeze(-1) * gppr
+                dx[sel, :, :longest] = d
             return dx.masked_fill_(~key_valid[:, None, None, :], 0.0), None, None  # masked_fill's backward
 
     return Entmax15ByLength
