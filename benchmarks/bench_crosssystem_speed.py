@@ -190,6 +190,9 @@ CHILDREN = {"metalog": child_metalog, "mlad": child_mlad, "crosyslog": child_cro
 def run_child(args) -> int:
     import torch
 
+    import logad  # noqa: F401  the PYTHONPATH copy (new or --before-src): bench_mlad and bench_crosyslog
+    # put this worktree's src first on sys.path, which would otherwise shadow the old code
+
     torch.set_num_threads(1)
     data = Path(args.data_dir)
     clock = Clock()

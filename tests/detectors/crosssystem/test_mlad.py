@@ -174,3 +174,23 @@ def test_missing_entmax_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"logad\[semantic\]"):
         MLADDetector(**{**TINY, "alpha": 1.5}).fit(_sessions("s", 10, 0, 0))
     MLADDetector(**{**TINY, "alpha": 1.0, "epochs": 1}).fit(_sessions("s", 10, 0, 0))  # softmax needs no entmax
+
+
+def test_batches_read_the_scaled_table_kept_until_the_table_changes():
+    """`_batch` gathers from the table scaled once (`mlad_network.scale`): the same values as
+    scaling the gathered vectors; a template added later (zero-shot scoring) gives a new table."""
+    from logad.detectors.crosssystem.mlad_network import scale
+
+    det = MLADDetector(**TINY)
+    det.fit_systems([("storage", STORAGE, _sessions("s", 40, 0, 0))])
+    rows = det._rows("storage", _sessions("storage", 5, 0, 3))
+    x, lengths, idx = det._batch(rows)
+    assert torch.equal(x, det._table_tensor()[idx] * scale(det.in_dim_))
+    assert det._scaled_table() is det._scaled_table()
+    cand = torch.from_numpy(det.train_rows_)
+    assert torch.equal(det._scaled_candidates(cand), det._table_tensor()[cand] * scale(det.in_dim_))
+    before = det._scaled_table()
+    det.score_system("mail", _sessions("w", 3, 0, 2), templates={1: "smtp <*>", 2: "queued as <*>", 3: "sent", 4: "bounced"})
+    after = det._scaled_table()
+    assert after is not before and after.shape[0] == len(det.vocab_)
+    assert torch.equal(after, det._table_tensor() * scale(det.in_dim_))

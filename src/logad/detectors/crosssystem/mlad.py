@@ -79,7 +79,7 @@ import numpy as np
 
 from logad.detectors.base import check_choice, check_float, check_int
 from logad.detectors.crosssystem.mlad_mixture import gmm_energy, gmm_fit, gmm_log_components, gmm_m_step
-from logad.detectors.crosssystem.mlad_network import build_network
+from logad.detectors.crosssystem.mlad_network import build_network, scale
 from logad.detectors.crosssystem.templates import MultiSystemTemplates, fallback_vector
 from logad.detectors.deep.base import DeepDetector
 from logad.detectors.deep.engine import TrainConfig, torch, train
@@ -320,15 +320,40 @@ class MLADDetector(DeepDetector):
             self._table = torch().from_numpy(np.ascontiguousarray(self.vectors_))
         return self._table
 
+    def _scaled_table(self):
+        """The table times the projection's factor (`mlad_network.scale`), made once per table:
+        the same values as scaling each batch's gathered vectors, without doing it per batch."""
+        table = self._table_tensor()
+        cached = self.__dict__.get("_scaled")
+        if cached is None or cached[0] is not table:
+            cached = (table, table * scale(self.in_dim_), {})
+            self._scaled = cached
+        return cached[1]
+
+    def _scaled_candidates(self, cand_rows):
+        """Scaled vectors of the candidate rows `cand_rows` (a tensor), kept while the table and
+        the rows are the same."""
+        scaled = self._scaled_table()
+        memo = self._scaled[2]
+        key = (cand_rows.data_ptr(), tuple(cand_rows.shape))
+        hit = memo.get(key)
+        if hit is None or not torch().equal(hit[0], cand_rows):
+            hit = (cand_rows.clone(), scaled.index_select(0, cand_rows))
+            memo.clear()
+            memo[key] = hit
+        return hit[1]
+
     def _batch(self, row_seqs: list[tuple[int, ...]]):
-        """(B, L, in_dim) vectors, lengths, and the row index tensor; an empty sequence = row 0."""
+        """(B, L, in_dim) SCALED vectors (pass `scaled=True` to the model), lengths, and the row
+        index tensor; an empty sequence = row 0."""
         t = torch()
         lengths = [max(1, len(r)) for r in row_seqs]
         idx = np.zeros((len(row_seqs), max(lengths)), dtype=np.int64)
         for i, r in enumerate(row_seqs):
             idx[i, : len(r)] = r
         idx_t = t.from_numpy(idx)
-        return self._table_tensor()[idx_t], t.tensor(lengths, dtype=t.long), idx_t
+        x = self._scaled_table().index_select(0, idx_t.view(-1)).view(*idx.shape, -1)
+        return x, t.tensor(lengths, dtype=t.long), idx_t
 
     # -- the model ------------------------------------------------------------------------------
     def _build_model(self):
@@ -338,7 +363,7 @@ class MLADDetector(DeepDetector):
     def _mtp_logits(self, model, tokens, cand_rows):
         """Scores of every candidate template for each token output: dot products with the
         candidates' projected sentence vectors."""
-        cand = model.project(self._table_tensor()[cand_rows])
+        cand = model.project(self._scaled_candidates(cand_rows), scaled=True)
         return model.mtp(tokens) @ cand.transpose(0, 1) / math.sqrt(self.d_model)
 
     def _random_mask(self, lengths, n: int, generator=None):
@@ -386,14 +411,14 @@ class MLADDetector(DeepDetector):
             wc = w[chunk]
             if self.lambda_mtp > 0:
                 masked = self._random_mask(lengths, x.shape[1], generator)
-                tokens, _ = model(x, lengths, masked)
+                tokens, _ = model(x, lengths, masked, scaled=True)
                 logits = self._mtp_logits(model, tokens[masked], t.from_numpy(self.train_rows_))
                 target = t.from_numpy(self._cand_index)[idx[masked]]
                 per_pos = t.nn.functional.cross_entropy(logits, target, reduction="none")
                 pos_w = (wc / masked.sum(1).to(t.float32)).unsqueeze(1).expand_as(masked)[masked]
                 mtp_sum = mtp_sum + (per_pos * pos_w).sum()
             if use_gmm:
-                hs.append(model(x, lengths)[1])
+                hs.append(model(x, lengths, scaled=True)[1])
         if self.lambda_mtp > 0:
             loss = loss + self.lambda_mtp * mtp_sum / w.sum()
         if use_gmm:
@@ -598,7 +623,7 @@ class MLADDetector(DeepDetector):
         with t.no_grad():
             for chunk in self._chunks(row_seqs):
                 x, lengths, _ = self._batch([row_seqs[i] for i in chunk])
-                out[chunk] = self.model_(x, lengths)[1].numpy()
+                out[chunk] = self.model_(x, lengths, scaled=True)[1].numpy()
         return out
 
     def _energy_rows(self, row_seqs: list[tuple[int, ...]], system: str | None = None) -> np.ndarray:
@@ -634,7 +659,7 @@ class MLADDetector(DeepDetector):
                     masked = valid & ((t.arange(n) % k) == r).unsqueeze(0)
                     if not bool(masked.any()):
                         continue
-                    tokens, _ = self.model_(x, lengths, masked)
+                    tokens, _ = self.model_(x, lengths, masked, scaled=True)
                     sel = tokens[masked]
                     logits = self._mtp_logits(self.model_, sel, cand_rows)
                     true_rows = idx[masked]
