@@ -97,6 +97,9 @@ class Detector:
     localises: ClassVar[bool] = False
     # the largest score the detector can give (1.0 for a probability), None when unbounded
     max_score: ClassVar[float | None] = None
+    # parameters added after models were saved without them, with the value those models had (a
+    # new default must not change what an old saved model is: DeepLog's n_models came at 3)
+    saved_without: ClassVar[dict] = {}
 
     threshold_: float | None = None
     # the hooks `fit` was handed, for the fit in progress (never saved): subclasses read these
@@ -282,7 +285,7 @@ class Detector:
         if not isinstance(params, dict) or not isinstance(config.get("state"), dict):
             raise InputError(f"{str(directory)!r} holds an incomplete {name!r} detector (no params or state)")
         try:
-            det = target(**params)
+            det = target(**{**target.saved_without, **params})
             det._validate_params()
             det._set_state(config["state"], arrays)
         except InputError:

@@ -99,3 +99,19 @@ def test_bad_params(bad):
 
     with pytest.raises(InvalidParameterError):
         DeepLogDetector(**{**TINY, **bad}).fit(_data(2, 20))
+
+
+def test_a_model_saved_before_n_models_loads_as_one_net(tmp_path):
+    import json
+
+    normal = [Sequence(f"n{i}", (1, 2, 2, 3)) for i in range(100)]
+    det = DeepLogDetector(**TINY).fit(normal)  # one net (TINY pins n_models=1)
+    det.threshold_ = 1.0
+    det.save(tmp_path / "old")
+    config = tmp_path / "old" / "config.json"
+    saved = json.loads(config.read_text())
+    del saved["params"]["n_models"]  # as a model saved before the parameter existed
+    config.write_text(json.dumps(saved))
+    loaded = DeepLogDetector.load(tmp_path / "old")
+    assert loaded.n_models == 1
+    np.testing.assert_array_equal(loaded.score(normal[:5]), det.score(normal[:5]))

@@ -124,6 +124,7 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
 
     explains = True
     name = "deeplog"
+    saved_without = {"n_models": 1}  # models saved before the ensemble are one net
     supervised = False
     needs_normal_only = True
     # `--protocol original`: the paper's rule (misses outside the top-9, threshold on their count)

@@ -111,6 +111,7 @@ class LogRobustDetector(SemanticTemplates, DeepDetector):
 
     explains = True
     name = "logrobust"
+    saved_without = {"n_models": 1}  # models saved before the ensemble are one net
     max_score = 1.0  # a probability
     supervised = True
     needs_normal_only = False
