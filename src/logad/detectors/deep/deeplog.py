@@ -276,9 +276,9 @@ class DeepLogDetector(NextKeyScoring, DeepDetector):
         by -log p of the true key; then templates whose line values were unusual (weight = the
         line's error z-score over the parameter model's reference); most unusual first."""
         self._check_fitted()
-        out = self._missed_keys(sequence)
+        out = self._missed_keys(sequence, fallback=False)
         if self.param_model_ is not None:
             ids = list(sequence.template_ids)
             z = self.param_model_.line_scores(sequence) / self.score_refs_[1]
             out += sorted(((ids[j], float(z[j])) for j in np.flatnonzero(z > 1.0)), key=lambda kv: -kv[1])
-        return out
+        return out or self._missed_keys(sequence)  # nothing missed or unusual: the most surprising key

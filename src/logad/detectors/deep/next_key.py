@@ -108,10 +108,15 @@ class NextKeyScoring:
                 out.append(beyond_the_cap(worst_nll, novel, s.size) if novel else float(s.max()))
         return np.array(out, dtype=np.float64)
 
-    def _missed_keys(self, sequence: Sequence) -> list[tuple[int, float]]:
+    def _missed_keys(self, sequence: Sequence, fallback: bool = True) -> list[tuple[int, float]]:
         """Template ids whose key came outside the top-g (id 0 = the sequence ended unexpectedly),
-        weighted by -log p of the true key, most surprising first."""
+        weighted by -log p of the true key, most surprising first. When every key was inside the
+        top-g (a surprise score can still be high: an ensemble's averaged probabilities spread
+        over more keys), the most surprising key, the one that set a "surprise" score (unless not
+        `fallback`)."""
         ((r, s),) = self._ranks([sequence])
         ids = list(sequence.template_ids)
         missed = sorted(np.flatnonzero(r > self.top_g).tolist(), key=lambda j: (-s[j], j))
+        if not missed and fallback and s.size:
+            missed = [int(np.argmax(s))]
         return [(ids[j] if j < len(ids) else 0, float(s[j])) for j in missed]
