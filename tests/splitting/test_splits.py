@@ -68,3 +68,13 @@ def test_morpheus_split_shuffles_normals_and_selects_hard_anomalies():
     assert len(original_split("morpheus", normal).train) == 50  # small data: half of the normal windows
     with pytest.raises(InvalidParameterError, match="train_size"):
         original_split("morpheus", normal, train_size=100)
+
+
+def test_describe_keeps_the_counts_whatever_the_details():
+    from logad.records import Sequence
+    from logad.splitting.splits import Split
+
+    seqs = [Sequence(f"s{i}", (1,), label=i % 2) for i in range(6)]
+    d = Split(train=seqs[:2], validation=[], test=seqs[2:], protocol="p",
+              details={"test": "a rule", "seed": 3}).describe()
+    assert d["test"] == {"sequences": 4, "anomalous": 2} and d["test_detail"] == "a rule" and d["seed"] == 3

@@ -154,7 +154,7 @@ def _metalog_cut(
         train_part = kept
     return Split(
         train=train_part, validation=dev_part, test=test_part, protocol=name,
-        details={"order": order, "seed": seed, "train": train, "dev": dev,
+        details={"order": order, "seed": seed, "train_ratio": train, "dev_ratio": dev,
                  "keep_anomalies": keep_anomalies, "dropped_training_anomalies": dropped,
                  "note": "MetaLog never uses its dev part"},
     )
@@ -207,4 +207,4 @@ def mlad_balanced_split(sequences: list[Sequence], seed: int = 42) -> Split:
     if not train_part:
         raise InvalidParameterError("the mlad-balanced split leaves no normal sequence for training")
     return Split(train=train_part, validation=[], test=test_normal + anomalies, protocol="mlad-balanced",
-                 details={"seed": seed, "test": "all anomalies + as many random normal sequences"})
+                 details={"seed": seed, "test_rule": "all anomalies + as many random normal sequences"})

@@ -26,13 +26,10 @@ class Split:
         def count(seqs: list[Sequence]) -> dict:
             return {"sequences": len(seqs), "anomalous": sum(1 for s in seqs if s.label == 1)}
 
-        return {
-            "protocol": self.protocol,
-            "train": count(self.train),
-            "validation": count(self.validation),
-            "test": count(self.test),
-            **self.details,
-        }
+        counts = {"train": count(self.train), "validation": count(self.validation), "test": count(self.test)}
+        # details never replace the counts (a split's "test" rule once hid its test count)
+        extra = {(f"{k}_detail" if k in counts or k == "protocol" else k): v for k, v in self.details.items()}
+        return {"protocol": self.protocol, **counts, **extra}
 
 
 PROTOCOLS: dict[str, str] = {
