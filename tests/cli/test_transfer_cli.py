@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,13 +110,19 @@ def _fake_method(monkeypatch):
     monkeypatch.setattr(tr, "method_runner", lambda name: run)
 
 
-def test_transfer_keeps_the_targets_own_split_and_says_so(tmp_path, capsys, monkeypatch):
+def _session_transfer(tmp_path, monkeypatch, *extra: str) -> tuple[list[str], Path]:
+    """(argv, result path) of an hdfs -> openstack session-file transfer with a method that trains nothing."""
     _fake_method(monkeypatch)
     src = _sessions_folder(tmp_path / "src", "hdfs", 0)
     tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
     out = tmp_path / "t.json"
     argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
-            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--json", str(out), "--quiet"]
+            f"openstack-sessions={tgt}", "--target-labels", "0.2", *extra, "--json", str(out), "--quiet"]
+    return argv, out
+
+
+def test_transfer_keeps_the_targets_own_split_and_says_so(tmp_path, capsys, monkeypatch):
+    argv, out = _session_transfer(tmp_path, monkeypatch)
     assert main(argv) == 0
     assert "session-files (the dataset's own split" in capsys.readouterr().out
     split = json.loads(out.read_text())["setup"]["target_split"]
@@ -128,12 +135,7 @@ def test_transfer_keeps_the_targets_own_split_and_says_so(tmp_path, capsys, monk
 
 
 def test_transfer_split_groups_reach_the_target_split(tmp_path, capsys, monkeypatch):
-    _fake_method(monkeypatch)
-    src = _sessions_folder(tmp_path / "src", "hdfs", 0)
-    tgt = _sessions_folder(tmp_path / "tgt", "openstack", 1)
-    out = tmp_path / "t.json"
-    argv = ["transfer", "--method", "mlad", "--source", f"hdfs-sessions={src}", "--target",
-            f"openstack-sessions={tgt}", "--target-labels", "0.2", "--split", "pooled", "--json", str(out), "--quiet"]
+    argv, out = _session_transfer(tmp_path, monkeypatch, "--split", "pooled")
     assert main(argv + ["--split-groups", r"^([na]\d)"]) == 0  # n1, n10..n19 are one group
     assert "0 on both sides" in capsys.readouterr().out
     split = json.loads(out.read_text())["setup"]["target_split"]
