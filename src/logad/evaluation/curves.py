@@ -18,17 +18,6 @@ EXAMPLES = 5  # false alarms and misses kept per result
 EXAMPLE_LINES = 120  # lines kept per example sequence
 
 
-def _finite_or_ranked(scores: np.ndarray) -> np.ndarray:
-    """Scores with +-inf replaced by values just beyond the finite range (curves depend on order only)."""
-    s = np.asarray(scores, dtype=np.float64)
-    if np.isfinite(s).all():
-        return s
-    fin = s[np.isfinite(s)]
-    lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
-    span = (hi - lo) or 1.0
-    return np.where(s == np.inf, hi + span, np.where(s == -np.inf, lo - span, s))
-
-
 def _thin(xs: np.ndarray, ys: np.ndarray, n: int) -> tuple[list[float], list[float]]:
     """At most `n` points of a curve, the first and last kept, evenly spaced along its length."""
     if xs.size <= n:
@@ -91,7 +80,7 @@ def score_curves(labels, scores, threshold: float | None, *, bins: int = HIST_BI
     if 0 < y.sum() < y.size:
         from logad.evaluation.ranking import precision_recall_curve, roc_curve
 
-        r = _finite_or_ranked(s)
+        r = s  # ranking orders +-inf itself (sklearn's curves needed finite stand-ins)
         fpr, tpr, _ = roc_curve(y, r)
         fx, fy = _thin(fpr, tpr, max_points)
         out["roc"] = {"fpr": fx, "tpr": fy}
